@@ -1,0 +1,163 @@
+// vramscope info FILE [--json]: what a trace file holds, and whether it is intact.
+#include "command.h"
+#include "format/reader.h"
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+
+#include <cstdio>
+
+namespace vramscope::cli {
+namespace {
+
+using namespace vramscope::format;
+
+QString uuidText(const std::array<uint8_t, 16>& u) {
+    QString s;
+    for (size_t i = 0; i < u.size(); ++i) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) s += '-';
+        s += QString::asprintf("%02x", u[i]);
+    }
+    return s;
+}
+
+QString humanBytes(double bytes) {
+    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    while (bytes >= 1024 && u < 4) { bytes /= 1024; ++u; }
+    return QString::asprintf(u == 0 ? "%.0f %s" : "%.2f %s", bytes, units[u]);
+}
+
+int runInfo(const QStringList& arguments) {
+    QCommandLineParser parser;
+    parser.setApplicationDescription(
+        "Shows what a .vtrace file holds: format version, process, devices, duration, chunks, "
+        "events in total and per record type, bytes per event, and any truncation or corruption found.");
+    parser.addPositionalArgument("FILE", "The .vtrace file.");
+    const QCommandLineOption json("json", "Print one JSON object instead of text (schema in docs/cli.md).");
+    parser.addOption(json);
+    int exitCode = 0;
+    if (!parseOrExit(parser, arguments, &exitCode)) return exitCode;
+    if (parser.positionalArguments().size() != 1) {
+        printError("info", "expects exactly one FILE (see --help)");
+        return kExitUsage;
+    }
+    const QString path = parser.positionalArguments().first();
+
+    TraceReader reader;
+    std::string error;
+    if (!reader.open(path.toStdString(), &error)) {
+        printError("info", QString::fromStdString(error));
+        return kExitBadInput;
+    }
+    TraceContents trace;
+    if (!loadTrace(reader, trace, {}, &error)) {
+        printError("info", QString::fromStdString(error));
+        return kExitBadInput;
+    }
+    uint64_t firstNs = UINT64_MAX, lastNs = 0;
+    for (const auto& c : reader.chunks()) {
+        if (c.eventCount == 0) continue;
+        firstNs = std::min(firstNs, c.firstNs);
+        lastNs = std::max(lastNs, c.lastNs);
+    }
+    const uint64_t durationNs = firstNs == UINT64_MAX ? 0 : lastNs - firstNs;
+    const double bytesPerEvent = trace.events ? double(reader.fileBytes()) / double(trace.events) : 0.0;
+    const QString version = QString("%1.%2").arg(reader.versionMajor()).arg(reader.versionMinor());
+
+    QJsonArray devices;
+    for (const auto& d : trace.get<DeviceInfo>()) {
+        devices.append(QJsonObject{
+            {"id", qint64(d.deviceId)},
+            {"name", QString::fromStdString(trace.text(d.nameId))},
+            {"uuid", uuidText(d.uuid)},
+            {"total_memory_bytes", qint64(d.totalMemoryBytes)},
+            {"sm_count", qint64(d.smCount)},
+            {"compute_capability", QString("%1.%2").arg(d.computeCapability / 10).arg(d.computeCapability % 10)},
+            {"peak_dram_bytes_per_sec", double(d.peakDramBytesPerSec)},
+            {"peak_flops_per_sec", double(d.peakFlopsPerSec)},
+        });
+    }
+    QJsonObject counts;
+    for (int t = 0; t < 256; ++t) {
+        if (!trace.countsByType[t]) continue;
+        const char* n = recordTypeName(static_cast<RecordType>(t));
+        counts[n ? QString(n) : QString("unknown_%1").arg(t)] = qint64(trace.countsByType[t]);
+    }
+    QJsonArray problems;
+    for (const auto& p : trace.problems) problems.append(QString::fromStdString(p.message));
+    QJsonObject process;
+    if (!trace.get<ProcessInfo>().empty()) {
+        const auto& p = trace.get<ProcessInfo>().front();
+        process = QJsonObject{{"pid", qint64(p.pid)},
+                              {"host", QString::fromStdString(trace.text(p.hostnameId))},
+                              {"command", QString::fromStdString(trace.text(p.commandLineId))},
+                              {"rank", p.rank},
+                              {"local_rank", p.localRank}};
+    }
+    QJsonArray notes;
+    for (const auto& n : trace.get<Note>()) notes.append(QString::fromStdString(trace.text(n.textId)));
+    const bool corrupt = trace.chunksDropped > 0;
+
+    if (parser.isSet(json)) {
+        QJsonObject o{
+            {"file", path},
+            {"format_version", version},
+            {"process", process},
+            {"devices", devices},
+            {"duration_ns", qint64(durationNs)},
+            {"events", qint64(trace.events)},
+            {"counts", counts},
+            {"unknown_records", qint64(trace.unknownRecords)},
+            {"bytes", qint64(reader.fileBytes())},
+            {"bytes_per_event", bytesPerEvent},
+            {"chunks", qint64(reader.chunks().size())},
+            {"chunks_corrupt", qint64(trace.chunksDropped)},
+            {"truncated", reader.truncated()},
+            {"corrupt", corrupt},
+            {"events_lost", qint64(reader.eventsLost())},
+            {"bytes_lost", qint64(reader.bytesLost())},
+            {"dropped_events", qint64(trace.droppedEvents)},
+            {"notes", notes},
+            {"problems", problems},
+        };
+        std::fputs(QJsonDocument(o).toJson(QJsonDocument::Indented).constData(), stdout);
+        return kExitOk;
+    }
+
+    std::printf("%s\n", qPrintable(path));
+    std::printf("  format       %s\n", qPrintable(version));
+    if (!process.isEmpty())
+        std::printf("  process      pid %lld on %s: %s\n", process["pid"].toInteger(),
+                    qPrintable(process["host"].toString()), qPrintable(process["command"].toString()));
+    for (const auto& d : devices) {
+        auto o = d.toObject();
+        std::printf("  device %lld     %s, %s, %lld SMs, compute %s\n", o["id"].toInteger(), qPrintable(o["name"].toString()),
+                    qPrintable(humanBytes(o["total_memory_bytes"].toDouble())), o["sm_count"].toInteger(),
+                    qPrintable(o["compute_capability"].toString()));
+    }
+    std::printf("  duration     %.3f s\n", double(durationNs) / 1e9);
+    std::printf("  size         %s in %zu chunks\n", qPrintable(humanBytes(double(reader.fileBytes()))),
+                reader.chunks().size());
+    std::printf("  events       %llu (%.2f bytes/event)\n", static_cast<unsigned long long>(trace.events), bytesPerEvent);
+    for (auto it = counts.begin(); it != counts.end(); ++it)
+        std::printf("    %-16s %lld\n", qPrintable(it.key()), it.value().toInteger());
+    if (trace.droppedEvents)
+        std::printf("  dropped      %llu events were dropped during capture\n",
+                    static_cast<unsigned long long>(trace.droppedEvents));
+    for (const auto& n : notes) std::printf("  note         %s\n", qPrintable(n.toString()));
+    if (reader.truncated() || corrupt || !problems.isEmpty()) {
+        std::printf("  status       %s\n", reader.truncated() ? "TRUNCATED" : (corrupt ? "CORRUPT" : "WARNINGS"));
+        for (const auto& p : problems) std::printf("    - %s\n", qPrintable(p.toString()));
+    } else {
+        std::printf("  status       complete\n");
+    }
+    return kExitOk;
+}
+
+const CommandRegistration registration{
+    {"info", "What a trace holds: devices, duration, events per type, integrity", &runInfo}};
+
+}  // namespace
+}  // namespace vramscope::cli

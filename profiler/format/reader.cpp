@@ -1,0 +1,436 @@
+#include "reader.h"
+
+#include "codec.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <thread>
+#include <unistd.h>
+#include <zstd.h>
+
+namespace vramscope::format {
+
+namespace {
+
+std::string hexOffset(uint64_t offset) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%llu (0x%llx)", static_cast<unsigned long long>(offset),
+                  static_cast<unsigned long long>(offset));
+    return buf;
+}
+
+// Each decoding thread keeps one zstd context and one scratch buffer.
+struct DecodeScratch {
+    ZSTD_DCtx* dctx = ZSTD_createDCtx();
+    std::vector<uint8_t> raw;
+    ~DecodeScratch() { ZSTD_freeDCtx(dctx); }
+};
+DecodeScratch& scratch() {
+    thread_local DecodeScratch s;
+    return s;
+}
+
+// Decompresses a chunk payload of exactly rawBytes; error names the problem.
+bool decompress(const uint8_t* src, uint32_t compressedBytes, uint32_t rawBytes, std::vector<uint8_t>& out,
+                std::string& why) {
+    unsigned long long size = ZSTD_getFrameContentSize(src, compressedBytes);
+    if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size != rawBytes) {
+        why = "not a valid zstd frame of the recorded size";
+        return false;
+    }
+    auto& s = scratch();
+    if (!s.dctx) {
+        why = "zstd: out of memory";
+        return false;
+    }
+    out.resize(rawBytes);
+    size_t n = ZSTD_decompressDCtx(s.dctx, out.data(), rawBytes, src, compressedBytes);
+    if (ZSTD_isError(n)) {
+        why = std::string("zstd: ") + ZSTD_getErrorName(n);
+        return false;
+    }
+    if (n != rawBytes) {
+        why = "decompressed size differs from the header";
+        return false;
+    }
+    return true;
+}
+
+template <class R> bool decodeOne(const uint8_t* p, const uint8_t* end, DeltaState& state, std::vector<R>& out) {
+    R r{};
+    FieldDecoder dec(p, end, state);
+    visitFields(dec, r);
+    if (!dec.ok()) return false;
+    out.push_back(std::move(r));
+    return true;
+}
+
+bool decodeRecords(const uint8_t* p, const uint8_t* end, DecodedChunk& out, std::string& why) {
+    DeltaState state;
+    while (p < end) {
+        uint8_t type = *p++;
+        uint64_t len;
+        if (!getVarint(p, end, len) || len > static_cast<uint64_t>(end - p)) {
+            why = "record " + std::to_string(out.events) + " has a length past the chunk's end";
+            return false;
+        }
+        const uint8_t* recEnd = p + len;
+        bool ok = true;
+        switch (static_cast<RecordType>(type)) {
+#define VRAMSCOPE_DECODE(R) \
+    case RecordType::R: ok = decodeOne(p, recEnd, state, out.get<R>()); break;
+            VRAMSCOPE_DECODE(StringDef)
+            VRAMSCOPE_DECODE(ProcessInfo)
+            VRAMSCOPE_DECODE(DeviceInfo)
+            VRAMSCOPE_DECODE(DriverMemory)
+            VRAMSCOPE_DECODE(PoolReserved)
+            VRAMSCOPE_DECODE(TensorMemory)
+            VRAMSCOPE_DECODE(AllocFailure)
+            VRAMSCOPE_DECODE(Kernel)
+            VRAMSCOPE_DECODE(Memcpy)
+            VRAMSCOPE_DECODE(Memset)
+            VRAMSCOPE_DECODE(Range)
+            VRAMSCOPE_DECODE(Mark)
+            VRAMSCOPE_DECODE(Phase)
+            VRAMSCOPE_DECODE(CounterInfo)
+            VRAMSCOPE_DECODE(CounterSample)
+            VRAMSCOPE_DECODE(MemInfo)
+            VRAMSCOPE_DECODE(Note)
+            VRAMSCOPE_DECODE(Dropped)
+            VRAMSCOPE_DECODE(CallsiteDef)
+#undef VRAMSCOPE_DECODE
+        default: ++out.unknownRecords; break;  // a newer writer's type: skip it
+        }
+        if (!ok) {
+            why = "record " + std::to_string(out.events) + " (type " + std::to_string(type) + ") is malformed";
+            return false;
+        }
+        ++out.countsByType[type];
+        ++out.events;
+        p = recEnd;
+    }
+    return true;
+}
+
+template <class R> void appendAll(std::vector<R>& to, std::vector<R>& from) {
+    if (to.empty()) {
+        to = std::move(from);
+        return;
+    }
+    to.insert(to.end(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
+}
+
+}  // namespace
+
+const char* recordTypeName(RecordType type) {
+    switch (type) {
+    case RecordType::StringDef: return "string";
+    case RecordType::ProcessInfo: return "process";
+    case RecordType::DeviceInfo: return "device";
+    case RecordType::DriverMemory: return "driver_memory";
+    case RecordType::PoolReserved: return "pool_reserved";
+    case RecordType::TensorMemory: return "tensor_memory";
+    case RecordType::AllocFailure: return "alloc_failure";
+    case RecordType::Kernel: return "kernel";
+    case RecordType::Memcpy: return "memcpy";
+    case RecordType::Memset: return "memset";
+    case RecordType::Range: return "range";
+    case RecordType::Mark: return "mark";
+    case RecordType::Phase: return "phase";
+    case RecordType::CounterInfo: return "counter_info";
+    case RecordType::CounterSample: return "counter_sample";
+    case RecordType::MemInfo: return "mem_info";
+    case RecordType::Note: return "note";
+    case RecordType::Dropped: return "dropped";
+    case RecordType::CallsiteDef: return "callsite";
+    }
+    return nullptr;
+}
+
+void RecordLists::clear() {
+    std::apply([](auto&... v) { (v.clear(), ...); }, lists);
+}
+
+bool TraceReader::open(const std::string& path, std::string* error) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (error) *error = path + ": cannot open: " + std::strerror(errno);
+        return false;
+    }
+    struct stat st {};
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        if (error) *error = path + ": not a regular file";
+        ::close(fd);
+        return false;
+    }
+    std::vector<uint8_t> bytes(static_cast<size_t>(st.st_size));
+    size_t got = 0;
+    while (got < bytes.size()) {
+        ssize_t n = ::read(fd, bytes.data() + got, bytes.size() - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        got += static_cast<size_t>(n);
+    }
+    ::close(fd);
+    bytes.resize(got);  // a file still being written may be shorter by now
+    return openMemory(std::move(bytes), error, path);
+}
+
+bool TraceReader::openMemory(std::vector<uint8_t> bytes, std::string* error, const std::string& name) {
+    name_ = name;
+    data_ = std::move(bytes);
+    chunks_.clear();
+    footer_ = FooterInfo{};
+    problems_.clear();
+    truncated_ = false;
+    bytesLost_ = eventsLost_ = 0;
+    if (data_.size() < kFileHeaderBytes || std::memcmp(data_.data(), kFileMagic, 8) != 0) {
+        if (error) *error = name_ + ": not a vramscope trace (no VRAMSCOP header); open .vtrace files written by vramscope record or synth";
+        return false;
+    }
+    const uint8_t* h = data_.data();
+    if (loadLe32(h + 28) != fnv1a32(h, 28)) {
+        if (error) *error = name_ + ": the file header is damaged (checksum mismatch)";
+        return false;
+    }
+    major_ = loadLe32(h + 8);
+    minor_ = loadLe32(h + 12);
+    createdUnixNs_ = loadLe64(h + 16);
+    if (major_ != kFormatVersionMajor) {
+        if (error)
+            *error = name_ + ": trace format version " + std::to_string(major_) + "." + std::to_string(minor_) +
+                     " is not supported by this vramscope (reads " + std::to_string(kFormatVersionMajor) +
+                     ".x); open it with a vramscope of that version";
+        return false;
+    }
+    return scan(error);
+}
+
+size_t TraceReader::resync(size_t from) const {
+    const size_t size = data_.size();
+    for (size_t pos = from; pos + kChunkHeaderBytes <= size; ++pos) {
+        if (data_[pos] != 'V' || loadLe32(&data_[pos]) != kChunkMagic) continue;
+        ChunkHeader h;
+        if (h.load(&data_[pos])) return pos;
+    }
+    return size;
+}
+
+bool TraceReader::scan(std::string*) {
+    const size_t size = data_.size();
+    size_t pos = kFileHeaderBytes;
+    while (pos < size) {
+        if (footer_.present) {
+            // Only the 16-byte trailer belongs after the footer.
+            if (size - pos >= kTrailerBytes && loadLe32(&data_[pos + 8]) == kTrailerMagic) {
+                pos += kTrailerBytes;
+                if (pos < size)
+                    problems_.push_back({TraceProblem::Kind::TrailingBytes, pos,
+                                         std::to_string(size - pos) + " bytes after the end of the trace were ignored"});
+                return true;
+            }
+            if (size - pos < kTrailerBytes) {
+                // Cut inside the trailer: every event is intact.
+                problems_.push_back({TraceProblem::Kind::TrailingBytes, pos, "the trace's last 16 bytes (trailer) are cut off; no events were lost"});
+                return true;
+            }
+        }
+        if (size - pos < kChunkHeaderBytes) {
+            truncated_ = true;
+            bytesLost_ += size - pos;
+            problems_.push_back({TraceProblem::Kind::Truncated, pos,
+                                 "the file is cut off at byte " + std::to_string(size) + " inside a chunk header; " +
+                                     std::to_string(size - pos) + " bytes lost"});
+            break;
+        }
+        ChunkHeader h;
+        bool valid = h.load(&data_[pos]) && (h.kind == ChunkKind::Events || h.kind == ChunkKind::Footer) &&
+                     h.compressedBytes <= kMaxChunkCompressedBytes && h.rawBytes <= kMaxChunkRawBytes;
+        if (!valid) {
+            size_t next = resync(pos + 1);
+            problems_.push_back({TraceProblem::Kind::CorruptHeader, pos,
+                                 "damaged chunk header at offset " + hexOffset(pos) + "; skipped " +
+                                     std::to_string(next - pos) + " bytes to the next intact chunk"});
+            bytesLost_ += next - pos;
+            pos = next;
+            continue;
+        }
+        uint64_t end = pos + kChunkHeaderBytes + static_cast<uint64_t>(h.compressedBytes);
+        if (end > size) {
+            truncated_ = true;
+            bytesLost_ += size - pos;
+            eventsLost_ += h.eventCount;
+            problems_.push_back({TraceProblem::Kind::Truncated, pos,
+                                 "the file is cut off inside the chunk at offset " + hexOffset(pos) + ": " +
+                                     std::to_string(h.eventCount) + " events (" + std::to_string(size - pos) +
+                                     " bytes) lost"});
+            break;
+        }
+        if (h.kind == ChunkKind::Events) {
+            chunks_.push_back({pos, h.compressedBytes, h.rawBytes, h.eventCount, h.firstNs, h.lastNs});
+        } else {
+            parseFooter(&data_[pos + kChunkHeaderBytes], h.compressedBytes, h.rawBytes, pos);
+        }
+        pos = static_cast<size_t>(end);
+    }
+    if (!footer_.present) {
+        truncated_ = true;
+        problems_.push_back({TraceProblem::Kind::MissingFooter, size,
+                             "the trace has no footer: the recording did not finish cleanly (killed or still running); "
+                             "showing what was written"});
+    }
+    return true;
+}
+
+void TraceReader::parseFooter(const uint8_t* payload, uint32_t compressedBytes, uint32_t rawBytes, uint64_t offset) {
+    std::vector<uint8_t> raw;
+    std::string why;
+    if (!decompress(payload, compressedBytes, rawBytes, raw, why)) {
+        problems_.push_back({TraceProblem::Kind::CorruptChunk, offset,
+                             "the footer at offset " + hexOffset(offset) + " is damaged (" + why + "); ignoring it"});
+        return;
+    }
+    FooterInfo f;
+    const uint8_t* p = raw.data();
+    const uint8_t* end = p + raw.size();
+    uint64_t n = 0;
+    bool ok = getVarint(p, end, n) && n <= raw.size();  // each entry takes ≥ 6 bytes: bounds the loop
+    for (uint64_t i = 0; ok && i < n; ++i) {
+        ChunkIndexEntry c;
+        uint64_t v[6];
+        for (auto& x : v) ok = ok && getVarint(p, end, x);
+        c.offset = v[0];
+        c.compressedBytes = static_cast<uint32_t>(v[1]);
+        c.rawBytes = static_cast<uint32_t>(v[2]);
+        c.eventCount = static_cast<uint32_t>(v[3]);
+        c.firstNs = v[4];
+        c.lastNs = v[5];
+        if (ok) f.chunks.push_back(c);
+    }
+    uint64_t types = 0;
+    ok = ok && getVarint(p, end, types) && types <= 256;
+    for (uint64_t i = 0; ok && i < types; ++i) {
+        uint64_t t = 0, count = 0;
+        ok = getVarint(p, end, t) && getVarint(p, end, count) && t < 256;
+        if (ok) f.countsByType[t] = count;
+    }
+    ok = ok && getVarint(p, end, f.totalEvents) && getVarint(p, end, f.droppedEvents) &&
+         getVarint(p, end, f.firstNs) && getVarint(p, end, f.lastNs);
+    if (!ok) {
+        problems_.push_back({TraceProblem::Kind::CorruptChunk, offset,
+                             "the footer at offset " + hexOffset(offset) + " is malformed; ignoring it"});
+        return;
+    }
+    f.present = true;
+    footer_ = std::move(f);
+}
+
+bool TraceReader::decodeChunk(size_t index, DecodedChunk& out, std::string* error) const {
+    out.clear();
+    std::fill(std::begin(out.countsByType), std::end(out.countsByType), 0);
+    out.unknownRecords = out.events = 0;
+    if (index >= chunks_.size()) {
+        if (error) *error = "no chunk " + std::to_string(index);
+        return false;
+    }
+    const ChunkIndexEntry& c = chunks_[index];
+    auto& raw = scratch().raw;
+    std::string why;
+    bool ok = decompress(&data_[c.offset + kChunkHeaderBytes], c.compressedBytes, c.rawBytes, raw, why);
+    if (ok) {
+        // Sizing from the header's count is safe: it is at most rawBytes / 2 for valid data.
+        ok = decodeRecords(raw.data(), raw.data() + c.rawBytes, out, why);
+        if (ok && out.events != c.eventCount) {
+            ok = false;
+            why = "holds " + std::to_string(out.events) + " events, its header says " + std::to_string(c.eventCount);
+        }
+    }
+    if (!ok) {
+        if (error)
+            *error = name_ + ": chunk " + std::to_string(index) + " at offset " + hexOffset(c.offset) +
+                     " is corrupt (" + why + "); its " + std::to_string(c.eventCount) + " events were skipped";
+        out.clear();
+        out.events = 0;
+        return false;
+    }
+    return true;
+}
+
+const std::string& TraceContents::text(uint32_t id) const {
+    static const std::string empty;
+    auto it = strings.find(id);
+    return it == strings.end() ? empty : it->second;
+}
+
+bool loadTrace(const TraceReader& reader, TraceContents& out, const LoadOptions& options, std::string* error) {
+    const size_t n = reader.chunks().size();
+    std::vector<DecodedChunk> decoded(n);
+    std::vector<std::string> errors(n);
+    std::vector<char> ok(n, 0);
+    unsigned threads = options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+    threads = static_cast<unsigned>(std::min<size_t>(threads, std::max<size_t>(n, 1)));
+    std::atomic<size_t> next{0}, done{0};
+    std::atomic<bool> cancelled{false};
+    auto work = [&] {
+        for (size_t i; !cancelled && (i = next++) < n;) {
+            ok[i] = reader.decodeChunk(i, decoded[i], &errors[i]);
+            ++done;
+        }
+    };
+    std::vector<std::thread> pool;
+    for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
+    if (options.progress) {
+        // The calling thread decodes too, reporting between chunks.
+        for (size_t i; !cancelled && (i = next++) < n;) {
+            ok[i] = reader.decodeChunk(i, decoded[i], &errors[i]);
+            ++done;
+            if (!options.progress(done.load(), n)) cancelled = true;
+        }
+    } else {
+        work();
+    }
+    for (auto& t : pool) t.join();
+    if (cancelled) {
+        if (error) *error = "loading was cancelled";
+        return false;
+    }
+    if (options.progress) options.progress(n, n);
+
+    out = TraceContents{};
+    out.problems = reader.problems();
+    // Reserve once, then move each chunk's lists in file order.
+    forEachRecordType([&](auto tag) {
+        using R = typename decltype(tag)::type;
+        size_t total = 0;
+        for (auto& d : decoded) total += d.template get<R>().size();
+        out.template get<R>().reserve(total);
+    });
+    for (size_t i = 0; i < n; ++i) {
+        if (!ok[i]) {
+            ++out.chunksDropped;
+            out.problems.push_back({TraceProblem::Kind::CorruptChunk, reader.chunks()[i].offset, errors[i]});
+            continue;
+        }
+        ++out.chunksDecoded;
+        auto& d = decoded[i];
+        forEachRecordType([&](auto tag) {
+            using R = typename decltype(tag)::type;
+            appendAll(out.template get<R>(), d.template get<R>());
+        });
+        for (int t = 0; t < 256; ++t) out.countsByType[t] += d.countsByType[t];
+        out.unknownRecords += d.unknownRecords;
+        out.events += d.events;
+        d = DecodedChunk{};  // free as we go: peak memory stays near one copy
+    }
+    auto& defs = out.get<StringDef>();
+    out.strings.reserve(defs.size());
+    for (auto& s : defs) out.strings[s.id] = s.text;
+    for (auto& d : out.get<Dropped>()) out.droppedEvents += d.count;
+    return true;
+}
+
+}  // namespace vramscope::format

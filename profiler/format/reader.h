@@ -1,0 +1,124 @@
+// .vtrace reader. Treats its input as hostile: every length is bounds
+// checked, every allocation is capped, a cut-off or corrupted file yields the
+// chunks that are intact plus a list of problems, never a crash or a hang.
+#pragma once
+
+#include "records.h"
+#include "writer.h"  // ChunkIndexEntry
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <tuple>
+#include <unordered_map>
+#include <vector>
+
+namespace vramscope::format {
+
+// One vector per record type (a type's records in file order).
+struct RecordLists {
+    std::tuple<std::vector<StringDef>, std::vector<ProcessInfo>, std::vector<DeviceInfo>,
+               std::vector<DriverMemory>, std::vector<PoolReserved>, std::vector<TensorMemory>,
+               std::vector<AllocFailure>, std::vector<Kernel>, std::vector<Memcpy>, std::vector<Memset>,
+               std::vector<Range>, std::vector<Mark>, std::vector<Phase>, std::vector<CounterInfo>,
+               std::vector<CounterSample>, std::vector<MemInfo>, std::vector<Note>, std::vector<Dropped>,
+               std::vector<CallsiteDef>>
+        lists;
+    template <class R> std::vector<R>& get() { return std::get<std::vector<R>>(lists); }
+    template <class R> const std::vector<R>& get() const { return std::get<std::vector<R>>(lists); }
+    void clear();
+};
+
+struct DecodedChunk : RecordLists {
+    uint64_t countsByType[256] = {};  // every record, known types and unknown
+    uint64_t unknownRecords = 0;      // records of types this reader skipped
+    uint64_t events = 0;
+};
+
+struct TraceProblem {
+    enum class Kind { Truncated, CorruptChunk, CorruptHeader, MissingFooter, TrailingBytes };
+    Kind kind;
+    uint64_t offset = 0;  // file offset where the problem starts
+    std::string message;  // a sentence for the user
+};
+
+struct FooterInfo {
+    bool present = false;
+    std::vector<ChunkIndexEntry> chunks;
+    uint64_t countsByType[256] = {};
+    uint64_t totalEvents = 0;
+    uint64_t droppedEvents = 0;
+    uint64_t firstNs = 0, lastNs = 0;
+};
+
+class TraceReader {
+public:
+    // Reads and scans a file. False (with a sentence in *error) only when the
+    // file cannot be read at all, is not a vramscope trace, or has another
+    // major version. A damaged trace opens and lists its problems().
+    bool open(const std::string& path, std::string* error);
+    bool openMemory(std::vector<uint8_t> bytes, std::string* error, const std::string& name = "trace");
+
+    uint32_t versionMajor() const { return major_; }
+    uint32_t versionMinor() const { return minor_; }
+    uint64_t createdUnixNs() const { return createdUnixNs_; }
+    uint64_t fileBytes() const { return data_.size(); }
+    const std::string& name() const { return name_; }
+
+    // The event chunks found by scanning the file (not trusting the footer).
+    const std::vector<ChunkIndexEntry>& chunks() const { return chunks_; }
+    const FooterInfo& footer() const { return footer_; }
+
+    // Decodes one chunk. Safe to call from several threads at once.
+    // On corruption returns false with a sentence naming the chunk's offset.
+    bool decodeChunk(size_t index, DecodedChunk& out, std::string* error) const;
+
+    // Truncated: the file ends inside a chunk or has no footer.
+    bool truncated() const { return truncated_; }
+    uint64_t bytesLost() const { return bytesLost_; }
+    uint64_t eventsLost() const { return eventsLost_; }  // known lower bound
+    const std::vector<TraceProblem>& problems() const { return problems_; }
+
+private:
+    bool scan(std::string* error);
+    void parseFooter(const uint8_t* payload, uint32_t compressedBytes, uint32_t rawBytes, uint64_t offset);
+    size_t resync(size_t from) const;
+
+    std::string name_;
+    std::vector<uint8_t> data_;
+    uint32_t major_ = 0, minor_ = 0;
+    uint64_t createdUnixNs_ = 0;
+    std::vector<ChunkIndexEntry> chunks_;
+    FooterInfo footer_;
+    bool truncated_ = false;
+    uint64_t bytesLost_ = 0, eventsLost_ = 0;
+    std::vector<TraceProblem> problems_;
+};
+
+// A whole trace decoded: all chunks' records concatenated in file order.
+struct TraceContents : RecordLists {
+    std::unordered_map<uint32_t, std::string> strings;
+    uint64_t countsByType[256] = {};
+    uint64_t unknownRecords = 0;
+    uint64_t events = 0;
+    uint64_t chunksDecoded = 0;
+    uint64_t chunksDropped = 0;
+    uint64_t droppedEvents = 0;  // sum of Dropped records: events capture lost
+    std::vector<TraceProblem> problems;  // the reader's plus corrupt chunks
+
+    // Text of a string id, or "" (0 or undefined, e.g. its chunk was lost).
+    const std::string& text(uint32_t id) const;
+};
+
+struct LoadOptions {
+    unsigned threads = 0;  // 0 = hardware concurrency
+    // Called with (chunks done, chunks total) from the loading thread;
+    // return false to cancel.
+    std::function<bool(size_t, size_t)> progress;
+};
+
+// Opens, decodes every chunk in parallel, and concatenates. False only when
+// TraceReader::open fails or loading was cancelled.
+bool loadTrace(const TraceReader& reader, TraceContents& out, const LoadOptions& options, std::string* error);
+
+}  // namespace vramscope::format
