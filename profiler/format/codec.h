@@ -74,6 +74,10 @@ struct ChunkHeader {
 
 // ---- varints ---------------------------------------------------------------
 
+// The decode loop is the reader's hot path (tens of millions of fields per
+// second): its small helpers must inline.
+#define VRAMSCOPE_INLINE inline __attribute__((always_inline))
+
 inline uint64_t zigzag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
 inline int64_t unzigzag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
 
@@ -85,7 +89,7 @@ inline uint8_t* putVarint(uint8_t* p, uint64_t v) {
 }
 
 // Reads a LEB128 varint; false if it runs past end or is longer than 10 bytes.
-inline bool getVarint(const uint8_t*& p, const uint8_t* end, uint64_t& v) {
+VRAMSCOPE_INLINE bool getVarint(const uint8_t*& p, const uint8_t* end, uint64_t& v) {
     if (p < end && *p < 0x80) { v = *p++; return true; }  // the common one-byte case
     uint64_t result = 0;
     for (int shift = 0; shift < 70 && p < end; shift += 7) {
@@ -150,27 +154,27 @@ public:
     FieldDecoder(const uint8_t* p, const uint8_t* end, DeltaState& state) : p_(p), end_(end), state_(state) {}
     bool ok() const { return ok_; }
 
-    void timestamp(uint64_t& t) {
+    VRAMSCOPE_INLINE void timestamp(uint64_t& t) {
         uint64_t v;
         if (read(v)) { t = state_.lastTimestampNs + static_cast<uint64_t>(unzigzag(v)); state_.lastTimestampNs = t; }
     }
-    void span(uint64_t& end, const uint64_t& start) {
+    VRAMSCOPE_INLINE void span(uint64_t& end, const uint64_t& start) {
         uint64_t v;
         end = start;
         if (read(v)) end = start + static_cast<uint64_t>(unzigzag(v));
     }
-    void address(uint64_t& a) {
+    VRAMSCOPE_INLINE void address(uint64_t& a) {
         uint64_t v;
         if (read(v)) { a = state_.lastAddress + static_cast<uint64_t>(unzigzag(v)); state_.lastAddress = a; }
     }
-    void delta32(uint32_t& x) {
+    VRAMSCOPE_INLINE void delta32(uint32_t& x) {
         uint64_t v;
         if (read(v)) { x = state_.lastCorrelationId + static_cast<uint32_t>(unzigzag(v)); state_.lastCorrelationId = x; }
     }
-    void u64(uint64_t& x) { uint64_t v; if (read(v)) x = v; }
-    void u32(uint32_t& x) { uint64_t v; if (read(v)) x = static_cast<uint32_t>(v); }
-    void i32(int32_t& x) { uint64_t v; if (read(v)) x = static_cast<int32_t>(unzigzag(v)); }
-    template <class E> void enumeration(E& e) { if (p_ < end_) e = static_cast<E>(*p_++); }
+    VRAMSCOPE_INLINE void u64(uint64_t& x) { uint64_t v; if (read(v)) x = v; }
+    VRAMSCOPE_INLINE void u32(uint32_t& x) { uint64_t v; if (read(v)) x = static_cast<uint32_t>(v); }
+    VRAMSCOPE_INLINE void i32(int32_t& x) { uint64_t v; if (read(v)) x = static_cast<int32_t>(unzigzag(v)); }
+    template <class E> VRAMSCOPE_INLINE void enumeration(E& e) { if (p_ < end_) e = static_cast<E>(*p_++); }
     void uuid(std::array<uint8_t, 16>& u) {
         if (end_ - p_ >= 16) { std::memcpy(u.data(), p_, 16); p_ += 16; }
         else p_ = end_;
@@ -184,8 +188,9 @@ public:
     }
 
 private:
-    bool read(uint64_t& v) {
-        if (p_ >= end_) return false;
+    VRAMSCOPE_INLINE bool read(uint64_t& v) {
+        if (__builtin_expect(p_ >= end_, 0)) return false;
+        if (__builtin_expect(*p_ < 0x80, 1)) { v = *p_++; return true; }
         if (!getVarint(p_, end_, v)) { ok_ = false; p_ = end_; return false; }
         return true;
     }

@@ -60,13 +60,14 @@ bool decompress(const uint8_t* src, uint32_t compressedBytes, uint32_t rawBytes,
     return true;
 }
 
-template <class R> bool decodeOne(const uint8_t* p, const uint8_t* end, DeltaState& state, std::vector<R>& out) {
-    R r{};
+template <class R>
+VRAMSCOPE_INLINE bool decodeOne(const uint8_t* p, const uint8_t* end, DeltaState& state, std::vector<R>& out) {
+    R& r = out.emplace_back();
     FieldDecoder dec(p, end, state);
     visitFields(dec, r);
-    if (!dec.ok()) return false;
-    out.push_back(std::move(r));
-    return true;
+    if (dec.ok()) return true;
+    out.pop_back();
+    return false;
 }
 
 bool decodeRecords(const uint8_t* p, const uint8_t* end, DecodedChunk& out, std::string& why) {

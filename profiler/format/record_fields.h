@@ -13,92 +13,94 @@
 
 #include "records.h"
 
+#define VRAMSCOPE_FIELDS_INLINE inline __attribute__((always_inline))
+
 namespace vramscope::format {
 
-template <class V> void visitFields(V& v, StringDef& r) { v.u32(r.id); v.text(r.text); }
+template <class V> VRAMSCOPE_FIELDS_INLINE void visitFields(V& v, StringDef& r) { v.u32(r.id); v.text(r.text); }
 
-template <class V> void visitFields(V& v, ProcessInfo& r) {
+template <class V> VRAMSCOPE_FIELDS_INLINE void visitFields(V& v, ProcessInfo& r) {
     v.timestamp(r.timestampNs); v.u32(r.pid); v.u32(r.hostnameId); v.u32(r.commandLineId);
     v.i32(r.rank); v.i32(r.localRank); v.u64(r.wallClockNs);
 }
 
-template <class V> void visitFields(V& v, DeviceInfo& r) {
+template <class V> VRAMSCOPE_FIELDS_INLINE void visitFields(V& v, DeviceInfo& r) {
     v.timestamp(r.timestampNs); v.u32(r.deviceId); v.u32(r.nameId); v.uuid(r.uuid);
     v.u64(r.totalMemoryBytes); v.u32(r.smCount); v.u32(r.computeCapability);
     v.u64(r.peakDramBytesPerSec); v.u64(r.peakFlopsPerSec);
 }
 
-template <class V> void visitFields(V& v, DriverMemory& r) {
+template <class V> VRAMSCOPE_FIELDS_INLINE void visitFields(V& v, DriverMemory& r) {
     v.timestamp(r.timestampNs); v.enumeration(r.op); v.enumeration(r.kind); v.u32(r.deviceId);
     v.address(r.address); v.u64(r.bytes); v.u64(r.streamId);
 }
 
-template <class V> void visitFields(V& v, PoolReserved& r) {
+template <class V> VRAMSCOPE_FIELDS_INLINE void visitFields(V& v, PoolReserved& r) {
     v.timestamp(r.timestampNs); v.u32(r.deviceId); v.address(r.poolAddress); v.u64(r.reservedBytes);
 }
 
-template <class V> void visitFields(V& v, TensorMemory& r) {
+template <class V> VRAMSCOPE_FIELDS_INLINE void visitFields(V& v, TensorMemory& r) {
     v.timestamp(r.timestampNs); v.enumeration(r.action); v.u32(r.deviceId); v.address(r.address);
     v.u64(r.bytes); v.u64(r.streamId); v.u32(r.callsiteId);
 }
 
-template <class V> void visitFields(V& v, AllocFailure& r) {
+template <class V> VRAMSCOPE_FIELDS_INLINE void visitFields(V& v, AllocFailure& r) {
     v.timestamp(r.timestampNs); v.enumeration(r.source); v.u32(r.deviceId); v.u64(r.requestedBytes);
     v.u64(r.freeBytes); v.u32(r.callsiteId);
 }
 
-template <class V> void visitFields(V& v, Kernel& r) {
+template <class V> VRAMSCOPE_FIELDS_INLINE void visitFields(V& v, Kernel& r) {
     v.timestamp(r.startNs); v.span(r.endNs, r.startNs); v.u32(r.deviceId); v.u32(r.streamId);
     v.u32(r.nameId); v.u32(r.gridX); v.u32(r.gridY); v.u32(r.gridZ); v.u32(r.blockX);
     v.u32(r.blockY); v.u32(r.blockZ); v.u32(r.registersPerThread); v.u32(r.staticSharedBytes);
     v.u32(r.dynamicSharedBytes); v.delta32(r.correlationId); v.u32(r.graphId);
 }
 
-template <class V> void visitFields(V& v, Memcpy& r) {
+template <class V> VRAMSCOPE_FIELDS_INLINE void visitFields(V& v, Memcpy& r) {
     v.timestamp(r.startNs); v.span(r.endNs, r.startNs); v.u32(r.deviceId); v.u32(r.streamId);
     v.u64(r.bytes); v.enumeration(r.copyKind); v.enumeration(r.srcKind); v.enumeration(r.dstKind);
 }
 
-template <class V> void visitFields(V& v, Memset& r) {
+template <class V> VRAMSCOPE_FIELDS_INLINE void visitFields(V& v, Memset& r) {
     v.timestamp(r.startNs); v.span(r.endNs, r.startNs); v.u32(r.deviceId); v.u32(r.streamId);
     v.u64(r.bytes); v.u32(r.value);
 }
 
-template <class V> void visitFields(V& v, Range& r) {
+template <class V> VRAMSCOPE_FIELDS_INLINE void visitFields(V& v, Range& r) {
     v.timestamp(r.startNs); v.span(r.endNs, r.startNs); v.enumeration(r.kind); v.u32(r.domainId);
     v.u32(r.nameId); v.u32(r.threadId); v.u32(r.depth);
 }
 
-template <class V> void visitFields(V& v, Mark& r) {
+template <class V> VRAMSCOPE_FIELDS_INLINE void visitFields(V& v, Mark& r) {
     v.timestamp(r.timestampNs); v.u32(r.domainId); v.u32(r.nameId); v.u32(r.threadId);
 }
 
-template <class V> void visitFields(V& v, Phase& r) {
+template <class V> VRAMSCOPE_FIELDS_INLINE void visitFields(V& v, Phase& r) {
     v.timestamp(r.timestampNs); v.enumeration(r.kind); v.u64(r.step); v.u32(r.nameId);
 }
 
-template <class V> void visitFields(V& v, CounterInfo& r) {
+template <class V> VRAMSCOPE_FIELDS_INLINE void visitFields(V& v, CounterInfo& r) {
     v.timestamp(r.timestampNs); v.u32(r.counterId); v.u32(r.deviceId); v.enumeration(r.metric);
     v.enumeration(r.source); v.u32(r.nameId); v.u64(r.intervalNs);
 }
 
-template <class V> void visitFields(V& v, CounterSample& r) {
+template <class V> VRAMSCOPE_FIELDS_INLINE void visitFields(V& v, CounterSample& r) {
     v.timestamp(r.timestampNs); v.u32(r.counterId); v.u32(r.valueMilli);
 }
 
-template <class V> void visitFields(V& v, MemInfo& r) {
+template <class V> VRAMSCOPE_FIELDS_INLINE void visitFields(V& v, MemInfo& r) {
     v.timestamp(r.timestampNs); v.u32(r.deviceId); v.u64(r.usedBytes); v.u64(r.freeBytes);
 }
 
-template <class V> void visitFields(V& v, Note& r) {
+template <class V> VRAMSCOPE_FIELDS_INLINE void visitFields(V& v, Note& r) {
     v.timestamp(r.timestampNs); v.enumeration(r.severity); v.u32(r.textId);
 }
 
-template <class V> void visitFields(V& v, Dropped& r) {
+template <class V> VRAMSCOPE_FIELDS_INLINE void visitFields(V& v, Dropped& r) {
     v.timestamp(r.timestampNs); v.enumeration(r.reason); v.u64(r.count);
 }
 
-template <class V> void visitFields(V& v, CallsiteDef& r) {
+template <class V> VRAMSCOPE_FIELDS_INLINE void visitFields(V& v, CallsiteDef& r) {
     v.u32(r.id); v.u32(r.parentId); v.u32(r.fileId); v.u32(r.functionId); v.u32(r.line);
 }
 

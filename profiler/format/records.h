@@ -128,6 +128,7 @@ enum class DropReason : uint8_t {
 struct StringDef {
     uint32_t id = 0;       // > 0, unique within the file
     std::string text;
+    bool operator==(const StringDef&) const = default;
 };
 
 struct ProcessInfo {
@@ -138,6 +139,7 @@ struct ProcessInfo {
     int32_t rank = -1;         // RANK, -1 when unset
     int32_t localRank = -1;    // LOCAL_RANK, -1 when unset
     uint64_t wallClockNs = 0;  // Unix time of timestampNs, to show dates
+    bool operator==(const ProcessInfo&) const = default;
 };
 
 struct DeviceInfo {
@@ -150,6 +152,7 @@ struct DeviceInfo {
     uint32_t computeCapability = 0;      // major * 10 + minor
     uint64_t peakDramBytesPerSec = 0;
     uint64_t peakFlopsPerSec = 0;        // dense tensor-core bf16
+    bool operator==(const DeviceInfo&) const = default;
 };
 
 struct DriverMemory {
@@ -160,6 +163,7 @@ struct DriverMemory {
     uint64_t address = 0;
     uint64_t bytes = 0;
     uint64_t streamId = 0;
+    bool operator==(const DriverMemory&) const = default;
 };
 
 struct PoolReserved {
@@ -167,6 +171,7 @@ struct PoolReserved {
     uint32_t deviceId = 0;
     uint64_t poolAddress = 0;
     uint64_t reservedBytes = 0;
+    bool operator==(const PoolReserved&) const = default;
 };
 
 struct TensorMemory {
@@ -177,6 +182,7 @@ struct TensorMemory {
     uint64_t bytes = 0;
     uint64_t streamId = 0;
     uint32_t callsiteId = 0;  // CallsiteDef id of the innermost frame, 0 = unknown
+    bool operator==(const TensorMemory&) const = default;
 };
 
 struct AllocFailure {
@@ -186,6 +192,7 @@ struct AllocFailure {
     uint64_t requestedBytes = 0;
     uint64_t freeBytes = 0;   // device free memory when it failed, 0 if unknown
     uint32_t callsiteId = 0;
+    bool operator==(const AllocFailure&) const = default;
 };
 
 struct Kernel {
@@ -201,6 +208,7 @@ struct Kernel {
     uint32_t dynamicSharedBytes = 0;
     uint32_t correlationId = 0;
     uint32_t graphId = 0;
+    bool operator==(const Kernel&) const = default;
 };
 
 struct Memcpy {
@@ -212,6 +220,7 @@ struct Memcpy {
     CopyKind copyKind = CopyKind::Unknown;
     MemoryKind srcKind = MemoryKind::Unknown;
     MemoryKind dstKind = MemoryKind::Unknown;
+    bool operator==(const Memcpy&) const = default;
 };
 
 struct Memset {
@@ -221,6 +230,7 @@ struct Memset {
     uint32_t streamId = 0;
     uint64_t bytes = 0;
     uint32_t value = 0;
+    bool operator==(const Memset&) const = default;
 };
 
 struct Range {
@@ -231,6 +241,7 @@ struct Range {
     uint32_t nameId = 0;
     uint32_t threadId = 0;
     uint32_t depth = 0;      // nesting depth for push/pop ranges
+    bool operator==(const Range&) const = default;
 };
 
 struct Mark {
@@ -238,6 +249,7 @@ struct Mark {
     uint32_t domainId = 0;
     uint32_t nameId = 0;
     uint32_t threadId = 0;
+    bool operator==(const Mark&) const = default;
 };
 
 struct Phase {
@@ -245,6 +257,7 @@ struct Phase {
     PhaseKind kind = PhaseKind::StepBegin;
     uint64_t step = 0;        // optimizer step index, from the marker source
     uint32_t nameId = 0;      // for regions
+    bool operator==(const Phase&) const = default;
 };
 
 struct CounterInfo {
@@ -255,12 +268,14 @@ struct CounterInfo {
     CounterSource source = CounterSource::None;
     uint32_t nameId = 0;      // the source's own metric name
     uint64_t intervalNs = 0;  // nominal sampling interval
+    bool operator==(const CounterInfo&) const = default;
 };
 
 struct CounterSample {
     uint64_t timestampNs = 0;   // end of the sampled interval
     uint32_t counterId = 0;
     uint32_t valueMilli = 0;    // value × 1000 (percent × 1000 for percentages)
+    bool operator==(const CounterSample&) const = default;
 };
 
 struct MemInfo {
@@ -268,18 +283,21 @@ struct MemInfo {
     uint32_t deviceId = 0;
     uint64_t usedBytes = 0;
     uint64_t freeBytes = 0;
+    bool operator==(const MemInfo&) const = default;
 };
 
 struct Note {
     uint64_t timestampNs = 0;
     Severity severity = Severity::Info;
     uint32_t textId = 0;
+    bool operator==(const Note&) const = default;
 };
 
 struct Dropped {
     uint64_t timestampNs = 0;
     DropReason reason = DropReason::BufferFull;
     uint64_t count = 0;
+    bool operator==(const Dropped&) const = default;
 };
 
 struct CallsiteDef {
@@ -288,6 +306,7 @@ struct CallsiteDef {
     uint32_t fileId = 0;
     uint32_t functionId = 0;
     uint32_t line = 0;
+    bool operator==(const CallsiteDef&) const = default;
 };
 
 }  // namespace vramscope::format

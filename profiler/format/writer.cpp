@@ -65,7 +65,10 @@ void TraceWriter::writeHeader() {
     storeLe32(h + 8, kFormatVersionMajor);
     storeLe32(h + 12, kFormatVersionMinor);
     auto now = std::chrono::system_clock::now().time_since_epoch();
-    storeLe64(h + 16, static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now).count()));
+    uint64_t created = options_.createdUnixNs
+                           ? options_.createdUnixNs
+                           : static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now).count());
+    storeLe64(h + 16, created);
     storeLe32(h + 24, 0);  // flags, none defined in 1.0
     storeLe32(h + 28, fnv1a32(h, 28));
     writeAll(h, sizeof h);
@@ -105,15 +108,26 @@ void TraceWriter::beginRecord(uint64_t timestampNs) {
 template <class R> void TraceWriter::encode(const R& r, uint64_t timestampNs) {
     if (fd_ < 0 || failed()) return;
     constexpr auto type = RecordTypeOf<R>::value;
-    uint8_t payload[kMaxFixedPayloadBytes];
-    FieldEncoder enc(payload, delta_->state);
+    // Encode in place after a one-byte length; the rare payload of 128 bytes
+    // or more (at most kMaxFixedPayloadBytes) moves up one byte for a
+    // two-byte length.
+    static_assert(kMaxFixedPayloadBytes < (1 << 14));
+    uint8_t* p = reserveRaw(3 + kMaxFixedPayloadBytes);
+    p[0] = static_cast<uint8_t>(type);
+    FieldEncoder enc(p + 2, delta_->state);
     visitFields(enc, const_cast<R&>(r));  // the encoder only reads
-    auto payloadBytes = static_cast<size_t>(enc.end() - payload);
-    uint8_t* p = reserveRaw(1 + 10 + payloadBytes);
-    *p++ = static_cast<uint8_t>(type);
-    p = putVarint(p, payloadBytes);
-    std::memcpy(p, payload, payloadBytes);
-    rawSize_ = static_cast<size_t>(p + payloadBytes - raw_.data());
+    auto payloadBytes = static_cast<size_t>(enc.end() - (p + 2));
+    uint8_t* end;
+    if (payloadBytes < 128) {
+        p[1] = static_cast<uint8_t>(payloadBytes);
+        end = p + 2 + payloadBytes;
+    } else {
+        std::memmove(p + 3, p + 2, payloadBytes);
+        p[1] = static_cast<uint8_t>(payloadBytes | 0x80);
+        p[2] = static_cast<uint8_t>(payloadBytes >> 7);
+        end = p + 3 + payloadBytes;
+    }
+    rawSize_ = static_cast<size_t>(end - raw_.data());
     if (timestampNs != UINT64_MAX) beginRecord(timestampNs);
     ++chunkEvents_;
     ++eventsWritten_;

@@ -38,6 +38,7 @@ constexpr double kAchievedBytes = 0.80 * kPeakDramBytes;
 constexpr uint64_t kCounterIntervalNs = 1'000'000;   // 1 ms
 constexpr uint64_t kMemInfoIntervalNs = 20'000'000;  // 20 ms
 constexpr uint64_t kContextBytes = 520 * kMiB;       // CUDA context + cuBLAS workspace
+constexpr uint64_t kSynthWallClockNs = 1'790'000'000'000'000'000ull;  // a fixed date: files are reproducible
 
 enum class Bound { Compute, Bandwidth };
 struct KernelType {
@@ -247,7 +248,7 @@ private:
         p.commandLineId = w_.intern("vramscope synth (GPT " + std::to_string(o_.layers) + "x" + std::to_string(h_) +
                                     ", batch " + std::to_string(o_.batch) + ", seq " +
                                     std::to_string(o_.sequenceLength) + ")");
-        p.wallClockNs = 1'790'000'000'000'000'000ull;
+        p.wallClockNs = kSynthWallClockNs;
         w_.write(p);
         DeviceInfo d;
         d.timestampNs = now_;
@@ -526,7 +527,9 @@ private:
 }  // namespace
 
 bool writeSynthTrace(const std::string& path, const SynthOptions& options, SynthResult* result, std::string* error) {
-    TraceWriter writer;
+    WriterOptions writerOptions;
+    writerOptions.createdUnixNs = kSynthWallClockNs;
+    TraceWriter writer(writerOptions);
     if (!writer.open(path, error)) return false;
     Generator g(writer, options);
     g.run();
