@@ -1,0 +1,168 @@
+#include "dock_models.h"
+
+#include "format_text.h"
+
+#include <QFont>
+
+#include <algorithm>
+#include <unordered_map>
+
+namespace vramscope::app {
+
+namespace {
+QString bytesText(uint64_t b) { return QString::fromStdString(formatBytes(double(b))); }
+QString durationText(double ns) { return QString::fromStdString(formatDuration(ns)); }
+
+const char* memoryKindName(uint8_t kind) {
+    switch (static_cast<format::MemoryKind>(kind)) {
+    case format::MemoryKind::Device: return "device";
+    case format::MemoryKind::Pool: return "pool";
+    case format::MemoryKind::Vmm: return "VMM";
+    case format::MemoryKind::Managed: return "managed";
+    case format::MemoryKind::PinnedHost: return "pinned host";
+    case format::MemoryKind::ModuleStatic: return "module static";
+    case format::MemoryKind::Pageable: return "pageable";
+    default: return "unknown";
+    }
+}
+}  // namespace
+
+// ---- KeyValueModel -----------------------------------------------------------
+
+void KeyValueModel::setRows(std::vector<Row> rows) {
+    beginResetModel();
+    rows_ = std::move(rows);
+    endResetModel();
+}
+
+QString KeyValueModel::valueOf(const QString& key) const {
+    for (const auto& r : rows_)
+        if (r.key == key) return r.value;
+    return {};
+}
+
+QVariant KeyValueModel::data(const QModelIndex& index, int role) const {
+    if (!index.isValid() || size_t(index.row()) >= rows_.size()) return {};
+    const Row& r = rows_[size_t(index.row())];
+    if (role == Qt::DisplayRole) return index.column() == 0 ? r.key : r.value;
+    if (role == Qt::ToolTipRole && !r.tip.isEmpty()) return r.tip;
+    if (role == Qt::FontRole && index.column() == 0 && r.value.isEmpty()) {
+        QFont f;
+        f.setBold(true);
+        return f;
+    }
+    return {};
+}
+
+QVariant KeyValueModel::headerData(int section, Qt::Orientation o, int role) const {
+    if (o != Qt::Horizontal || role != Qt::DisplayRole) return {};
+    return section == 0 ? QStringLiteral("What") : QStringLiteral("Value");
+}
+
+// ---- LiveSetModel ------------------------------------------------------------
+
+void LiveSetModel::setTime(std::shared_ptr<const TraceDocument> doc, uint64_t timeNs) {
+    beginResetModel();
+    doc_ = std::move(doc);
+    timeNs_ = timeNs;
+    blocks_.clear();
+    totalBytes_ = 0;
+    if (doc_) {
+        blocks_ = doc_->model.liveBlocksAt(timeNs);
+        for (uint32_t b : blocks_) totalBytes_ += doc_->model.blocks.bytes[b];
+    }
+    endResetModel();
+}
+
+QVariant LiveSetModel::data(const QModelIndex& index, int role) const {
+    if (!doc_ || !index.isValid() || size_t(index.row()) >= blocks_.size()) return {};
+    const auto& m = doc_->model;
+    const uint32_t b = blocks_[size_t(index.row())];
+    const uint64_t age = timeNs_ - m.blocks.allocNs[b];
+    if (role == kSortRole) {
+        switch (index.column()) {
+        case Size: return qulonglong(m.blocks.bytes[b]);
+        case Age: return qulonglong(age);
+        case Address: return qulonglong(m.blocks.address[b]);
+        case Kind: return QString(memoryKindName(m.blocks.memoryKind[b]));
+        case Callsite: return QString::fromStdString(m.callsiteText(m.blocks.callsiteId[b]));
+        }
+    }
+    if (role == Qt::DisplayRole) {
+        switch (index.column()) {
+        case Size: return bytesText(m.blocks.bytes[b]);
+        case Age: return durationText(double(age));
+        case Address: return QString("0x%1").arg(m.blocks.address[b], 0, 16);
+        case Kind: return QString(memoryKindName(m.blocks.memoryKind[b]));
+        case Callsite: {
+            std::string s = m.callsiteText(m.blocks.callsiteId[b]);
+            return s.empty() ? QStringLiteral("(unknown)") : QString::fromStdString(s);
+        }
+        }
+    }
+    if (role == Qt::TextAlignmentRole && (index.column() == Size || index.column() == Age))
+        return int(Qt::AlignRight | Qt::AlignVCenter);
+    return {};
+}
+
+QVariant LiveSetModel::headerData(int section, Qt::Orientation o, int role) const {
+    if (o != Qt::Horizontal || role != Qt::DisplayRole) return {};
+    static const char* names[] = {"Size", "Age", "Address", "Kind", "Callsite"};
+    return section < ColumnCount ? QString(names[section]) : QVariant();
+}
+
+// ---- KernelTableModel --------------------------------------------------------
+
+void KernelTableModel::setDocument(std::shared_ptr<const TraceDocument> doc) {
+    beginResetModel();
+    rows_.clear();
+    allNs_ = 0;
+    if (doc) {
+        const auto& k = doc->model.kernels;
+        std::unordered_map<uint32_t, size_t> byName;
+        for (size_t i = 0; i < k.size(); ++i) {
+            auto [it, added] = byName.try_emplace(k.nameId[i], rows_.size());
+            if (added) rows_.push_back({QString::fromStdString(doc->model.text(k.nameId[i])), 0, 0});
+            rows_[it->second].launches++;
+            rows_[it->second].totalNs += k.durationNs[i];
+            allNs_ += k.durationNs[i];
+        }
+        std::sort(rows_.begin(), rows_.end(), [](const Row& a, const Row& b) { return a.totalNs > b.totalNs; });
+    }
+    endResetModel();
+}
+
+QVariant KernelTableModel::data(const QModelIndex& index, int role) const {
+    if (!index.isValid() || size_t(index.row()) >= rows_.size()) return {};
+    const Row& r = rows_[size_t(index.row())];
+    const double share = allNs_ ? 100.0 * double(r.totalNs) / double(allNs_) : 0.0;
+    if (role == kSortRole) {
+        switch (index.column()) {
+        case Name: return r.name;
+        case Launches: return qulonglong(r.launches);
+        case TotalTime: return qulonglong(r.totalNs);
+        case MeanTime: return r.launches ? double(r.totalNs) / double(r.launches) : 0.0;
+        case Share: return share;
+        }
+    }
+    if (role == Qt::DisplayRole) {
+        switch (index.column()) {
+        case Name: return r.name;
+        case Launches: return qulonglong(r.launches);
+        case TotalTime: return durationText(double(r.totalNs));
+        case MeanTime: return durationText(r.launches ? double(r.totalNs) / double(r.launches) : 0.0);
+        case Share: return QString::number(share, 'f', 1) + " %";
+        }
+    }
+    if (role == Qt::ToolTipRole && index.column() == Name) return r.name;
+    if (role == Qt::TextAlignmentRole && index.column() != Name) return int(Qt::AlignRight | Qt::AlignVCenter);
+    return {};
+}
+
+QVariant KernelTableModel::headerData(int section, Qt::Orientation o, int role) const {
+    if (o != Qt::Horizontal || role != Qt::DisplayRole) return {};
+    static const char* names[] = {"Kernel", "Launches", "Total", "Mean", "Share of GPU time"};
+    return section < ColumnCount ? QString(names[section]) : QVariant();
+}
+
+}  // namespace vramscope::app

@@ -1,0 +1,151 @@
+// vramscope-gui [FILE [FILE2]] [--screenshot PNG] [--benchmark]
+#include "main_window.h"
+#include "timeline_canvas.h"
+
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QElapsedTimer>
+#include <QFileInfo>
+#include <QSurfaceFormat>
+#include <QTimer>
+
+#include <algorithm>
+#include <cstdio>
+#include <vector>
+
+using namespace vramscope::app;
+
+namespace {
+
+// Zooms and pans by script over the loaded trace and prints frame-time
+// percentiles: what a user feels when exploring a large trace.
+void runBenchmark(MainWindow& window, qint64 loadMs) {
+    TimelineCanvas* canvas = window.canvas();
+    const double a = canvas->viewStartNs(), b = canvas->viewEndNs(), span = b - a;
+    std::vector<double> frameMs;
+    QElapsedTimer t;
+    auto frame = [&](double start, double end) {
+        canvas->setView(start, end);
+        t.start();
+        canvas->renderFrameNow();
+        frameMs.push_back(double(t.nsecsElapsed()) / 1e6);
+    };
+    for (int i = 0; i < 10; ++i) frame(a, b);  // warm-up (font atlas, shaders)
+    frameMs.clear();
+    // Zoom from the whole trace to 1/10000 of it around the middle, pan, zoom out.
+    const double mid = a + span / 2;
+    for (int i = 0; i <= 120; ++i) {
+        double w = span * std::pow(1e-4, i / 120.0);
+        frame(mid - w / 2, mid + w / 2);
+    }
+    double w = span * 1e-2;
+    for (int i = 0; i <= 120; ++i) {
+        double start = a + (span - w) * i / 120.0;
+        frame(start, start + w);
+    }
+    for (int i = 0; i <= 60; ++i) {
+        double ww = span * std::pow(1e-2, 1 - i / 60.0);
+        frame(mid - ww / 2, mid + ww / 2);
+    }
+    std::vector<double> sorted = frameMs;
+    std::sort(sorted.begin(), sorted.end());
+    auto pct = [&](double p) { return sorted[std::min(sorted.size() - 1, size_t(p * double(sorted.size())))]; };
+    const auto& m = window.document(0)->model;
+    std::printf("events %llu events\n", static_cast<unsigned long long>(m.events));
+    std::printf("load_ms %lld ms\n", static_cast<long long>(loadMs));
+    std::printf("frames %zu frames\n", sorted.size());
+    std::printf("frame_p50_ms %.2f ms\n", pct(0.50));
+    std::printf("frame_p99_ms %.2f ms\n", pct(0.99));
+    std::printf("frame_max_ms %.2f ms\n", sorted.back());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    QSurfaceFormat format;
+    format.setDepthBufferSize(0);
+    format.setSwapInterval(0);  // never wait for vsync: frames are rendered on demand
+    QSurfaceFormat::setDefaultFormat(format);
+    QApplication app(argc, argv);
+    QApplication::setApplicationName("vramscope");
+    QApplication::setOrganizationName("vramscope");
+    QApplication::setApplicationVersion(VRAMSCOPE_VERSION);
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription(
+        "vramscope-gui: see where every byte of GPU memory went in a training run.\n"
+        "Opens FILE (a .vtrace or a PyTorch memory snapshot); with FILE2, compares the two runs "
+        "on one time axis aligned by iteration.");
+    parser.addHelpOption();
+    parser.addVersionOption();
+    parser.addPositionalArgument("FILE", "Trace to open.", "[FILE]");
+    parser.addPositionalArgument("FILE2", "Second trace to compare with FILE.", "[FILE2]");
+    QCommandLineOption screenshot("screenshot", "Render the window after loading, save it as PNG and exit.", "PNG");
+    QCommandLineOption size("size", "Window size for --screenshot/--benchmark (default 1600x900).", "WxH", "1600x900");
+    QCommandLineOption benchmark("benchmark", "Load FILE, zoom and pan by script, print load_ms and frame-time "
+                                              "percentiles as `name value unit` lines, and exit.");
+    parser.addOption(screenshot);
+    parser.addOption(size);
+    parser.addOption(benchmark);
+    parser.process(app);
+    const QStringList files = parser.positionalArguments();
+    const bool batch = parser.isSet(screenshot) || parser.isSet(benchmark);
+    if (files.size() > 2) {
+        std::fprintf(stderr, "vramscope-gui: at most two files (FILE and FILE2 to compare); see --help\n");
+        return 2;
+    }
+    if (batch && files.isEmpty()) {
+        std::fprintf(stderr, "vramscope-gui: --screenshot and --benchmark need a FILE; see --help\n");
+        return 2;
+    }
+
+    MainWindow window;
+    window.setInteractive(!batch);
+    if (batch) {
+        const QStringList wh = parser.value(size).split('x');
+        window.resize(wh.value(0).toInt() > 0 ? wh.value(0).toInt() : 1600, wh.value(1).toInt() > 0 ? wh.value(1).toInt() : 900);
+    }
+    window.show();
+
+    QElapsedTimer loadClock;
+    int pending = int(files.size());
+    int exitCode = 0;
+    QObject::connect(&window, &MainWindow::loadFinished, &app, [&](bool ok) {
+        if (!ok) {
+            exitCode = 1;
+            if (batch) {
+                QApplication::exit(1);
+                return;
+            }
+        }
+        --pending;
+        if (ok && pending == 1 && files.size() == 2) {
+            window.openTrace(files[1], 1);
+            return;
+        }
+        if (pending > 0 || !batch) return;
+        const qint64 loadMs = loadClock.elapsed();
+        // Let the window lay out and paint once before grabbing it.
+        QTimer::singleShot(200, &app, [&, loadMs] {
+            window.canvas()->renderFrameNow();
+            if (parser.isSet(benchmark)) runBenchmark(window, loadMs);
+            if (parser.isSet(screenshot)) {
+                window.canvas()->update();
+                QApplication::processEvents();
+                QImage image = window.grab().toImage();
+                if (image.isNull() || !image.save(parser.value(screenshot))) {
+                    std::fprintf(stderr, "vramscope-gui: cannot write %s\n", qPrintable(parser.value(screenshot)));
+                    QApplication::exit(1);
+                    return;
+                }
+                std::printf("wrote %s (%dx%d)\n", qPrintable(parser.value(screenshot)), image.width(), image.height());
+            }
+            QApplication::exit(exitCode);
+        });
+    });
+    if (!files.isEmpty()) {
+        loadClock.start();
+        window.openTrace(files[0], 0);
+    }
+    return app.exec();
+}

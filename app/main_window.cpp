@@ -1,0 +1,371 @@
+#include "main_window.h"
+
+#include "format_text.h"
+#include "timeline_canvas.h"
+
+#include <imgui.h>
+
+#include <QAction>
+#include <QApplication>
+#include <QCloseEvent>
+#include <QDockWidget>
+#include <QDragEnterEvent>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QHeaderView>
+#include <QLabel>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QMimeData>
+#include <QPlainTextEdit>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSettings>
+#include <QSortFilterProxyModel>
+#include <QStatusBar>
+#include <QTableView>
+#include <QTimer>
+#include <QVBoxLayout>
+#include <QtConcurrent/QtConcurrent>
+
+#include <cstdio>
+
+namespace vramscope::app {
+
+namespace {
+constexpr int kMaxRecentFiles = 10;
+const char* kFileFilter = "vramscope traces (*.vtrace);;PyTorch memory snapshots (*.pickle *.pkl);;All files (*)";
+
+QTableView* makeTable(QAbstractItemModel* model, QWidget* parent) {
+    auto* proxy = new QSortFilterProxyModel(parent);
+    proxy->setSourceModel(model);
+    proxy->setSortRole(kSortRole);
+    auto* view = new QTableView(parent);
+    view->setModel(proxy);
+    view->setSortingEnabled(true);
+    view->setSelectionBehavior(QAbstractItemView::SelectRows);
+    view->setAlternatingRowColors(true);
+    view->verticalHeader()->hide();
+    view->verticalHeader()->setDefaultSectionSize(20);
+    view->horizontalHeader()->setStretchLastSection(true);
+    view->setWordWrap(false);
+    return view;
+}
+}  // namespace
+
+MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
+    setWindowTitle("vramscope");
+    setAcceptDrops(true);
+    canvas_ = new TimelineCanvas(this);
+    setCentralWidget(canvas_);
+    summaryModel_ = new KeyValueModel(this);
+    liveSetModel_ = new LiveSetModel(this);
+    kernelModel_ = new KernelTableModel(this);
+    createMenus();
+    createDocks();
+
+    progress_ = new QProgressBar(this);
+    progress_->setRange(0, 1000);
+    progress_->setMaximumWidth(240);
+    progress_->hide();
+    cancel_ = new QPushButton(tr("Cancel"), this);
+    cancel_->hide();
+    statusBar()->addPermanentWidget(progress_);
+    statusBar()->addPermanentWidget(cancel_);
+    connect(cancel_, &QPushButton::clicked, this, [this] { cancelLoad_ = true; });
+    statusBar()->showMessage(tr("Open a trace with File > Open, or drop one on the window"));
+
+    connect(&loadWatcher_, &QFutureWatcher<std::shared_ptr<TraceDocument>>::finished, this, &MainWindow::onLoaded);
+    connect(canvas_, &TimelineCanvas::cursorTimeChanged, this, [this](int slot, quint64 t) {
+        if (!docs_[slot]) return;
+        liveSetModel_->setTime(docs_[slot], t);
+        liveSetTitle_->setText(tr("%1 blocks, %2 live in %3 at %4")
+                                   .arg(liveSetModel_->rowCount())
+                                   .arg(QString::fromStdString(formatBytes(double(liveSetModel_->totalBytes()))))
+                                   .arg(docs_[slot]->displayName)
+                                   .arg(QString::fromStdString(formatDuration(double(t - docs_[slot]->firstNs())))));
+    });
+    connect(canvas_, &TimelineCanvas::kernelClicked, this, &MainWindow::showKernelDetails);
+
+    QSettings settings;
+    restoreGeometry(settings.value("window/geometry").toByteArray());
+    restoreState(settings.value("window/state").toByteArray());
+    if (!settings.contains("window/geometry")) resize(1400, 860);
+    rebuildRecentMenu();
+}
+
+MainWindow::~MainWindow() {
+    cancelLoad_ = true;
+    loadWatcher_.waitForFinished();
+}
+
+void MainWindow::createMenus() {
+    QMenu* file = menuBar()->addMenu(tr("&File"));
+    QAction* open = file->addAction(tr("&Open…"), this, [this] { openDialog(0); });
+    open->setShortcut(QKeySequence::Open);
+    recentMenu_ = file->addMenu(tr("Open &Recent"));
+    QAction* compare = file->addAction(tr("&Compare with…"), this, [this] {
+        if (!docs_[0]) {
+            reportError(tr("Compare"), tr("Open a trace first, then compare another with it."));
+            return;
+        }
+        openDialog(1);
+    });
+    compare->setShortcut(QKeySequence(tr("Ctrl+Shift+O")));
+    QAction* closeCompare = file->addAction(tr("Close Comparison"), this, [this] {
+        docs_[1].reset();
+        showDocuments();
+    });
+    Q_UNUSED(closeCompare);
+    file->addSeparator();
+    QAction* quit = file->addAction(tr("&Quit"), qApp, &QApplication::closeAllWindows);
+    quit->setShortcut(QKeySequence::Quit);
+
+    QMenu* view = menuBar()->addMenu(tr("&View"));
+    QAction* fit = view->addAction(tr("&Fit Whole Trace"), this, [this] { canvas_->fitAll(); });
+    fit->setShortcut(QKeySequence(Qt::Key_Home));
+    view->addAction(tr("Zoom &In"), this, [this] { canvas_->zoom(0.5, (canvas_->viewStartNs() + canvas_->viewEndNs()) / 2); })
+        ->setShortcut(QKeySequence::ZoomIn);
+    view->addAction(tr("Zoom &Out"), this, [this] { canvas_->zoom(2.0, (canvas_->viewStartNs() + canvas_->viewEndNs()) / 2); })
+        ->setShortcut(QKeySequence::ZoomOut);
+    view->addSeparator();
+    view->setObjectName("viewMenu");
+
+    QMenu* help = menuBar()->addMenu(tr("&Help"));
+    help->addAction(tr("&Keyboard and Mouse"), this, [this] {
+        QMessageBox::information(this, tr("Keyboard and mouse"),
+                                 tr("Wheel: zoom around the cursor\nDrag: pan\nShift+drag or right-drag: select a range "
+                                    "(its statistics appear beside it)\nW / S: zoom in / out\nA / D: pan left / right\n"
+                                    "Home: fit the whole trace\nEsc: clear the selection\n"
+                                    "Click the memory lane: list the blocks live at that time\n"
+                                    "Click a kernel: its details"));
+    });
+    help->addAction(tr("&About vramscope"), this, &MainWindow::showAbout);
+}
+
+void MainWindow::createDocks() {
+    QMenu* viewMenu = menuBar()->findChild<QMenu*>("viewMenu");
+    auto addDock = [&](const QString& title, const QString& name, QWidget* widget, Qt::DockWidgetArea area) {
+        auto* dock = new QDockWidget(title, this);
+        dock->setObjectName(name);  // QSettings restores the layout by name
+        dock->setWidget(widget);
+        addDockWidget(area, dock);
+        if (viewMenu) viewMenu->addAction(dock->toggleViewAction());
+        return dock;
+    };
+    auto* summary = makeTable(summaryModel_, this);
+    summary->setSortingEnabled(false);
+    summary->horizontalHeader()->setSectionResizeMode(0, QHeaderView::ResizeToContents);
+    auto* summaryDock = addDock(tr("Summary"), "summaryDock", summary, Qt::RightDockWidgetArea);
+
+    auto* liveBox = new QWidget(this);
+    auto* liveLayout = new QVBoxLayout(liveBox);
+    liveLayout->setContentsMargins(2, 2, 2, 2);
+    liveSetTitle_ = new QLabel(tr("Click the memory lane to list the blocks live at that time"), liveBox);
+    liveSetTitle_->setWordWrap(true);
+    auto* liveTable = makeTable(liveSetModel_, liveBox);
+    liveTable->sortByColumn(LiveSetModel::Size, Qt::DescendingOrder);
+    liveLayout->addWidget(liveSetTitle_);
+    liveLayout->addWidget(liveTable);
+    auto* liveDock = addDock(tr("Live Set at Cursor"), "liveSetDock", liveBox, Qt::RightDockWidgetArea);
+
+    auto* kernels = makeTable(kernelModel_, this);
+    kernels->sortByColumn(KernelTableModel::TotalTime, Qt::DescendingOrder);
+    kernels->horizontalHeader()->setStretchLastSection(false);
+    kernels->horizontalHeader()->setSectionResizeMode(KernelTableModel::Name, QHeaderView::Stretch);
+    auto* kernelDock = addDock(tr("Kernels"), "kernelsDock", kernels, Qt::BottomDockWidgetArea);
+
+    details_ = new QPlainTextEdit(this);
+    details_->setReadOnly(true);
+    details_->setPlaceholderText(tr("Click a kernel in the timeline for its details"));
+    auto* detailsDock = addDock(tr("Details"), "detailsDock", details_, Qt::BottomDockWidgetArea);
+    tabifyDockWidget(summaryDock, liveDock);
+    summaryDock->raise();
+    tabifyDockWidget(kernelDock, detailsDock);
+    kernelDock->raise();
+    resizeDocks({summaryDock}, {380}, Qt::Horizontal);
+    resizeDocks({kernelDock}, {200}, Qt::Vertical);
+}
+
+void MainWindow::openDialog(int slot) {
+    QSettings settings;
+    QString dir = settings.value("files/lastDirectory").toString();
+    QString path = QFileDialog::getOpenFileName(this, slot == 0 ? tr("Open Trace") : tr("Compare With"), dir, kFileFilter);
+    if (path.isEmpty()) return;
+    settings.setValue("files/lastDirectory", QFileInfo(path).absolutePath());
+    openTrace(path, slot);
+}
+
+void MainWindow::openTrace(const QString& path, int slot) {
+    if (loadWatcher_.isRunning()) {
+        reportError(tr("Busy"), tr("Still loading %1; wait for it or cancel it first.").arg(loadingPath_));
+        return;
+    }
+    loadingPath_ = path;
+    loadingSlot_ = slot;
+    loadError_.clear();
+    cancelLoad_ = false;
+    loadProgressPermille_ = 0;
+    progress_->setValue(0);
+    progress_->show();
+    cancel_->show();
+    statusBar()->showMessage(tr("Loading %1…").arg(QFileInfo(path).fileName()));
+    // The loader thread only stores progress; a timer on the GUI thread shows it.
+    auto* timer = new QTimer(this);
+    connect(timer, &QTimer::timeout, this, [this, timer] {
+        progress_->setValue(loadProgressPermille_.load());
+        if (!loadWatcher_.isRunning()) timer->deleteLater();
+    });
+    timer->start(50);
+    loadWatcher_.setFuture(QtConcurrent::run([this, path] {
+        QString error;
+        auto doc = loadDocument(path, [this](double f) { loadProgressPermille_ = int(f * 1000); }, &cancelLoad_, &error);
+        if (!doc) loadError_ = error;  // read by onLoaded() after finished()
+        return doc;
+    }));
+}
+
+void MainWindow::onLoaded() {
+    progress_->hide();
+    cancel_->hide();
+    auto doc = loadWatcher_.result();
+    if (!doc) {
+        statusBar()->showMessage(tr("Could not open %1").arg(QFileInfo(loadingPath_).fileName()), 8000);
+        if (!cancelLoad_) reportError(tr("Could not open trace"), loadError_);
+        emit loadFinished(false);
+        return;
+    }
+    docs_[loadingSlot_] = doc;
+    addRecentFile(loadingPath_);
+    showDocuments();
+    statusBar()->showMessage(tr("%1: %2 events, %3")
+                                 .arg(doc->displayName)
+                                 .arg(doc->model.events)
+                                 .arg(QString::fromStdString(formatDuration(double(doc->lastNs() - doc->firstNs())))));
+    if (!doc->warning.isEmpty()) {
+        QString text = tr("%1 is damaged or incomplete; showing what was recorded.\n\n%2").arg(doc->displayName, doc->warning);
+        if (interactive_) {
+            auto* box = new QMessageBox(QMessageBox::Warning, tr("Trace incomplete"), text, QMessageBox::Ok, this);
+            box->setAttribute(Qt::WA_DeleteOnClose);
+            box->open();  // not modal: the trace is usable meanwhile
+        } else {
+            std::fprintf(stderr, "vramscope-gui: %s\n", qPrintable(text));
+        }
+    }
+    emit loadFinished(true);
+}
+
+void MainWindow::showDocuments() {
+    canvas_->setDocuments(docs_[0], docs_[1]);
+    QString title = docs_[0] ? docs_[0]->displayName : QString();
+    if (docs_[1]) title += tr(" vs ") + docs_[1]->displayName;
+    setWindowTitle(title.isEmpty() ? "vramscope" : title + " — vramscope");
+    fillSummary();
+    kernelModel_->setDocument(docs_[0]);
+    if (docs_[0]) {
+        auto peak = docs_[0]->model.allocated.peak();
+        liveSetModel_->setTime(docs_[0], peak.timeNs);
+        liveSetTitle_->setText(tr("%1 blocks live at the allocation peak (%2); click the memory lane for another time")
+                                   .arg(liveSetModel_->rowCount())
+                                   .arg(QString::fromStdString(formatBytes(double(peak.bytes)))));
+    }
+}
+
+void MainWindow::fillSummary() {
+    std::vector<KeyValueModel::Row> rows;
+    for (int slot = 0; slot < 2; ++slot) {
+        if (!docs_[slot]) continue;
+        const auto& d = *docs_[slot];
+        const auto& m = d.model;
+        auto bytes = [](uint64_t b) { return QString::fromStdString(formatBytes(double(b))); };
+        rows.push_back({d.displayName, "", d.path});
+        for (const auto& dev : m.devices)
+            rows.push_back({tr("Device %1").arg(dev.deviceId),
+                            QString::fromStdString(m.text(dev.nameId)) + ", " + bytes(dev.totalMemoryBytes), {}});
+        rows.push_back({tr("Duration"), QString::fromStdString(formatDuration(double(m.lastNs - m.firstNs))), {}});
+        rows.push_back({tr("Events"), QString::number(m.events), {}});
+        rows.push_back({tr("Iterations"), QString::number(d.iterationStartsNs.size()), {}});
+        rows.push_back({tr("Peak allocated"), bytes(m.allocated.peak().bytes),
+                        tr("torch.cuda.max_memory_allocated() where tensor events exist, driver allocations otherwise")});
+        rows.push_back({tr("Peak reserved"), bytes(m.reserved.peak().bytes), tr("torch.cuda.max_memory_reserved()")});
+        if (!m.deviceUsed.empty()) rows.push_back({tr("Peak device used"), bytes(m.deviceUsed.peak().bytes), {}});
+        rows.push_back({tr("Kernels"), QString::number(m.kernels.size()), {}});
+        rows.push_back({tr("Tensor events"), QString::number(m.tensorEvents), {}});
+        if (!m.allocFailures.empty()) rows.push_back({tr("Failed allocations (OOM)"), QString::number(m.allocFailures.size()), {}});
+        if (m.droppedEvents) rows.push_back({tr("Dropped during capture"), QString::number(m.droppedEvents), {}});
+        for (const auto& n : m.notes) rows.push_back({tr("Note"), QString::fromStdString(m.text(n.textId)), {}});
+        if (!d.warning.isEmpty()) rows.push_back({tr("Problems"), d.warning, d.warning});
+    }
+    summaryModel_->setRows(std::move(rows));
+}
+
+void MainWindow::showKernelDetails(int slot, quint32 i) {
+    if (!docs_[slot]) return;
+    const auto& m = docs_[slot]->model;
+    const auto& k = m.kernels;
+    if (i >= k.size()) return;
+    details_->setPlainText(tr("%1\n\nstart %2 after trace start\nduration %3\nstream %4, device %5\n"
+                              "allocated at start %6, reserved %7")
+                               .arg(QString::fromStdString(m.text(k.nameId[i])))
+                               .arg(QString::fromStdString(formatDuration(double(k.startNs[i] - m.firstNs))))
+                               .arg(QString::fromStdString(formatDuration(double(k.durationNs[i]))))
+                               .arg(k.streamId[i])
+                               .arg(k.deviceId[i])
+                               .arg(QString::fromStdString(formatBytes(double(m.allocated.valueAt(k.startNs[i])))))
+                               .arg(QString::fromStdString(formatBytes(double(m.reserved.valueAt(k.startNs[i]))))));
+    if (auto* dock = findChild<QDockWidget*>("detailsDock")) dock->raise();
+}
+
+void MainWindow::reportError(const QString& title, const QString& message) {
+    lastError_ = message;
+    if (interactive_) QMessageBox::critical(this, title, message);
+    else std::fprintf(stderr, "vramscope-gui: %s\n", qPrintable(message));
+}
+
+void MainWindow::addRecentFile(const QString& path) {
+    QSettings settings;
+    QStringList files = settings.value("files/recent").toStringList();
+    QString absolute = QFileInfo(path).absoluteFilePath();
+    files.removeAll(absolute);
+    files.prepend(absolute);
+    while (files.size() > kMaxRecentFiles) files.removeLast();
+    settings.setValue("files/recent", files);
+    rebuildRecentMenu();
+}
+
+void MainWindow::rebuildRecentMenu() {
+    recentMenu_->clear();
+    const QStringList files = QSettings().value("files/recent").toStringList();
+    for (const QString& f : files) recentMenu_->addAction(f, this, [this, f] { openTrace(f, 0); });
+    recentMenu_->setEnabled(!files.isEmpty());
+}
+
+void MainWindow::showAbout() {
+    QMessageBox::about(this, tr("About vramscope"),
+                       tr("<b>vramscope %1</b><br>GPU memory profiler and visualizer for deep-learning training jobs."
+                          "<br><br>Qt %2, Dear ImGui %3, trace format %4.%5")
+                           .arg(QCoreApplication::applicationVersion(), qVersion(), ImGui::GetVersion())
+                           .arg(format::kFormatVersionMajor)
+                           .arg(format::kFormatVersionMinor));
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+    QSettings settings;
+    settings.setValue("window/geometry", saveGeometry());
+    settings.setValue("window/state", saveState());
+    QMainWindow::closeEvent(event);
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
+    if (event->mimeData()->hasUrls()) event->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* event) {
+    const auto urls = event->mimeData()->urls();
+    if (urls.isEmpty()) return;
+    // One file opens; a second dropped with it (or onto an open trace with Ctrl) compares.
+    openTrace(urls[0].toLocalFile(), docs_[0] && (event->modifiers() & Qt::ControlModifier) ? 1 : 0);
+    event->acceptProposedAction();
+}
+
+}  // namespace vramscope::app

@@ -1,0 +1,87 @@
+// The vramscope-gui main window: menus, docks, loading with progress, recent
+// files and layout in QSettings. The timeline canvas is the central widget.
+#pragma once
+
+#include "dock_models.h"
+#include "trace_document.h"
+
+#include <QFutureWatcher>
+#include <QMainWindow>
+
+#include <atomic>
+#include <memory>
+
+class QLabel;
+class QProgressBar;
+class QPushButton;
+class QTableView;
+class QPlainTextEdit;
+class QMenu;
+
+namespace vramscope::app {
+
+class TimelineCanvas;
+
+class MainWindow : public QMainWindow {
+    Q_OBJECT
+public:
+    explicit MainWindow(QWidget* parent = nullptr);
+    ~MainWindow() override;
+
+    // Loads path as the main trace (slot 0) or the comparison (slot 1), off
+    // the GUI thread. loadFinished() reports the outcome.
+    void openTrace(const QString& path, int slot = 0);
+    // Non-interactive windows (screenshots, benchmarks, tests) report errors
+    // on stderr and in lastError() instead of dialogs.
+    void setInteractive(bool interactive) { interactive_ = interactive; }
+    bool isLoading() const { return loadWatcher_.isRunning(); }
+
+    TimelineCanvas* canvas() const { return canvas_; }
+    std::shared_ptr<const TraceDocument> document(int slot) const { return docs_[slot]; }
+    const QString& lastError() const { return lastError_; }
+    KeyValueModel* summaryModel() const { return summaryModel_; }
+    LiveSetModel* liveSetModel() const { return liveSetModel_; }
+    KernelTableModel* kernelModel() const { return kernelModel_; }
+
+signals:
+    void loadFinished(bool ok);
+
+protected:
+    void closeEvent(QCloseEvent* event) override;
+    void dragEnterEvent(QDragEnterEvent* event) override;
+    void dropEvent(QDropEvent* event) override;
+
+private:
+    void createMenus();
+    void createDocks();
+    void showDocuments();
+    void fillSummary();
+    void reportError(const QString& title, const QString& message);
+    void addRecentFile(const QString& path);
+    void rebuildRecentMenu();
+    void openDialog(int slot);
+    void showAbout();
+    void showKernelDetails(int slot, quint32 kernelIndex);
+    void onLoaded();
+
+    TimelineCanvas* canvas_ = nullptr;
+    std::shared_ptr<const TraceDocument> docs_[2];
+    KeyValueModel* summaryModel_ = nullptr;
+    LiveSetModel* liveSetModel_ = nullptr;
+    KernelTableModel* kernelModel_ = nullptr;
+    QPlainTextEdit* details_ = nullptr;
+    QLabel* liveSetTitle_ = nullptr;
+    QMenu* recentMenu_ = nullptr;
+    QProgressBar* progress_ = nullptr;
+    QPushButton* cancel_ = nullptr;
+
+    QFutureWatcher<std::shared_ptr<TraceDocument>> loadWatcher_;
+    std::atomic<bool> cancelLoad_{false};
+    std::atomic<int> loadProgressPermille_{0};
+    QString loadingPath_, loadError_;
+    int loadingSlot_ = 0;
+    bool interactive_ = true;
+    QString lastError_;
+};
+
+}  // namespace vramscope::app

@@ -1,0 +1,523 @@
+#include "timeline_canvas.h"
+
+#include "format_text.h"
+
+#include <imgui.h>
+
+#include <QKeyEvent>
+
+#include <algorithm>
+#include <cmath>
+
+namespace vramscope::app {
+
+namespace {
+
+constexpr float kAxisHeight = 22;
+constexpr float kLabelWidth = 92;
+constexpr float kPhaseHeight = 18;
+constexpr float kRangeRowHeight = 14;
+constexpr float kStreamHeight = 16;
+constexpr float kCounterHeight = 30;
+constexpr float kGap = 6;
+
+ImU32 rgba(int r, int g, int b, int a = 255) { return IM_COL32(r, g, b, a); }
+
+ImU32 phaseColor(PhaseSpanKind k) {
+    switch (k) {
+    case PhaseSpanKind::Forward: return rgba(66, 133, 244);
+    case PhaseSpanKind::Backward: return rgba(244, 160, 0);
+    case PhaseSpanKind::Optimizer: return rgba(52, 168, 83);
+    case PhaseSpanKind::Recompute: return rgba(171, 71, 188);
+    case PhaseSpanKind::Step: return rgba(120, 120, 120);
+    }
+    return rgba(120, 120, 120);
+}
+
+const char* phaseName(PhaseSpanKind k) {
+    switch (k) {
+    case PhaseSpanKind::Forward: return "forward";
+    case PhaseSpanKind::Backward: return "backward";
+    case PhaseSpanKind::Optimizer: return "optimizer";
+    case PhaseSpanKind::Recompute: return "recompute";
+    case PhaseSpanKind::Step: return "step";
+    }
+    return "";
+}
+
+// Kernels coloured by a stable hash of their name: the same kernel has the
+// same colour in both traces of a comparison.
+ImU32 nameColor(uint32_t hash) {
+    static const ImU32 palette[] = {rgba(0x4e, 0x79, 0xa7), rgba(0xf2, 0x8e, 0x2b), rgba(0xe1, 0x57, 0x59),
+                                    rgba(0x76, 0xb7, 0xb2), rgba(0x59, 0xa1, 0x4f), rgba(0xed, 0xc9, 0x48),
+                                    rgba(0xb0, 0x7a, 0xa1), rgba(0xff, 0x9d, 0xa7), rgba(0x9c, 0x75, 0x5f)};
+    return palette[hash % (sizeof palette / sizeof palette[0])];
+}
+
+uint32_t hashText(const std::string& s) {
+    uint32_t h = 2166136261u;
+    for (unsigned char c : s) h = (h ^ c) * 16777619u;
+    return h;
+}
+
+// 1-2-5 steps so that labels are about minPixels apart.
+double niceStep(double rawStep) {
+    double p = std::pow(10.0, std::floor(std::log10(rawStep)));
+    for (double m : {1.0, 2.0, 5.0, 10.0})
+        if (m * p >= rawStep) return m * p;
+    return 10 * p;
+}
+
+void laneLabel(ImDrawList* dl, float x, float y, const char* text, ImU32 color = rgba(200, 200, 200)) {
+    dl->AddText(ImVec2(x + 4, y), color, text);
+}
+
+}  // namespace
+
+TimelineCanvas::TimelineCanvas(QWidget* parent) : ImGuiWidget(parent) {}
+
+void TimelineCanvas::setDocuments(std::shared_ptr<const TraceDocument> first, std::shared_ptr<const TraceDocument> second) {
+    docs_[0] = std::move(first);
+    docs_[1] = std::move(second);
+    offsetNs_[0] = offsetNs_[1] = 0;
+    // Compare mode aligns the second trace on the first by iteration: the
+    // start of iteration 1 (past warm-up) when both have it, else their starts.
+    if (docs_[0] && docs_[1]) {
+        const auto& a = docs_[0]->iterationStartsNs;
+        const auto& b = docs_[1]->iterationStartsNs;
+        size_t k = (a.size() > 1 && b.size() > 1) ? 1 : 0;
+        int64_t ta = a.size() > k ? int64_t(a[k]) : int64_t(docs_[0]->firstNs());
+        int64_t tb = b.size() > k ? int64_t(b[k]) : int64_t(docs_[1]->firstNs());
+        offsetNs_[1] = ta - tb;
+    }
+    selection_.reset();
+    cursorNs_ = -1;
+    fitAll();
+}
+
+void TimelineCanvas::setView(double startNs, double endNs) {
+    if (!(endNs > startNs)) endNs = startNs + 1000;
+    if (endNs - startNs < 100) endNs = startNs + 100;  // 100 ns is as far as zoom goes
+    viewStartNs_ = startNs;
+    viewEndNs_ = endNs;
+    emit viewChanged(startNs, endNs);
+    update();
+}
+
+void TimelineCanvas::fitAll() {
+    double lo = 0, hi = 1;
+    bool any = false;
+    for (int i = 0; i < 2; ++i) {
+        if (!docs_[i]) continue;
+        double a = double(docs_[i]->firstNs()) + double(offsetNs_[i]);
+        double b = double(docs_[i]->lastNs()) + double(offsetNs_[i]);
+        lo = any ? std::min(lo, a) : a;
+        hi = any ? std::max(hi, b) : b;
+        any = true;
+    }
+    double margin = (hi - lo) * 0.01;
+    setView(lo - margin, hi + margin);
+}
+
+void TimelineCanvas::zoom(double factor, double anchorNs) {
+    double a = anchorNs - (anchorNs - viewStartNs_) * factor;
+    double b = anchorNs + (viewEndNs_ - anchorNs) * factor;
+    setView(a, b);
+}
+
+void TimelineCanvas::pan(double fraction) {
+    double d = (viewEndNs_ - viewStartNs_) * fraction;
+    setView(viewStartNs_ + d, viewEndNs_ + d);
+}
+
+void TimelineCanvas::keyPressEvent(QKeyEvent* e) {
+    const double mid = (viewStartNs_ + viewEndNs_) / 2;
+    const double anchor = cursorNs_ >= viewStartNs_ && cursorNs_ <= viewEndNs_ ? cursorNs_ : mid;
+    switch (e->key()) {
+    case Qt::Key_W: zoom(0.8, anchor); return;
+    case Qt::Key_S: zoom(1.25, anchor); return;
+    case Qt::Key_A: pan(-0.1); return;
+    case Qt::Key_D: pan(0.1); return;
+    case Qt::Key_Home: fitAll(); return;
+    case Qt::Key_Escape: selection_.reset(); update(); return;
+    default: ImGuiWidget::keyPressEvent(e);
+    }
+}
+
+void TimelineCanvas::drawFrame() {
+    ImGuiIO& io = ImGui::GetIO();
+    ImGui::SetNextWindowPos(ImVec2(0, 0));
+    ImGui::SetNextWindowSize(io.DisplaySize);
+    ImGui::PushStyleVar(ImGuiStyleVar_WindowPadding, ImVec2(0, 0));
+    ImGui::Begin("timeline", nullptr,
+                 ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoSavedSettings |
+                     ImGuiWindowFlags_NoBringToFrontOnFocus | ImGuiWindowFlags_NoScrollWithMouse);
+    ImDrawList* dl = ImGui::GetWindowDrawList();
+    stats_ = LaneStats{};
+    const float width = io.DisplaySize.x, height = io.DisplaySize.y;
+    left_ = kLabelWidth;
+    right_ = std::max(left_ + 10, width - 8);
+    nsPerPixel_ = (viewEndNs_ - viewStartNs_) / double(right_ - left_);
+
+    if (!docs_[0]) {
+        const char* hint = "Open a trace: File > Open (Ctrl+O), or drop a .vtrace or PyTorch snapshot here";
+        ImVec2 size = ImGui::CalcTextSize(hint);
+        dl->AddText(ImVec2((width - size.x) / 2, height / 2 - size.y), rgba(180, 180, 180), hint);
+        ImGui::End();
+        ImGui::PopStyleVar();
+        return;
+    }
+
+    drawAxis(0, left_, right_);
+    const bool compare = bool(docs_[1]);
+    const float top = kAxisHeight + 2;
+    if (compare) {
+        float mid = top + (height - top) / 2;
+        drawTrace(0, top, mid - 3, left_, right_);
+        dl->AddLine(ImVec2(0, mid), ImVec2(width, mid), rgba(90, 90, 100), 2);
+        drawTrace(1, mid + 3, height, left_, right_);
+    } else {
+        drawTrace(0, top, height, left_, right_);
+    }
+    drawSelection(kAxisHeight, height, left_, right_);
+    handleInput(left_, right_, kAxisHeight, height);
+    ImGui::End();
+    ImGui::PopStyleVar();
+}
+
+void TimelineCanvas::drawAxis(float top, float left, float right) {
+    ImDrawList* dl = ImGui::GetWindowDrawList();
+    dl->AddRectFilled(ImVec2(0, top), ImVec2(ImGui::GetIO().DisplaySize.x, top + kAxisHeight), rgba(30, 30, 36));
+    const double originNs = double(docs_[0]->firstNs());
+    const double step = niceStep(nsPerPixel_ * 110);
+    double first = std::ceil((viewStartNs_ - originNs) / step) * step + originNs;
+    for (double t = first; t < viewEndNs_; t += step) {
+        float x = xOf(t);
+        if (x < left || x > right) continue;
+        dl->AddLine(ImVec2(x, top + kAxisHeight - 6), ImVec2(x, top + kAxisHeight), rgba(160, 160, 160));
+        std::string label = formatDuration(t - originNs, step);
+        dl->AddText(ImVec2(x + 3, top + 3), rgba(200, 200, 200), label.c_str());
+    }
+    laneLabel(dl, 0, top + 3, "time");
+}
+
+void TimelineCanvas::drawTrace(int di, float top, float bottom, float left, float right) {
+    const TraceDocument& doc = *docs_[di];
+    const model::TraceModel& m = doc.model;
+    ImDrawList* dl = ImGui::GetWindowDrawList();
+    const double off = double(offsetNs_[di]);
+    // Trace time of a pixel column and back.
+    auto traceNs = [&](float x) { return nsAt(x) - off; };
+    auto x = [&](double traceTimeNs) { return xOf(traceTimeNs + off); };
+    const double t0 = std::max(0.0, traceNs(left)), t1 = std::max(0.0, traceNs(right));
+    const uint64_t ut0 = uint64_t(t0), ut1 = uint64_t(std::ceil(t1));
+
+    // Row heights: memory takes what the fixed lanes leave.
+    const size_t rangeRows = std::min<size_t>(doc.rangesByDepth.size(), 4);
+    const size_t streamRows = std::min<size_t>(doc.streams.size(), 8);
+    const size_t counterRows = std::min<size_t>(m.counters.size(), 3);
+    float fixed = kPhaseHeight + kGap + rangeRows * kRangeRowHeight + (rangeRows ? kGap : 0) +
+                  streamRows * kStreamHeight + (streamRows ? kGap : 0) + counterRows * (kCounterHeight + 2) + 18;
+    float memHeight = std::max(60.0f, bottom - top - fixed);
+    float y = top;
+
+    // ---- title and phases band
+    {
+        std::string title = doc.displayName.toStdString();
+        dl->AddText(ImVec2(4, y + 1), rgba(230, 230, 230), title.size() > 13 ? (title.substr(0, 11) + "...").c_str() : title.c_str());
+        float y0 = y + 1, y1 = y + kPhaseHeight - 1;
+        const auto& spans = doc.phases;
+        auto it = std::lower_bound(spans.begin(), spans.end(), t0,
+                                   [](const PhaseSpan& s, double t) { return double(s.endNs) < t; });
+        // Spans are short-lived compared with the run; step back over any that
+        // started earlier but still cover t0.
+        while (it != spans.begin() && std::prev(it)->endNs >= ut0) --it;
+        float lastX = -1e9f;
+        for (; it != spans.end() && double(it->startNs) < t1; ++it) {
+            float a = std::max(left, x(double(it->startNs))), b = std::min(right, x(double(it->endNs)));
+            if (b < left || a > right) continue;
+            if (b - a < 1) {
+                if (a - lastX < 1) continue;  // one mark per pixel column
+                b = a + 1;
+            }
+            lastX = a;
+            bool re = it->kind == PhaseSpanKind::Recompute;
+            dl->AddRectFilled(ImVec2(a, re ? y0 + (y1 - y0) / 2 : y0), ImVec2(b, y1), phaseColor(it->kind));
+            ++stats_.phaseItems;
+            if (b - a > 70 && !re) {
+                char label[48];
+                std::snprintf(label, sizeof label, "%s %u", phaseName(it->kind), it->iteration);
+                dl->PushClipRect(ImVec2(a, y0), ImVec2(b, y1), true);
+                dl->AddText(ImVec2(a + 3, y0 + 1), rgba(15, 15, 15), label);
+                dl->PopClipRect();
+            }
+        }
+        if (spans.empty()) dl->AddText(ImVec2(left + 4, y0), rgba(140, 140, 140), "no phase markers");
+        y += kPhaseHeight + kGap;
+    }
+
+    // ---- memory lane
+    {
+        float y0 = y, y1 = y + memHeight;
+        dl->AddRectFilled(ImVec2(left, y0), ImVec2(right, y1), rgba(24, 24, 30));
+        const size_t columns = size_t(std::max(1.0f, right - left));
+        auto allocated = m.allocated.query(ut0, std::max(ut1, ut0 + 1), columns);
+        auto reserved = m.reserved.query(ut0, std::max(ut1, ut0 + 1), columns);
+        auto used = m.deviceUsed.query(ut0, std::max(ut1, ut0 + 1), columns);
+        // Scale: the largest thing in the whole trace, so zooming keeps the scale.
+        uint64_t top = std::max({m.allocated.peak().bytes, m.reserved.peak().bytes, m.deviceUsed.peak().bytes,
+                                 uint64_t(1) << 20});
+        const uint64_t device = m.deviceTotalBytes();
+        bool deviceVisible = device && device <= top * 1.6;
+        if (deviceVisible) top = std::max(top, device);
+        double scale = double(memHeight - 14) / double(top);
+        auto yOf = [&](uint64_t bytes) { return y1 - float(double(bytes) * scale); };
+        // Grid lines with byte labels.
+        double gridStep = niceStep(double(top) / 4);
+        for (double g = gridStep; g < double(top) * 1.01; g += gridStep) {
+            float gy = yOf(uint64_t(g));
+            dl->AddLine(ImVec2(left, gy), ImVec2(right, gy), rgba(50, 50, 58));
+            std::string label = formatBytes(g);
+            dl->AddText(ImVec2(4, gy - 7), rgba(150, 150, 150), label.c_str());
+        }
+        for (size_t c = 0; c < allocated.size(); ++c) {
+            float cx = left + float(c);
+            const auto& b = allocated[c];
+            if (b.maxBytes == 0) continue;
+            dl->AddRectFilled(ImVec2(cx, yOf(b.minBytes)), ImVec2(cx + 1, y1), rgba(66, 133, 244, 170));
+            dl->AddRectFilled(ImVec2(cx, yOf(b.maxBytes)), ImVec2(cx + 1, yOf(b.minBytes) + 1), rgba(120, 170, 255, 230));
+            stats_.peakAllocatedInView = std::max(stats_.peakAllocatedInView, b.maxBytes);
+            ++stats_.memoryColumns;
+        }
+        auto line = [&](const std::vector<model::MemoryCurve::Bucket>& buckets, ImU32 color) {
+            for (size_t c = 0; c < buckets.size(); ++c) {
+                const auto& b = buckets[c];
+                if (b.maxBytes == 0 && b.minBytes == 0) continue;
+                float cx = left + float(c);
+                dl->AddRectFilled(ImVec2(cx, yOf(b.maxBytes) - 1), ImVec2(cx + 1, yOf(b.minBytes) + 1), color);
+            }
+        };
+        line(used, rgba(160, 160, 160, 160));
+        line(reserved, rgba(255, 196, 0));
+        if (deviceVisible) {
+            float dy = yOf(device);
+            dl->AddLine(ImVec2(left, dy), ImVec2(right, dy), rgba(230, 60, 60), 1.5f);
+            dl->AddText(ImVec2(right - 150, dy + 2), rgba(230, 90, 90), ("device " + formatBytes(double(device))).c_str());
+        }
+        laneLabel(dl, 0, y0, "memory");
+        // Legend.
+        float lx = left + 6, ly = y0 + 2;
+        auto legend = [&](ImU32 c, const char* text) {
+            dl->AddRectFilled(ImVec2(lx, ly + 3), ImVec2(lx + 10, ly + 11), c);
+            dl->AddText(ImVec2(lx + 14, ly), rgba(210, 210, 210), text);
+            lx += 22 + ImGui::CalcTextSize(text).x;
+        };
+        legend(rgba(66, 133, 244), m.allocationLevel == model::AllocationLevel::Driver ? "allocated (driver)" : "allocated");
+        legend(rgba(255, 196, 0), "reserved");
+        if (!m.deviceUsed.empty()) legend(rgba(160, 160, 160), "device used");
+        // Cursor: value at the hovered time.
+        if (cursorNs_ >= 0) {
+            double ct = cursorNs_ - off;
+            if (ct >= t0 && ct <= t1) {
+                float cx = x(ct);
+                dl->AddLine(ImVec2(cx, y0), ImVec2(cx, y1), rgba(255, 255, 255, 120));
+            }
+        }
+        // Hover: what is live here.
+        ImVec2 mouse = ImGui::GetIO().MousePos;
+        if (mouse.x >= left && mouse.x < right && mouse.y >= y0 && mouse.y < y1 && !ImGui::IsMouseDragging(0)) {
+            uint64_t t = uint64_t(std::max(0.0, traceNs(mouse.x)));
+            ImGui::BeginTooltip();
+            ImGui::Text("%s  at %s", doc.displayName.toUtf8().constData(),
+                        formatDuration(double(t) - double(m.firstNs), 0).c_str());
+            ImGui::Text("allocated %s   reserved %s", formatBytes(double(m.allocated.valueAt(t))).c_str(),
+                        formatBytes(double(m.reserved.valueAt(t))).c_str());
+            auto top5 = m.topLiveBlocksAt(t, 5);
+            if (!top5.empty()) {
+                ImGui::Separator();
+                ImGui::TextUnformatted("largest live blocks:");
+                for (uint32_t bi : top5) {
+                    std::string where = m.callsiteText(m.blocks.callsiteId[bi]);
+                    ImGui::Text("  %10s  0x%llx  age %s %s", formatBytes(double(m.blocks.bytes[bi])).c_str(),
+                                static_cast<unsigned long long>(m.blocks.address[bi]),
+                                formatDuration(double(t - m.blocks.allocNs[bi]), 0).c_str(), where.c_str());
+                }
+            }
+            ImGui::EndTooltip();
+            if (ImGui::IsMouseReleased(0) && !ImGui::GetIO().KeyShift) emit cursorTimeChanged(di, t);
+        }
+        y = y1 + kGap;
+    }
+
+    // ---- NVTX ranges, one row per depth
+    const auto& r = m.ranges;
+    for (size_t d = 0; d < rangeRows; ++d) {
+        const auto& list = doc.rangesByDepth[d];
+        float y0 = y + 1, y1 = y + kRangeRowHeight - 1;
+        if (d == 0) laneLabel(dl, 0, y0 - 1, "NVTX");
+        uint64_t back = doc.rangeMaxDurationByDepth[d];
+        auto it = std::lower_bound(list.begin(), list.end(), ut0 > back ? ut0 - back : 0,
+                                   [&](uint32_t i, uint64_t t) { return r.startNs[i] < t; });
+        float lastX = -1e9f;
+        while (it != list.end() && double(r.startNs[*it]) < t1) {
+            uint32_t i = *it;
+            float a = std::max(left, x(double(r.startNs[i]))), b = std::min(right, x(double(r.endNs[i])));
+            if (b < left) { ++it; continue; }
+            if (b - a < 1) {
+                // Sub-pixel: one mark for this column, then jump to the next column.
+                if (a - lastX >= 1) { dl->AddRectFilled(ImVec2(a, y0), ImVec2(a + 1, y1), rgba(130, 130, 150)); ++stats_.rangeItems; lastX = a; }
+                uint64_t next = uint64_t(std::max(0.0, traceNs(a + 1)));
+                auto jump = std::lower_bound(it, list.end(), next, [&](uint32_t j, uint64_t t) { return r.startNs[j] < t; });
+                it = jump > it ? jump : it + 1;
+                continue;
+            }
+            const std::string& name = m.text(r.nameId[i]);
+            dl->AddRectFilled(ImVec2(a, y0), ImVec2(b, y1), nameColor(hashText(name)) & 0xB0FFFFFF);
+            if (b - a > 30) {
+                dl->PushClipRect(ImVec2(a, y0), ImVec2(b, y1), true);
+                dl->AddText(ImVec2(a + 2, y0 - 1), rgba(15, 15, 15), name.c_str());
+                dl->PopClipRect();
+            }
+            ++stats_.rangeItems;
+            lastX = b;
+            ++it;
+        }
+        y += kRangeRowHeight;
+    }
+    if (rangeRows) y += kGap;
+
+    // ---- kernels, one row per stream
+    const auto& k = m.kernels;
+    for (size_t s = 0; s < streamRows; ++s) {
+        const auto& list = doc.streams[s].kernels;
+        float y0 = y + 1, y1 = y + kStreamHeight - 1;
+        char label[32];
+        std::snprintf(label, sizeof label, "stream %u", doc.streams[s].streamId);
+        laneLabel(dl, 0, y0 - 1, label);
+        uint64_t back = k.maxDurationNs;
+        auto it = std::lower_bound(list.begin(), list.end(), ut0 > back ? ut0 - back : 0,
+                                   [&](uint32_t i, uint64_t t) { return k.startNs[i] < t; });
+        float lastX = -1e9f;
+        while (it != list.end() && double(k.startNs[*it]) < t1) {
+            uint32_t i = *it;
+            float a = std::max(left, x(double(k.startNs[i]))), b = std::min(right, x(double(k.endNs(i))));
+            if (b < left) { ++it; continue; }
+            ImU32 color = nameColor(hashText(m.text(k.nameId[i])));
+            if (b - a < 1) {
+                if (a - lastX >= 1) { dl->AddRectFilled(ImVec2(a, y0), ImVec2(a + 1, y1), color); ++stats_.kernelItems; lastX = a; }
+                uint64_t next = uint64_t(std::max(0.0, traceNs(a + 1)));
+                auto jump = std::lower_bound(it, list.end(), next, [&](uint32_t j, uint64_t t) { return k.startNs[j] < t; });
+                it = jump > it ? jump : it + 1;
+                continue;
+            }
+            dl->AddRectFilled(ImVec2(a, y0), ImVec2(b, y1), color);
+            ++stats_.kernelItems;
+            lastX = b;
+            ImVec2 mouse = ImGui::GetIO().MousePos;
+            if (mouse.x >= a && mouse.x < b && mouse.y >= y0 && mouse.y < y1) {
+                ImGui::BeginTooltip();
+                ImGui::PushTextWrapPos(600);
+                ImGui::TextUnformatted(m.text(k.nameId[i]).c_str());
+                ImGui::PopTextWrapPos();
+                ImGui::Text("%s on stream %u", formatDuration(double(k.durationNs[i]), 0).c_str(), k.streamId[i]);
+                ImGui::EndTooltip();
+                if (ImGui::IsMouseReleased(0)) emit kernelClicked(di, i);
+            }
+            ++it;
+        }
+        y += kStreamHeight;
+    }
+    if (streamRows) y += kGap;
+
+    // ---- counters: max per pixel column, as a filled sparkline
+    for (size_t c = 0; c < counterRows; ++c) {
+        const auto& series = m.counters[c];
+        float y0 = y, y1 = y + kCounterHeight;
+        dl->AddRectFilled(ImVec2(left, y0), ImVec2(right, y1), rgba(24, 24, 30));
+        const char* label = series.info.metric == format::CounterMetric::SmThroughputPct     ? "SM %"
+                            : series.info.metric == format::CounterMetric::DramThroughputPct ? "DRAM %"
+                            : series.info.metric == format::CounterMetric::TensorPipePct     ? "tensor %"
+                                                                                              : "counter";
+        laneLabel(dl, 0, y0 + 8, label);
+        const auto& ts = series.timesNs;
+        const auto& vs = series.valuesMilli;
+        ImU32 color = series.info.metric == format::CounterMetric::DramThroughputPct ? rgba(255, 112, 67) : rgba(102, 187, 106);
+        for (float px = left; px < right; px += 1) {
+            uint64_t a = uint64_t(std::max(0.0, traceNs(px))), b = uint64_t(std::max(0.0, traceNs(px + 1)));
+            auto i0 = std::lower_bound(ts.begin(), ts.end(), a);
+            auto i1 = std::lower_bound(i0, ts.end(), std::max(b, a + 1));
+            if (i0 == i1) {
+                // No sample ends in this column: hold the next sample's value (it covers it).
+                if (i0 == ts.end() || (i0 != ts.begin() && ts.size() > 1 && *i0 - *(i0 - 1) > 4 * series.info.intervalNs + 1))
+                    continue;
+                i1 = i0 + 1;
+            }
+            uint32_t v = 0;
+            for (auto i = i0; i != i1 && i - i0 < 64; ++i) v = std::max(v, vs[size_t(i - ts.begin())]);
+            float h = float(std::min(100000u, v)) / 100000.0f * (kCounterHeight - 2);
+            dl->AddRectFilled(ImVec2(px, y1 - h), ImVec2(px + 1, y1), color);
+            ++stats_.counterPoints;
+        }
+        y += kCounterHeight + 2;
+    }
+}
+
+void TimelineCanvas::drawSelection(float top, float bottom, float left, float right) {
+    if (!selection_) return;
+    ImDrawList* dl = ImGui::GetWindowDrawList();
+    float a = std::max(left, xOf(double(selection_->first))), b = std::min(right, xOf(double(selection_->second)));
+    if (b <= a) return;
+    dl->AddRectFilled(ImVec2(a, top), ImVec2(b, bottom), rgba(255, 255, 255, 28));
+    dl->AddLine(ImVec2(a, top), ImVec2(a, bottom), rgba(255, 255, 255, 140));
+    dl->AddLine(ImVec2(b, top), ImVec2(b, bottom), rgba(255, 255, 255, 140));
+    // Statistics of the selected range for the first trace.
+    const auto& m = docs_[0]->model;
+    uint64_t s0 = selection_->first, s1 = selection_->second;
+    auto peak = m.allocated.peakIn(s0, s1);
+    auto peakReserved = m.reserved.peakIn(s0, s1);
+    auto [k0, k1] = m.kernelsIn(s0, s1);
+    uint64_t busy = 0, count = 0;
+    for (size_t i = k0; i < k1; ++i) {
+        uint64_t a0 = std::max<uint64_t>(m.kernels.startNs[i], s0), a1 = std::min<uint64_t>(m.kernels.endNs(i), s1);
+        if (a1 > a0) { busy += a1 - a0; ++count; }
+    }
+    char text[256];
+    std::snprintf(text, sizeof text, "%s selected\npeak allocated %s\npeak reserved %s\n%llu kernels, GPU busy %.0f%%",
+                  formatDuration(double(s1 - s0), 0).c_str(), formatBytes(double(peak.bytes)).c_str(),
+                  formatBytes(double(peakReserved.bytes)).c_str(), static_cast<unsigned long long>(count),
+                  s1 > s0 ? 100.0 * double(busy) / double(s1 - s0) : 0.0);
+    ImVec2 size = ImGui::CalcTextSize(text);
+    float tx = std::min(b + 6, right - size.x - 8);
+    dl->AddRectFilled(ImVec2(tx - 4, top + 4), ImVec2(tx + size.x + 4, top + size.y + 10), rgba(20, 20, 24, 230));
+    dl->AddText(ImVec2(tx, top + 7), rgba(240, 240, 240), text);
+}
+
+void TimelineCanvas::handleInput(float left, float right, float top, float bottom) {
+    ImGuiIO& io = ImGui::GetIO();
+    ImVec2 mouse = io.MousePos;
+    bool inside = mouse.x >= left && mouse.x < right && mouse.y >= top && mouse.y < bottom;
+    if (inside) cursorNs_ = nsAt(mouse.x);
+    if (inside && io.MouseWheel != 0) {
+        zoom(std::pow(0.85, double(io.MouseWheel)), nsAt(mouse.x));
+        io.MouseWheel = 0;
+    }
+    bool selectGesture = ImGui::IsMouseDragging(1) || (ImGui::IsMouseDragging(0) && io.KeyShift);
+    if (selectGesture) {
+        if (!selecting_) {
+            selecting_ = true;
+            ImVec2 origin = io.MouseClickedPos[ImGui::IsMouseDragging(1) ? 1 : 0];
+            selectAnchorNs_ = nsAt(origin.x);
+        }
+        double a = std::min(selectAnchorNs_, nsAt(mouse.x)), b = std::max(selectAnchorNs_, nsAt(mouse.x));
+        selection_ = std::make_pair(uint64_t(std::max(0.0, a)), uint64_t(std::max(0.0, b)));
+    } else if (selecting_ && !ImGui::IsMouseDown(0) && !ImGui::IsMouseDown(1)) {
+        selecting_ = false;
+        if (selection_) emit selectionChanged(selection_->first, selection_->second);
+    } else if (ImGui::IsMouseDragging(0) && !io.KeyShift && !selecting_) {
+        ImVec2 d = io.MouseDelta;
+        if (d.x != 0) setView(viewStartNs_ - double(d.x) * nsPerPixel_, viewEndNs_ - double(d.x) * nsPerPixel_);
+    }
+    if (ImGui::IsMouseDragging(0) || ImGui::IsMouseDragging(1)) requestAnotherFrame();
+}
+
+}  // namespace vramscope::app

@@ -1,0 +1,79 @@
+// The timeline: Dear ImGui drawing of one trace (or two, in compare mode) on
+// a shared time axis. Lanes: phases band, memory (allocated, reserved,
+// device used, device limit), NVTX ranges, kernels per stream, counter
+// sparklines. Everything drawn is asked of the model for the visible window
+// at pixel resolution, so a frame costs O(pixels · log n), not O(events).
+//
+// Interaction: wheel zooms around the cursor, left-drag pans, shift-drag or
+// right-drag selects a range, W/S zoom, A/D pan, Home fits. Hover shows a
+// tooltip; a click selects a kernel or sets the cursor time.
+#pragma once
+
+#include "imgui_widget.h"
+#include "trace_document.h"
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+namespace vramscope::app {
+
+class TimelineCanvas : public ImGuiWidget {
+    Q_OBJECT
+public:
+    explicit TimelineCanvas(QWidget* parent = nullptr);
+
+    // One trace, or two for compare mode (the second aligned by iteration).
+    void setDocuments(std::shared_ptr<const TraceDocument> first, std::shared_ptr<const TraceDocument> second = {});
+    bool hasTrace() const { return bool(docs_[0]); }
+
+    // The visible window, in the first trace's time (ns).
+    double viewStartNs() const { return viewStartNs_; }
+    double viewEndNs() const { return viewEndNs_; }
+    void setView(double startNs, double endNs);
+    void fitAll();
+    void zoom(double factor, double anchorNs);
+    void pan(double fractionOfView);
+
+    std::optional<std::pair<uint64_t, uint64_t>> selection() const { return selection_; }
+    // What the lanes currently show, for tests: number of drawn primitives per lane.
+    struct LaneStats {
+        int memoryColumns = 0, kernelItems = 0, rangeItems = 0, phaseItems = 0, counterPoints = 0;
+        uint64_t peakAllocatedInView = 0;
+    };
+    const LaneStats& lastLaneStats() const { return stats_; }
+
+signals:
+    void cursorTimeChanged(int documentIndex, quint64 timeNs);  // a click on a memory lane
+    void kernelClicked(int documentIndex, quint32 kernelIndex);
+    void selectionChanged(quint64 startNs, quint64 endNs);
+    void viewChanged(double startNs, double endNs);
+
+protected:
+    void drawFrame() override;
+    void keyPressEvent(QKeyEvent* event) override;
+
+private:
+    struct Layout;
+    void drawTrace(int docIndex, float top, float bottom, float left, float right);
+    void drawAxis(float top, float left, float right);
+    void drawSelection(float top, float bottom, float left, float right);
+    void handleInput(float left, float right, float top, float bottom);
+
+    // Axis ↔ pixels for the current frame.
+    float xOf(double axisNs) const { return left_ + float((axisNs - viewStartNs_) / nsPerPixel_); }
+    double nsAt(float x) const { return viewStartNs_ + double(x - left_) * nsPerPixel_; }
+
+    std::shared_ptr<const TraceDocument> docs_[2];
+    int64_t offsetNs_[2] = {0, 0};  // axis time = trace time + offset
+    double viewStartNs_ = 0, viewEndNs_ = 1;
+    double nsPerPixel_ = 1;
+    float left_ = 0, right_ = 0;
+    std::optional<std::pair<uint64_t, uint64_t>> selection_;
+    bool selecting_ = false;
+    double selectAnchorNs_ = 0;
+    double cursorNs_ = -1;
+    LaneStats stats_;
+};
+
+}  // namespace vramscope::app

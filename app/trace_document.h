@@ -1,0 +1,56 @@
+// One open trace as the app holds it: the model (read-only once loaded) plus
+// the small indexes the timeline needs for drawing, all built off the GUI
+// thread by loadDocument().
+#pragma once
+
+#include "model/trace_model.h"
+
+#include <QString>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <vector>
+
+namespace vramscope::app {
+
+enum class PhaseSpanKind : uint8_t { Forward, Backward, Optimizer, Recompute, Step };
+
+struct PhaseSpan {
+    uint64_t startNs = 0, endNs = 0;
+    PhaseSpanKind kind = PhaseSpanKind::Forward;
+    uint32_t iteration = 0;
+};
+
+struct StreamKernels {
+    uint32_t streamId = 0;
+    std::vector<uint32_t> kernels;  // indices into model.kernels, by start time
+    uint64_t busyNs = 0;
+};
+
+struct TraceDocument {
+    QString path;
+    QString displayName;
+    bool importedFromSnapshot = false;
+    model::TraceModel model;
+    std::vector<StreamKernels> streams;        // kernels per stream, by stream id
+    std::vector<PhaseSpan> phases;             // by start time (recompute spans too)
+    std::vector<uint64_t> iterationStartsNs;   // one per iteration
+    std::vector<std::vector<uint32_t>> rangesByDepth;  // NVTX range indices per depth, by start
+    std::vector<uint64_t> rangeMaxDurationByDepth;
+    QString warning;  // truncation/corruption, shown once after loading
+
+    uint64_t firstNs() const { return model.firstNs; }
+    uint64_t lastNs() const { return model.lastNs; }
+};
+
+// Loads path into a document. progress(fraction 0..1) is called from the
+// loading thread; cancel is polled. Returns nullptr with *error set when the
+// file cannot be read (the reader's own sentence) or loading was cancelled.
+std::shared_ptr<TraceDocument> loadDocument(const QString& path, const std::function<void(double)>& progress,
+                                            const std::atomic<bool>* cancel, QString* error);
+
+// Phase spans and iteration starts from the model's phase markers.
+void buildPhaseSpans(TraceDocument& doc);
+
+}  // namespace vramscope::app
