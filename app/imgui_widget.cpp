@@ -45,6 +45,10 @@ ImGuiWidget::~ImGuiWidget() {
 void ImGuiWidget::makeImGuiCurrent() { ImGui::SetCurrentContext(context_); }
 
 void ImGuiWidget::initializeGL() {
+    if (!context() || !context()->isValid()) {
+        qWarning("vramscope-gui: no OpenGL context; the timeline cannot be drawn (is an OpenGL 3 driver installed?)");
+        return;
+    }
     context_ = ImGui::CreateContext();
     makeImGuiCurrent();
     ImGuiIO& io = ImGui::GetIO();
@@ -106,6 +110,8 @@ void ImGuiWidget::paintGL() {
 }
 
 void ImGuiWidget::renderFrameNow() {
+    // Without an OpenGL context (no GL 3 driver) there is nothing to render.
+    if (!context_ || !context() || !context()->isValid()) return;
     makeCurrent();
     paintGL();
     context()->functions()->glFinish();

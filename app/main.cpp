@@ -99,6 +99,15 @@ int main(int argc, char** argv) {
         return 2;
     }
 
+    // Qt's offscreen platform has no OpenGL for widgets (Qt 6.4 crashes
+    // flushing a QOpenGLWidget there): say so instead.
+    if (QGuiApplication::platformName() == "offscreen" || QGuiApplication::platformName() == "minimal") {
+        std::fprintf(stderr, "vramscope-gui: the '%s' platform has no OpenGL; run it on a display, or under "
+                             "xvfb-run for screenshots (the text report is `vramscope summary FILE`)\n",
+                     qPrintable(QGuiApplication::platformName()));
+        return 1;
+    }
+
     MainWindow window;
     window.setInteractive(!batch);
     if (batch) {

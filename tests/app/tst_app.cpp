@@ -1,0 +1,164 @@
+// The desktop app as a user meets it: open a trace, see lanes and docks with
+// the right numbers, compare two runs, survive bad files.
+#include "main_window.h"
+#include "timeline_canvas.h"
+
+#include "synth/synth.h"
+
+#include <QProcess>
+#include <QRandomGenerator>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QTest>
+
+using namespace vramscope::app;
+
+class TestApp : public QObject {
+    Q_OBJECT
+    QTemporaryDir dir_;
+    QString fixture_ = QStringLiteral(VRAMSCOPE_SOURCE_DIR "/tests/data/synth-gpt-40iter.vtrace");
+
+    QString path(const QString& name) const { return dir_.path() + "/" + name; }
+
+    static bool load(MainWindow& w, const QString& file, int slot = 0) {
+        QSignalSpy spy(&w, &MainWindow::loadFinished);
+        w.openTrace(file, slot);
+        if (!spy.wait(60000)) return false;
+        return spy.takeFirst().at(0).toBool();
+    }
+
+private slots:
+    void initTestCase() {
+        QVERIFY(dir_.isValid());
+        QCoreApplication::setOrganizationName("vramscope-tests");  // keep the user's settings out
+        vramscope::synth::SynthOptions o;
+        o.iterations = 12;
+        o.leakBytesPerIteration = 64 << 20;
+        std::string error;
+        QVERIFY(vramscope::synth::writeSynthTrace(path("leak.vtrace").toStdString(), o, nullptr, &error));
+    }
+
+    void opensAFixtureAndShowsItsNumbers() {
+        MainWindow w;
+        w.setInteractive(false);
+        w.resize(1400, 900);
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        QVERIFY(load(w, fixture_));
+        auto doc = w.document(0);
+        QVERIFY(doc);
+        QCOMPARE(doc->iterationStartsNs.size(), size_t(40));
+        QCOMPARE(w.summaryModel()->valueOf("Iterations"), QString("40"));
+        QCOMPARE(w.summaryModel()->valueOf("Events"), QString::number(doc->model.events));
+        QVERIFY(w.summaryModel()->valueOf("Device 0").contains("H100"));
+        // The lanes draw what the model holds.
+        w.canvas()->renderFrameNow();
+        const auto& stats = w.canvas()->lastLaneStats();
+        QVERIFY(stats.memoryColumns > 500);
+        QVERIFY(stats.kernelItems > 100);
+        QVERIFY(stats.phaseItems >= 40 * 3);
+        QVERIFY(stats.counterPoints > 500);
+        QCOMPARE(stats.peakAllocatedInView, doc->model.allocated.peak().bytes);
+        // The live set at the peak adds up to the allocated curve there.
+        auto peak = doc->model.allocated.peak();
+        QCOMPARE(w.liveSetModel()->totalBytes(), doc->model.allocated.valueAt(peak.timeNs));
+        QVERIFY(w.liveSetModel()->rowCount() > 10);
+        // Kernels dock: grouped by name, the GEMMs on top.
+        QVERIFY(w.kernelModel()->rowCount() >= 10);
+        QVERIFY(w.kernelModel()->rows().front().name.contains("gemm"));
+    }
+
+    void zoomAndPanKeepTheViewConsistent() {
+        MainWindow w;
+        w.setInteractive(false);
+        w.resize(1200, 800);
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        QVERIFY(load(w, fixture_));
+        TimelineCanvas* c = w.canvas();
+        const double a = c->viewStartNs(), b = c->viewEndNs();
+        c->zoom(0.01, (a + b) / 2);
+        QVERIFY(std::abs((c->viewEndNs() - c->viewStartNs()) - (b - a) * 0.01) < 1e3);
+        c->renderFrameNow();
+        const auto zoomed = c->lastLaneStats();
+        QVERIFY(zoomed.kernelItems > 0);
+        QVERIFY(zoomed.peakAllocatedInView <= w.document(0)->model.allocated.peak().bytes);
+        c->pan(0.5);
+        QTest::keyClick(c, Qt::Key_Home);
+        QCOMPARE(c->viewStartNs(), a);
+        QCOMPARE(c->viewEndNs(), b);
+        QTest::keyClick(c, Qt::Key_W);
+        QVERIFY(c->viewEndNs() - c->viewStartNs() < b - a);
+    }
+
+    void comparesTwoRunsAlignedByIteration() {
+        MainWindow w;
+        w.setInteractive(false);
+        w.resize(1400, 900);
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        QVERIFY(load(w, fixture_, 0));
+        QVERIFY(load(w, path("leak.vtrace"), 1));
+        QVERIFY(w.document(1));
+        QVERIFY(w.windowTitle().contains(" vs "));
+        QVERIFY(w.summaryModel()->valueOf("Iterations") == "40");
+        w.canvas()->renderFrameNow();
+        QVERIFY(w.canvas()->lastLaneStats().memoryColumns > 0);
+        QImage shot = w.grab().toImage();
+        QVERIFY(!shot.isNull());
+    }
+
+    void randomBytesEndInACleanError() {
+        QFile f(path("random.vtrace"));
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        QByteArray bytes(100 * 1024, 0);
+        for (auto& b : bytes) b = char(QRandomGenerator::global()->generate());
+        f.write(bytes);
+        f.close();
+        MainWindow w;
+        w.setInteractive(false);
+        w.show();
+        QVERIFY(!load(w, path("random.vtrace")));
+        QVERIFY2(w.lastError().contains("not a vramscope trace"), qPrintable(w.lastError()));
+        QVERIFY(!w.document(0));
+    }
+
+    void truncatedTraceOpensWithAWarning() {
+        QFile in(fixture_);
+        QVERIFY(in.open(QIODevice::ReadOnly));
+        QByteArray bytes = in.readAll();
+        QFile out(path("cut.vtrace"));
+        QVERIFY(out.open(QIODevice::WriteOnly));
+        out.write(bytes.left(bytes.size() * 6 / 10));
+        out.close();
+        MainWindow w;
+        w.setInteractive(false);
+        w.show();
+        QVERIFY(load(w, path("cut.vtrace")));
+        QVERIFY(!w.document(0)->warning.isEmpty());
+        QVERIFY(w.summaryModel()->valueOf("Problems").contains("cut off"));
+    }
+
+    void screenshotCommandWritesARealPicture() {
+        QProcess p;
+        p.start(VRAMSCOPE_GUI, {fixture_, path("leak.vtrace"), "--screenshot", path("shot.png"), "--size", "1280x800"});
+        QVERIFY(p.waitForFinished(120000));
+        QCOMPARE(p.exitCode(), 0);
+        QImage image(path("shot.png"));
+        QCOMPARE(image.size(), QSize(1280, 800));
+        // A real picture: many distinct colours, not a blank window.
+        QSet<QRgb> colours;
+        for (int y = 0; y < image.height(); y += 7)
+            for (int x = 0; x < image.width(); x += 7) colours.insert(image.pixel(x, y));
+        QVERIFY2(colours.size() > 50, qPrintable(QString::number(colours.size())));
+
+        p.start(VRAMSCOPE_GUI, {path("random.vtrace"), "--screenshot", path("bad.png")});
+        QVERIFY(p.waitForFinished(60000));
+        QCOMPARE(p.exitCode(), 1);
+        QVERIFY(p.readAllStandardError().contains("not a vramscope trace"));
+        QVERIFY(!QFile::exists(path("bad.png")));
+    }
+};
+
+QTEST_MAIN(TestApp)
+#include "tst_app.moc"
