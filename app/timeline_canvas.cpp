@@ -68,6 +68,26 @@ double niceStep(double rawStep) {
     return 10 * p;
 }
 
+// Fills the area between `bottom` and tops[c] (one entry per pixel column
+// from x0; smaller y is higher) with as few, as wide rectangles as a
+// histogram allows: a stack of open runs, each closed when the skyline drops.
+void drawSkyline(ImDrawList* dl, const std::vector<float>& tops, float x0, float bottom, ImU32 color) {
+    struct Run { size_t start; float top; };
+    std::vector<Run> stack;
+    for (size_t c = 0; c <= tops.size(); ++c) {
+        float top = c < tops.size() ? tops[c] : bottom;
+        size_t start = c;
+        while (!stack.empty() && stack.back().top < top) {  // the run was higher than this column
+            Run r = stack.back();
+            stack.pop_back();
+            float lower = stack.empty() ? top : std::max(top, stack.back().top);
+            if (lower > r.top) dl->AddRectFilled(ImVec2(x0 + float(r.start), r.top), ImVec2(x0 + float(c), lower), color);
+            start = r.start;
+        }
+        if (top < bottom && (stack.empty() || stack.back().top > top)) stack.push_back({start, top});
+    }
+}
+
 void laneLabel(ImDrawList* dl, float x, float y, const char* text, ImU32 color = rgba(200, 200, 200)) {
     dl->AddText(ImVec2(x + 4, y), color, text);
 }
@@ -149,6 +169,7 @@ void TimelineCanvas::drawFrame() {
     ImGui::SetNextWindowPos(ImVec2(0, 0));
     ImGui::SetNextWindowSize(io.DisplaySize);
     ImGui::PushStyleVar(ImGuiStyleVar_WindowPadding, ImVec2(0, 0));
+    ImGui::SetNextWindowBgAlpha(0.0f);  // glClear paints the background; a full-window quad would cost a blend per pixel
     ImGui::Begin("timeline", nullptr,
                  ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoSavedSettings |
                      ImGuiWindowFlags_NoBringToFrontOnFocus | ImGuiWindowFlags_NoScrollWithMouse);
@@ -259,7 +280,8 @@ void TimelineCanvas::drawTrace(int di, float top, float bottom, float left, floa
     // ---- memory lane
     {
         float y0 = y, y1 = y + memHeight;
-        dl->AddRectFilled(ImVec2(left, y0), ImVec2(right, y1), rgba(24, 24, 30));
+        // No lane background: under a software rasteriser (Mesa llvmpipe)
+        // every blended pixel counts, and glClear already paints it.
         const size_t columns = size_t(std::max(1.0f, right - left));
         auto allocated = m.allocated.query(ut0, std::max(ut1, ut0 + 1), columns);
         auto reserved = m.reserved.query(ut0, std::max(ut1, ut0 + 1), columns);
@@ -280,22 +302,39 @@ void TimelineCanvas::drawTrace(int di, float top, float bottom, float left, floa
             std::string label = formatBytes(g);
             dl->AddText(ImVec2(4, gy - 7), rgba(150, 150, 150), label.c_str());
         }
-        for (size_t c = 0; c < allocated.size(); ++c) {
-            float cx = left + float(c);
-            const auto& b = allocated[c];
-            if (b.maxBytes == 0) continue;
-            dl->AddRectFilled(ImVec2(cx, yOf(b.minBytes)), ImVec2(cx + 1, y1), rgba(66, 133, 244, 170));
-            dl->AddRectFilled(ImVec2(cx, yOf(b.maxBytes)), ImVec2(cx + 1, yOf(b.minBytes) + 1), rgba(120, 170, 255, 230));
-            stats_.peakAllocatedInView = std::max(stats_.peakAllocatedInView, b.maxBytes);
-            ++stats_.memoryColumns;
-        }
-        auto line = [&](const std::vector<model::MemoryCurve::Bucket>& buckets, ImU32 color) {
-            for (size_t c = 0; c < buckets.size(); ++c) {
+        // Adjacent columns that round to the same pixels merge into one rect:
+        // fewer triangles for the rasteriser when zoomed in on flat stretches.
+        auto columnsOf = [&](const std::vector<model::MemoryCurve::Bucket>& buckets, auto&& drawRun) {
+            size_t c = 0;
+            while (c < buckets.size()) {
                 const auto& b = buckets[c];
-                if (b.maxBytes == 0 && b.minBytes == 0) continue;
-                float cx = left + float(c);
-                dl->AddRectFilled(ImVec2(cx, yOf(b.maxBytes) - 1), ImVec2(cx + 1, yOf(b.minBytes) + 1), color);
+                float lo = std::round(yOf(b.minBytes)), hi = std::round(yOf(b.maxBytes));
+                size_t e = c + 1;
+                while (e < buckets.size() && std::round(yOf(buckets[e].minBytes)) == lo &&
+                       std::round(yOf(buckets[e].maxBytes)) == hi && (buckets[e].maxBytes == 0) == (b.maxBytes == 0))
+                    ++e;
+                drawRun(left + float(c), left + float(e), lo, hi, b);
+                c = e;
             }
+        };
+        // The allocated area as two skylines (max band, then min fill), each
+        // cut into wide rectangles: a software rasteriser (Mesa llvmpipe)
+        // fills wide rects on its fast path, 1-pixel columns on its slow one.
+        std::vector<float> maxTop(allocated.size()), minTop(allocated.size());
+        for (size_t c = 0; c < allocated.size(); ++c) {
+            const auto& b = allocated[c];
+            stats_.peakAllocatedInView = std::max(stats_.peakAllocatedInView, b.maxBytes);
+            maxTop[c] = b.maxBytes ? std::round(yOf(b.maxBytes)) : y1;
+            minTop[c] = b.maxBytes ? std::round(yOf(b.minBytes)) : y1;
+            if (b.maxBytes) ++stats_.memoryColumns;
+        }
+        drawSkyline(dl, maxTop, left, y1, rgba(120, 170, 255));
+        drawSkyline(dl, minTop, left, y1, rgba(52, 110, 205));
+        auto line = [&](const std::vector<model::MemoryCurve::Bucket>& buckets, ImU32 color) {
+            columnsOf(buckets, [&](float xa, float xb, float lo, float hi, const model::MemoryCurve::Bucket& b) {
+                if (b.maxBytes == 0 && b.minBytes == 0) return;
+                dl->AddRectFilled(ImVec2(xa, hi - 1), ImVec2(xb, lo + 1), color);
+            });
         };
         line(used, rgba(160, 160, 160, 160));
         line(reserved, rgba(255, 196, 0));
@@ -433,7 +472,7 @@ void TimelineCanvas::drawTrace(int di, float top, float bottom, float left, floa
     for (size_t c = 0; c < counterRows; ++c) {
         const auto& series = m.counters[c];
         float y0 = y, y1 = y + kCounterHeight;
-        dl->AddRectFilled(ImVec2(left, y0), ImVec2(right, y1), rgba(24, 24, 30));
+        dl->AddLine(ImVec2(left, y1), ImVec2(right, y1), rgba(50, 50, 58));
         const char* label = series.info.metric == format::CounterMetric::SmThroughputPct     ? "SM %"
                             : series.info.metric == format::CounterMetric::DramThroughputPct ? "DRAM %"
                             : series.info.metric == format::CounterMetric::TensorPipePct     ? "tensor %"
@@ -442,22 +481,32 @@ void TimelineCanvas::drawTrace(int di, float top, float bottom, float left, floa
         const auto& ts = series.timesNs;
         const auto& vs = series.valuesMilli;
         ImU32 color = series.info.metric == format::CounterMetric::DramThroughputPct ? rgba(255, 112, 67) : rgba(102, 187, 106);
+        float runStart = left, runHeight = -1;
+        auto flush = [&](float end) {
+            if (runHeight > 0) {
+                dl->AddRectFilled(ImVec2(runStart, y1 - runHeight), ImVec2(end, y1), color);
+                ++stats_.counterPoints;
+            }
+        };
         for (float px = left; px < right; px += 1) {
             uint64_t a = uint64_t(std::max(0.0, traceNs(px))), b = uint64_t(std::max(0.0, traceNs(px + 1)));
             auto i0 = std::lower_bound(ts.begin(), ts.end(), a);
             auto i1 = std::lower_bound(i0, ts.end(), std::max(b, a + 1));
-            if (i0 == i1) {
-                // No sample ends in this column: hold the next sample's value (it covers it).
-                if (i0 == ts.end() || (i0 != ts.begin() && ts.size() > 1 && *i0 - *(i0 - 1) > 4 * series.info.intervalNs + 1))
-                    continue;
-                i1 = i0 + 1;
+            float h = 0;
+            if (i0 == i1 && !(i0 == ts.end() || (i0 != ts.begin() && *i0 - *(i0 - 1) > 4 * series.info.intervalNs + 1)))
+                i1 = i0 + 1;  // no sample ends in this column: the next one covers it
+            if (i0 != i1) {
+                uint32_t v = 0;
+                for (auto i = i0; i != i1 && i - i0 < 64; ++i) v = std::max(v, vs[size_t(i - ts.begin())]);
+                h = std::round(float(std::min(100000u, v)) / 100000.0f * (kCounterHeight - 2));
             }
-            uint32_t v = 0;
-            for (auto i = i0; i != i1 && i - i0 < 64; ++i) v = std::max(v, vs[size_t(i - ts.begin())]);
-            float h = float(std::min(100000u, v)) / 100000.0f * (kCounterHeight - 2);
-            dl->AddRectFilled(ImVec2(px, y1 - h), ImVec2(px + 1, y1), color);
-            ++stats_.counterPoints;
+            if (h != runHeight) {
+                flush(px);
+                runStart = px;
+                runHeight = h;
+            }
         }
+        flush(right);
         y += kCounterHeight + 2;
     }
 }

@@ -1,6 +1,7 @@
 // vramscope info FILE [--json]: what a trace file holds, and whether it is intact.
 #include "command.h"
 #include "format/reader.h"
+#include "format/units.h"
 
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -22,12 +23,7 @@ QString uuidText(const std::array<uint8_t, 16>& u) {
     return s;
 }
 
-QString humanBytes(double bytes) {
-    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    int u = 0;
-    while (bytes >= 1024 && u < 4) { bytes /= 1024; ++u; }
-    return QString::asprintf(u == 0 ? "%.0f %s" : "%.2f %s", bytes, units[u]);
-}
+QString humanBytes(double bytes) { return QString::fromStdString(formatBytes(bytes)); }
 
 int runInfo(const QStringList& arguments) {
     QCommandLineParser parser;

@@ -72,18 +72,24 @@ VRAMSCOPE_INLINE bool decodeOne(const uint8_t* p, const uint8_t* end, DeltaState
 
 bool decodeRecords(const uint8_t* p, const uint8_t* end, DecodedChunk& out, std::string& why) {
     DeltaState state;
+    // Counts stay in locals inside the loop: stores to out's vectors could
+    // alias out's counters and force them through memory on every record.
+    uint64_t counts[256] = {};
+    uint64_t events = 0, unknown = 0;
+    bool ok = true;
     while (p < end) {
         uint8_t type = *p++;
         uint64_t len;
         if (!getVarint(p, end, len) || len > static_cast<uint64_t>(end - p)) {
-            why = "record " + std::to_string(out.events) + " has a length past the chunk's end";
-            return false;
+            why = "record " + std::to_string(events) + " has a length past the chunk's end";
+            ok = false;
+            break;
         }
         const uint8_t* recEnd = p + len;
-        bool ok = true;
+        bool recordOk = true;
         switch (static_cast<RecordType>(type)) {
 #define VRAMSCOPE_DECODE(R) \
-    case RecordType::R: ok = decodeOne(p, recEnd, state, out.get<R>()); break;
+    case RecordType::R: recordOk = decodeOne(p, recEnd, state, out.get<R>()); break;
             VRAMSCOPE_DECODE(StringDef)
             VRAMSCOPE_DECODE(ProcessInfo)
             VRAMSCOPE_DECODE(DeviceInfo)
@@ -104,17 +110,21 @@ bool decodeRecords(const uint8_t* p, const uint8_t* end, DecodedChunk& out, std:
             VRAMSCOPE_DECODE(Dropped)
             VRAMSCOPE_DECODE(CallsiteDef)
 #undef VRAMSCOPE_DECODE
-        default: ++out.unknownRecords; break;  // a newer writer's type: skip it
+        default: ++unknown; break;  // a newer writer's type: skip it
         }
-        if (!ok) {
-            why = "record " + std::to_string(out.events) + " (type " + std::to_string(type) + ") is malformed";
-            return false;
+        if (!recordOk) {
+            why = "record " + std::to_string(events) + " (type " + std::to_string(type) + ") is malformed";
+            ok = false;
+            break;
         }
-        ++out.countsByType[type];
-        ++out.events;
+        ++counts[type];
+        ++events;
         p = recEnd;
     }
-    return true;
+    for (int t = 0; t < 256; ++t) out.countsByType[t] += counts[t];
+    out.events += events;
+    out.unknownRecords += unknown;
+    return ok;
 }
 
 template <class R> void appendAll(std::vector<R>& to, std::vector<R>& from) {
