@@ -14,6 +14,14 @@ else()
   set(VRAMSCOPE_CUPTI_REASON "CUDA toolkit with CUPTI not found (set CUDA_HOME; looked in ${_cuda_hints})")
 endif()
 
+# nvcc is often installed but not on PATH (/usr/local/cuda/bin): look there
+# too, unless the user chose a compiler (CMAKE_CUDA_COMPILER or CUDACXX).
+if(NOT CMAKE_CUDA_COMPILER AND NOT DEFINED ENV{CUDACXX})
+  find_program(VRAMSCOPE_NVCC nvcc HINTS ${_cuda_hints} PATH_SUFFIXES bin)
+  if(VRAMSCOPE_NVCC)
+    set(CMAKE_CUDA_COMPILER ${VRAMSCOPE_NVCC} CACHE FILEPATH "CUDA compiler")
+  endif()
+endif()
 include(CheckLanguage)
 check_language(CUDA)
 if(CMAKE_CUDA_COMPILER)

@@ -10,4 +10,4 @@ ctest --preset release -j"$(nproc)" --timeout 600
 fuzz_seconds="${VRAMSCOPE_FUZZ_SECONDS:-60}"
 cmake --preset fuzz -DVRAMSCOPE_FUZZ_SECONDS="$fuzz_seconds" >/dev/null
 cmake --build --preset fuzz -j"$(nproc)"
-ctest --test-dir build-fuzz --output-on-failure --timeout $((fuzz_seconds + 120))
+ctest --test-dir build-fuzz --output-on-failure -j"$(nproc)" --timeout $((fuzz_seconds + 120))

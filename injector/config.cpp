@@ -1,0 +1,118 @@
+#include "config.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <strings.h>
+
+namespace vramscope::inject {
+
+bool parseBool(const char* text, bool* value) {
+    if (!text) return false;
+    static const char* const kTrue[] = {"1", "true", "yes", "on"};
+    static const char* const kFalse[] = {"0", "false", "no", "off"};
+    for (const char* t : kTrue)
+        if (strcasecmp(text, t) == 0) { *value = true; return true; }
+    for (const char* f : kFalse)
+        if (strcasecmp(text, f) == 0) { *value = false; return true; }
+    return false;
+}
+
+bool parseUnsigned(const char* text, uint32_t minValue, uint32_t maxValue, uint32_t* value) {
+    if (!text || !*text) return false;
+    for (const char* p = text; *p; ++p)
+        if (*p < '0' || *p > '9') return false;
+    errno = 0;
+    unsigned long long v = std::strtoull(text, nullptr, 10);
+    if (errno != 0 || v < minValue || v > maxValue) return false;
+    *value = static_cast<uint32_t>(v);
+    return true;
+}
+
+bool parseCounterMode(const char* text, CounterMode* mode) {
+    if (!text) return false;
+    for (const char* t : {"pm", "auto", "on", "1", "true", "yes"})
+        if (strcasecmp(text, t) == 0) { *mode = CounterMode::Pm; return true; }
+    if (strcasecmp(text, "gpm") == 0) { *mode = CounterMode::Gpm; return true; }
+    for (const char* t : {"off", "none", "0", "false", "no"})
+        if (strcasecmp(text, t) == 0) { *mode = CounterMode::Off; return true; }
+    return false;
+}
+
+namespace {
+
+struct Reader {
+    GetEnvFunction getEnv;
+    void* context;
+    std::vector<std::string>* warnings;
+
+    const char* get(const char* name) const {
+        const char* v = getEnv(name, context);
+        return (v && *v) ? v : nullptr;
+    }
+    void warn(const char* name, const char* value, const char* expected) const {
+        if (warnings)
+            warnings->push_back(std::string(name) + "=" + value + " is not " + expected + "; using the default");
+    }
+    void boolean(const char* name, bool* out) const {
+        if (const char* v = get(name))
+            if (!parseBool(v, out)) warn(name, v, "a boolean (1/0, true/false, yes/no, on/off)");
+    }
+    void number(const char* name, uint32_t minValue, uint32_t maxValue, uint32_t* out) const {
+        if (const char* v = get(name))
+            if (!parseUnsigned(v, minValue, maxValue, out)) {
+                std::string expected = "a whole number from " + std::to_string(minValue) + " to " + std::to_string(maxValue);
+                warn(name, v, expected.c_str());
+            }
+    }
+    int32_t integer(const char* name) const {
+        const char* v = get(name);
+        uint32_t n = 0;
+        if (v && parseUnsigned(v, 0, 0x7fffffff, &n)) return static_cast<int32_t>(n);
+        return -1;
+    }
+};
+
+const char* processGetEnv(const char* name, void*) { return std::getenv(name); }
+
+}  // namespace
+
+InjectorConfig parseConfig(GetEnvFunction getEnv, void* context, std::vector<std::string>* warnings) {
+    InjectorConfig c;
+    Reader r{getEnv, context, warnings};
+    bool disable = false;
+    r.boolean("VRAMSCOPE_DISABLE", &disable);
+    c.enabled = !disable;
+    if (const char* v = r.get("VRAMSCOPE_OUTPUT")) c.output = v;
+    r.number("VRAMSCOPE_BUFFER_MB", 4, 4096, &c.bufferMegabytes);
+    r.number("VRAMSCOPE_CUPTI_BUFFER_KB", 64, 65536, &c.cuptiBufferKilobytes);
+    r.number("VRAMSCOPE_MEMINFO_MS", 0, 60000, &c.memInfoIntervalMs);
+    r.number("VRAMSCOPE_FLUSH_MS", 10, 100, &c.flushIntervalMs);
+    // A buffer larger than the whole budget would never be handed out.
+    if (uint64_t(c.cuptiBufferKilobytes) * 1024 * 2 > uint64_t(c.bufferMegabytes) << 20)
+        c.cuptiBufferKilobytes = c.bufferMegabytes * 1024 / 2;
+    r.boolean("VRAMSCOPE_KERNELS", &c.kernels);
+    r.boolean("VRAMSCOPE_COPIES", &c.copies);
+    r.boolean("VRAMSCOPE_NVTX", &c.nvtx);
+    r.boolean("VRAMSCOPE_CALLBACKS", &c.driverCallbacks);
+    c.runtimeCallbacks = c.driverCallbacks;
+    r.boolean("VRAMSCOPE_RUNTIME_CALLBACKS", &c.runtimeCallbacks);
+    r.boolean("VRAMSCOPE_QUIET", &c.quiet);
+    r.boolean("VRAMSCOPE_VERBOSE", &c.verbose);
+    r.boolean("VRAMSCOPE_TEST_NO_CUPTI", &c.testWithoutCupti);
+    if (const char* v = r.get("VRAMSCOPE_COUNTERS"))
+        if (!parseCounterMode(v, &c.counters)) r.warn("VRAMSCOPE_COUNTERS", v, "one of pm, gpm, off");
+    // 10 us is the finest period PM sampling was asked to keep up with here; 1 s the coarsest useful one.
+    r.number("VRAMSCOPE_COUNTER_INTERVAL_US", 10, 1000000, &c.counterIntervalUs);
+    r.boolean("VRAMSCOPE_COUNTERS_LIST", &c.listCounters);
+    c.rank = r.integer("RANK");
+    c.localRank = r.integer("LOCAL_RANK");
+    c.rootPid = r.integer("VRAMSCOPE_ROOT_PID");
+    return c;
+}
+
+InjectorConfig configFromEnvironment(std::vector<std::string>* warnings) {
+    return parseConfig(processGetEnv, nullptr, warnings);
+}
+
+}  // namespace vramscope::inject

@@ -1,0 +1,58 @@
+// Injector settings, read once from VRAMSCOPE_* environment variables.
+//
+// Every option of `vramscope record` maps to one variable here, so users who
+// set LD_PRELOAD themselves get the same behaviour (docs/injector.md lists
+// them). Parsing is pure: it takes a getenv-like function, so tests feed it
+// a map instead of the real environment.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace vramscope::inject {
+
+// Hardware counters for boundness (VRAMSCOPE_COUNTERS): CUPTI PM sampling,
+// falling back to NVML GPM, then none; or GPM only; or off.
+enum class CounterMode { Pm, Gpm, Off };
+
+struct InjectorConfig {
+    bool enabled = true;              // VRAMSCOPE_DISABLE=1 turns the injector off
+    std::string output;               // VRAMSCOPE_OUTPUT: file, directory (ends in '/'), or %-pattern
+    uint32_t bufferMegabytes = 64;    // VRAMSCOPE_BUFFER_MB: cap on CUPTI activity buffers
+    uint32_t cuptiBufferKilobytes = 2048;  // VRAMSCOPE_CUPTI_BUFFER_KB: size of one CUPTI buffer
+    uint32_t memInfoIntervalMs = 20;  // VRAMSCOPE_MEMINFO_MS: cuMemGetInfo period, 0 = off
+    uint32_t flushIntervalMs = 100;   // VRAMSCOPE_FLUSH_MS: max time between chunk flushes
+    bool kernels = true;              // VRAMSCOPE_KERNELS
+    bool copies = true;               // VRAMSCOPE_COPIES (memcpy and memset)
+    bool nvtx = true;                 // VRAMSCOPE_NVTX
+    bool driverCallbacks = true;      // VRAMSCOPE_CALLBACKS (OOM + VMM via driver-API callbacks)
+    bool runtimeCallbacks = true;     // VRAMSCOPE_RUNTIME_CALLBACKS (OOM of cudaMalloc* via runtime-API callbacks)
+    bool quiet = false;               // VRAMSCOPE_QUIET: no stderr line except on failure
+    bool verbose = false;             // VRAMSCOPE_VERBOSE: statistics on stderr at exit
+    bool testWithoutCupti = false;    // VRAMSCOPE_TEST_NO_CUPTI: tests only — writer and signal/fork
+                                      // handling run, CUPTI and the driver are never touched
+    CounterMode counters = CounterMode::Pm;  // VRAMSCOPE_COUNTERS: pm (then gpm, then none) | gpm | off
+    uint32_t counterIntervalUs = 1000;       // VRAMSCOPE_COUNTER_INTERVAL_US: counter sampling period
+    bool listCounters = false;               // VRAMSCOPE_COUNTERS_LIST: print the PM-sampling metrics on stderr
+    int32_t rank = -1;                // RANK
+    int32_t localRank = -1;           // LOCAL_RANK
+    int32_t rootPid = -1;             // VRAMSCOPE_ROOT_PID: the process that owns VRAMSCOPE_OUTPUT as is
+};
+
+using GetEnvFunction = const char* (*)(const char* name, void* context);
+
+// Reads the configuration. Invalid values keep their default and add a
+// sentence to *warnings (each printed once as "vramscope: ...").
+InjectorConfig parseConfig(GetEnvFunction getEnv, void* context, std::vector<std::string>* warnings);
+// The same, from the process environment.
+InjectorConfig configFromEnvironment(std::vector<std::string>* warnings);
+
+// "1", "true", "yes", "on" / "0", "false", "no", "off" (case-insensitive).
+bool parseBool(const char* text, bool* value);
+// "pm" / "auto" / "on" / "1", "gpm", "off" / "none" / "0" (case-insensitive).
+bool parseCounterMode(const char* text, CounterMode* mode);
+// A decimal unsigned integer within [minValue, maxValue].
+bool parseUnsigned(const char* text, uint32_t minValue, uint32_t maxValue, uint32_t* value);
+
+}  // namespace vramscope::inject

@@ -1,0 +1,116 @@
+// Hardware counters for boundness: SM throughput %, DRAM throughput % and
+// tensor-pipe activity over time, sampled while the job runs.
+//
+// Sources, tried in this order (VRAMSCOPE_COUNTERS=pm, the default):
+//  1. CUPTI PM sampling (cupti_pmsampling.h, CUDA 12.6+): the GPU itself
+//     samples its performance monitors every VRAMSCOPE_COUNTER_INTERVAL_US
+//     into a device buffer; a decode thread turns that into percentages with
+//     GPU timestamps (CUPTI's clock). Runs beside activity tracing.
+//  2. NVML GPM (nvmlGpm*, Hopper and later): two GPM snapshots per interval
+//     give per-interval utilisations; libnvidia-ml is dlopen'ed.
+//  3. None: one Note in the trace says why.
+// Every failure turns the sampler off, never the job or the trace.
+//
+// The sampler thread hands CounterEvents to the writer thread through its own
+// bounded queue (the writer interns names and writes CounterInfo /
+// CounterSample records). The header holds the pure parts the tests call.
+#pragma once
+
+#include "side_queue.h"
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+namespace vramscope::inject {
+
+struct Recorder;
+
+// One counter record for the writer. Info carries the metric's name.
+struct CounterEvent {
+    enum class Kind : uint8_t { Info = 1, Sample = 2 };
+    Kind kind = Kind::Sample;
+    uint8_t metric = 0;        // format::CounterMetric
+    uint8_t source = 0;        // format::CounterSource
+    uint32_t counterId = 0;
+    uint32_t deviceId = 0;
+    uint32_t valueMilli = 0;   // Sample: percent × 1000
+    uint64_t timestampNs = 0;  // Sample: end of the sampled interval
+    uint64_t intervalNs = 0;   // Info: nominal interval
+    char name[120] = {};       // Info: the source's own metric name(s)
+};
+
+using CounterQueue = BoundedQueue<CounterEvent, 16384>;
+
+// Starts the counter sampler thread if the configuration asks for one
+// (after the writer started). False only when no thread was started.
+bool startCounterSampler(Recorder& r);
+// Stops sampling and decodes what is left (bounded wait). Idempotent.
+void stopCounterSampler();
+// Writer thread: pops every queued event. Null before the sampler started.
+CounterQueue* counterQueue();
+
+// ---- pure helpers (tested without a GPU) --------------------------------
+
+// A percentage as CounterSample.valueMilli: NaN and negatives become 0,
+// values above 1000 % (a broken counter) are clamped there. PM throughputs
+// may read slightly above 100 % and are kept as measured.
+inline uint32_t percentToMilli(double percent) {
+    if (!(percent > 0)) return 0;  // also NaN
+    if (percent > 1000.0) percent = 1000.0;
+    return static_cast<uint32_t>(std::lround(percent * 1000.0));
+}
+
+// Bytes moved in an interval as a percentage of the device's peak bandwidth.
+inline double bytesToPercent(double bytes, uint64_t durationNs, uint64_t peakBytesPerSec) {
+    if (durationNs == 0 || peakBytesPerSec == 0 || !(bytes > 0)) return 0;
+    return bytes * 100.0 / (double(peakBytesPerSec) * double(durationNs) * 1e-9);
+}
+
+// How one output percentage is computed from the metrics of a candidate.
+enum class Combine : uint8_t {
+    Direct,        // the one metric is already a percentage
+    Sum,           // read % + write % (both of the same peak)
+    Max,           // the busiest of several unit percentages
+    BytesOfPeak,   // one byte count per interval → % of the device's peak bandwidth
+};
+
+// Combines a candidate's metric values for one sample into a percentage.
+inline double combineValues(Combine how, const double* values, int count, uint64_t durationNs,
+                            uint64_t peakBytesPerSec) {
+    if (count <= 0) return 0;
+    switch (how) {
+    case Combine::Direct: return values[0];
+    case Combine::Sum: {
+        double s = 0;
+        for (int i = 0; i < count; ++i) s += values[i] > 0 ? values[i] : 0;
+        return s;
+    }
+    case Combine::Max: {
+        double m = 0;
+        for (int i = 0; i < count; ++i) m = values[i] > m ? values[i] : m;
+        return m;
+    }
+    case Combine::BytesOfPeak: return bytesToPercent(values[0], durationNs, peakBytesPerSec);
+    }
+    return 0;
+}
+
+// Number of samples the host-side counter image holds per decode: what one
+// decode period produces at this interval, four times over, within bounds.
+inline uint32_t samplesPerDecode(uint32_t intervalUs, uint32_t decodePeriodMs) {
+    if (intervalUs == 0) intervalUs = 1;
+    uint64_t n = uint64_t(decodePeriodMs) * 1000ull * 4ull / intervalUs;
+    if (n < 64) n = 64;
+    if (n > 20000) n = 20000;
+    return static_cast<uint32_t>(n);
+}
+
+// Copies a name into a fixed buffer, always terminated.
+inline void copyName(char* out, size_t size, const char* text) {
+    size_t n = text ? strnlen(text, size - 1) : 0;
+    if (n) std::memcpy(out, text, n);
+    out[n] = 0;
+}
+
+}  // namespace vramscope::inject

@@ -1,0 +1,91 @@
+// The one recorder inside the traced process. Both ways in — the LD_PRELOAD
+// constructor and CUDA's InitializeInjection — call initialize(); everything
+// else (CUPTI callbacks, the writer and sampler threads, exit, signal and fork
+// handling) hangs off the state here.
+//
+// Lifecycle: Uninitialized → Active (CUPTI on, threads running) → Finished,
+// or → Failed (one "vramscope:" line on stderr, the program runs untouched),
+// or → ForkedOff in a child forked from an Active parent (the child's copy of
+// CUPTI and our threads is not usable; the child runs untraced).
+#pragma once
+
+#include "buffer_pool.h"
+#include "config.h"
+#include "driver_api.h"
+#include "output_naming.h"
+#include "side_queue.h"
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace vramscope::inject {
+
+enum class EntryPath { Preload, CudaInjection };
+
+enum class RecorderState : int { Uninitialized = 0, Active = 1, Finished = 2, Failed = 3, ForkedOff = 4 };
+
+constexpr int kMaxDevices = 64;
+
+struct Recorder {
+    std::atomic<int> state{static_cast<int>(RecorderState::Uninitialized)};
+    InjectorConfig config;
+    ProcessIdentity identity;
+    bool isRoot = true;
+    bool outputExplicit = false;  // VRAMSCOPE_OUTPUT was set
+    int ownerPid = 0;
+    std::string outputPath;
+    std::string failure;          // why capture is off (Failed)
+
+    DriverApi driver;
+    bool cuptiStarted = false;    // false in VRAMSCOPE_TEST_NO_CUPTI mode: no CUPTI call is made
+    BufferPool* pool = nullptr;
+    SideQueue* side = nullptr;
+    std::atomic<uint64_t> cuptiDroppedRecords{0};
+    std::atomic<uint64_t> devicesSeen{0};           // bit per device ordinal < 64
+    std::atomic<uint64_t> lastFreeBytes[kMaxDevices] = {};
+
+    // Notes for the trace, added at init or on rare events; the writer drains them.
+    std::mutex notesMutex;
+    std::vector<std::pair<int, std::string>> notes;  // severity, text
+
+    // Writer/sampler thread control.
+    std::atomic<bool> finalizeRequested{false};
+    std::atomic<bool> finalizeDone{false};
+    std::atomic<bool> flushRequested{false};
+    std::atomic<bool> samplerStop{false};
+    std::atomic<bool> writerRunning{false};
+    std::atomic<bool> samplerRunning{false};
+};
+
+Recorder& recorder();
+
+// The shared init path. Safe to call more than once and from both entries.
+void initialize(EntryPath path);
+// Flushes and closes the trace (footer). Called at exit; idempotent.
+void shutdown(const char* why);
+
+// Adds a Note to the trace (any thread, rare events only).
+void addNote(int severity, const std::string& text);
+// One "vramscope: ..." line on stderr, written with write(2).
+void printLine(const std::string& text);
+
+// In cupti_source.cpp: subscribes, enables activity kinds. False with
+// recorder().failure set when CUPTI cannot be used.
+bool startCupti();
+// Forces CUPTI to hand over every buffer (writer thread, at the end).
+void flushCupti(bool forced);
+// CUPTI's clock (ns); CLOCK_REALTIME before CUPTI started (the same domain
+// on Linux, which CUPTI's own timestamps are measured against).
+uint64_t cuptiTimestamp();
+// Pushes a Phase or Note from the public C entry points (any thread).
+void pushMarker(SideEvent::Kind kind, int phaseKind, uint64_t step, const char* text);
+// The file libcupti was loaded from (for NVTX_INJECTION64_PATH).
+std::string cuptiLibraryPath();
+
+// In recorder.cpp: the threads.
+bool startThreads();
+
+}  // namespace vramscope::inject

@@ -1,0 +1,48 @@
+// Tensor-level events from a framework's allocator (PyTorch's caching
+// allocator, through injector/torch_bridge/): alloc, free requested/completed,
+// segment alloc/free/map/unmap, OOM. They arrive synchronously on the thread
+// that allocates (~900 allocations, ~2,700 events per GPT-2-small step), so
+// they get their own bounded lock-free queue of small plain records, sized for
+// bursts between two writer wake-ups (5 ms), separate from the side queue.
+// The queue is created on the first event: processes without a bridge pay
+// nothing.
+#pragma once
+
+#include <cstdint>
+
+namespace vramscope::format {
+class TraceWriter;
+}
+
+namespace vramscope::inject {
+
+// The action codes of the C entry point vramscope_tensor_event(): the values
+// of format::TensorAction (1..8); 9 is an OOM (bytes = requested size,
+// address = device free bytes as the allocator reported them).
+constexpr int kTensorActionOom = 9;
+
+struct TensorEvent {
+    uint64_t timestampNs = 0;  // cuptiTimestamp()
+    uint64_t address = 0;
+    uint64_t bytes = 0;
+    uint64_t streamId = 0;
+    uint32_t deviceId = 0;
+    uint32_t poolId = 0;       // the allocator's memory pool (0 = default); not stored in the format yet
+    uint8_t action = 0;        // format::TensorAction or kTensorActionOom
+};
+
+// Any thread, lock-free, never allocates after the first call. False (and
+// counted) when the queue is full or capture is not active.
+bool pushTensorEvent(const TensorEvent& e);
+
+// Writer thread: moves every queued event into the trace as TensorMemory or
+// AllocFailure records. ensureOpen is called before the first record.
+// Returns how many were written.
+uint64_t drainTensorEvents(format::TraceWriter& writer, void (*ensureOpen)(void*), void* context);
+
+// Events refused because the queue was full.
+uint64_t tensorEventsDropped();
+// Events written so far (for the verbose statistics line).
+uint64_t tensorEventsWritten();
+
+}  // namespace vramscope::inject

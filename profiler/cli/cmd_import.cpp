@@ -1,0 +1,128 @@
+// vramscope import SNAPSHOT.pickle [-o OUT.vtrace] [--json]: convert a PyTorch
+// memory snapshot (torch.cuda.memory._dump_snapshot()) into a trace.
+#include "command.h"
+#include "import/snapshot_import.h"
+
+#include <QDir>
+#include <QFileInfo>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+
+#include <cstdio>
+
+namespace vramscope::cli {
+namespace {
+
+QString defaultOutput(const QString& input) {
+    QFileInfo info(input);
+    QString base = info.fileName();
+    for (const char* suffix : {".pickle", ".pkl", ".pk"}) {
+        if (base.endsWith(suffix)) {
+            base.chop(int(qstrlen(suffix)));
+            break;
+        }
+    }
+    return info.dir().filePath(base + ".vtrace");
+}
+
+int runImport(const QStringList& arguments) {
+    QCommandLineParser parser;
+    parser.setApplicationDescription(
+        "Converts a PyTorch memory snapshot (the pickle written by torch.cuda.memory._dump_snapshot()) into a "
+        ".vtrace: the allocation history becomes tensor and segment events with their Python callsites, OOMs "
+        "become allocation failures, and what existed before the history began is reconstructed from the "
+        "snapshot's final state. The pickle is read by vramscope's own reader, which accepts plain data only "
+        "and executes nothing.");
+    parser.addPositionalArgument("SNAPSHOT", "The .pickle file.");
+    const QCommandLineOption output({"o", "output"}, "Write the trace to FILE (default: SNAPSHOT with .vtrace).", "FILE");
+    const QCommandLineOption cppFrames("keep-cpp-frames", "Keep C++ frames in callsites (default: Python frames only).");
+    const QCommandLineOption json("json", "Print the counts as one JSON object.");
+    parser.addOptions({output, cppFrames, json});
+    int exitCode = 0;
+    if (!parseOrExit(parser, arguments, &exitCode)) return exitCode;
+    if (parser.positionalArguments().size() != 1) {
+        printError("import", "expects exactly one SNAPSHOT file (see --help)");
+        return kExitUsage;
+    }
+    const QString input = parser.positionalArguments().first();
+    const QString out = parser.isSet(output) ? parser.value(output) : defaultOutput(input);
+    if (QFileInfo(out).absoluteFilePath() == QFileInfo(input).absoluteFilePath()) {
+        printError("import", "the output would overwrite the snapshot; choose another -o FILE");
+        return kExitUsage;
+    }
+
+    import::ImportOptions options;
+    options.keepCppFrames = parser.isSet(cppFrames);
+    import::ImportStats stats;
+    std::string error;
+    if (!import::importSnapshot(input.toStdString(), out.toStdString(), &stats, &error, options)) {
+        printError("import", QString::fromStdString(error));
+        return kExitBadInput;
+    }
+
+    const auto n = [](uint64_t v) { return qint64(v); };
+    if (parser.isSet(json)) {
+        QJsonArray warnings;
+        for (const auto& w : stats.warnings) warnings.append(QString::fromStdString(w));
+        QJsonObject o{
+            {"input", input},
+            {"output", out},
+            {"pickle_bytes", n(stats.pickleBytes)},
+            {"pickle_protocol", n(stats.pickleProtocol)},
+            {"devices", n(stats.devices)},
+            {"segments", n(stats.segments)},
+            {"blocks", n(stats.blocks)},
+            {"active_blocks", n(stats.activeBlocks)},
+            {"reserved_bytes_at_end", n(stats.reservedBytesAtEnd)},
+            {"allocated_bytes_at_end", n(stats.allocatedBytesAtEnd)},
+            {"requested_bytes_at_end", n(stats.requestedBytesAtEnd)},
+            {"initial_blocks", n(stats.initialBlocks)},
+            {"initial_segments", n(stats.initialSegments)},
+            {"trace_entries", n(stats.traceEntries)},
+            {"allocs", n(stats.allocs)},
+            {"frees_requested", n(stats.freesRequested)},
+            {"frees_completed", n(stats.freesCompleted)},
+            {"segment_allocs", n(stats.segmentAllocs)},
+            {"segment_frees", n(stats.segmentFrees)},
+            {"segment_maps", n(stats.segmentMaps)},
+            {"segment_unmaps", n(stats.segmentUnmaps)},
+            {"snapshot_markers", n(stats.snapshotMarkers)},
+            {"ooms", n(stats.ooms)},
+            {"annotations", n(stats.annotations)},
+            {"skipped_entries", n(stats.skippedEntries)},
+            {"callsites", n(stats.callsites)},
+            {"first_ns", n(stats.firstNs)},
+            {"last_ns", n(stats.lastNs)},
+            {"synthetic_times", stats.syntheticTimes},
+            {"events_written", n(stats.eventsWritten)},
+            {"warnings", warnings},
+        };
+        std::fputs(QJsonDocument(o).toJson(QJsonDocument::Indented).constData(), stdout);
+        return kExitOk;
+    }
+    std::printf("%s -> %s\n", qPrintable(input), qPrintable(out));
+    std::printf("  snapshot     %u device(s), %llu segments, %llu active blocks (pickle protocol %u)\n", stats.devices,
+                static_cast<unsigned long long>(stats.segments), static_cast<unsigned long long>(stats.activeBlocks),
+                stats.pickleProtocol);
+    std::printf("  history      %llu entries: %llu allocs, %llu frees requested, %llu frees completed,\n"
+                "               %llu segment allocs, %llu segment frees, %llu maps, %llu unmaps, %llu OOMs\n",
+                static_cast<unsigned long long>(stats.traceEntries), static_cast<unsigned long long>(stats.allocs),
+                static_cast<unsigned long long>(stats.freesRequested),
+                static_cast<unsigned long long>(stats.freesCompleted),
+                static_cast<unsigned long long>(stats.segmentAllocs), static_cast<unsigned long long>(stats.segmentFrees),
+                static_cast<unsigned long long>(stats.segmentMaps), static_cast<unsigned long long>(stats.segmentUnmaps),
+                static_cast<unsigned long long>(stats.ooms));
+    std::printf("  before it    %llu blocks in %llu segments (reconstructed)\n",
+                static_cast<unsigned long long>(stats.initialBlocks), static_cast<unsigned long long>(stats.initialSegments));
+    std::printf("  callsites    %llu\n", static_cast<unsigned long long>(stats.callsites));
+    std::printf("  written      %llu events\n", static_cast<unsigned long long>(stats.eventsWritten));
+    for (const auto& w : stats.warnings) std::printf("  warning      %s\n", w.c_str());
+    return kExitOk;
+}
+
+const CommandRegistration registration{
+    {"import", "Convert a PyTorch memory snapshot pickle (_dump_snapshot) into a trace", &runImport}};
+
+}  // namespace
+}  // namespace vramscope::cli

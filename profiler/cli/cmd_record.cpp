@@ -1,0 +1,89 @@
+// vramscope record [-o FILE] [options] -- CMD ARGS...: parse, then runRecord().
+#include "command.h"
+#include "record_command.h"
+
+#include <QCoreApplication>
+
+namespace vramscope::cli {
+namespace {
+
+int runRecordCommand(const QStringList& arguments) {
+    QCommandLineParser parser;
+    parser.setApplicationDescription(
+        "Runs CMD with the vramscope injector loaded and writes a .vtrace: every CUDA allocation, kernel, copy, "
+        "NVTX range and device memory sample (and PyTorch tensor events and phases when the job uses torch). "
+        "The command's exit code is passed through (128+N when it dies of signal N; 125: no injector; "
+        "127: CMD cannot be started). Every option is also a VRAMSCOPE_* environment variable for setting "
+        "LD_PRELOAD yourself (docs/injector.md).\n\nExample: vramscope record -o run.vtrace -- python train.py");
+    parser.addPositionalArgument("CMD", "The command to trace, after --.", "-- CMD [ARGS...]");
+    const QCommandLineOption output({"o", "output"},
+                                    "Trace file (default vramscope.<program>.<pid>.vtrace), a directory ending in /, "
+                                    "or a pattern with %p (pid), %h (host), %r (rank). Other processes of the job "
+                                    "write <base>.<host>.<pid>[.rank<R>].vtrace beside it.",
+                                    "FILE");
+    const QCommandLineOption injector("injector", "The capture library to load (default: found next to vramscope).", "PATH");
+    const QCommandLineOption buffer("buffer-mb", "Memory for capture buffers in MiB (default 64); beyond it, events are "
+                                                 "dropped and counted, never the job slowed.", "N");
+    const QCommandLineOption meminfo("meminfo-ms", "Device memory sampling interval in ms (default 20; 0 = off).", "N");
+    const QCommandLineOption noKernels("no-kernels", "Do not record kernels.");
+    const QCommandLineOption noCopies("no-copies", "Do not record memcpy/memset.");
+    const QCommandLineOption noNvtx("no-nvtx", "Do not record NVTX ranges.");
+    const QCommandLineOption noCallbacks("no-callbacks", "No driver-API callbacks (failed allocations, VMM).");
+    const QCommandLineOption start("start", "When capture starts: 'cuinit' (default: inside cuInit, processes that "
+                                            "never use CUDA stay untouched) or 'preload' (at load time).", "WHEN", "cuinit");
+    const QCommandLineOption quiet({"q", "quiet"}, "Print nothing of our own.");
+    const QCommandLineOption verbose("verbose", "Print capture statistics at exit.");
+    const QCommandLineOption noSummary("no-summary", "Do not read the trace back for a summary afterwards.");
+    parser.addOptions({output, injector, buffer, meminfo, noKernels, noCopies, noNvtx, noCallbacks, start, quiet,
+                       verbose, noSummary});
+    // Everything after the command's first word belongs to the command.
+    parser.setOptionsAfterPositionalArgumentsMode(QCommandLineParser::ParseAsPositionalArguments);
+    int exitCode = 0;
+    if (!parseOrExit(parser, arguments, &exitCode)) return exitCode;
+    const QStringList command = parser.positionalArguments();
+    if (command.isEmpty()) {
+        printError("record", "no command to run: vramscope record [-o FILE] -- CMD ARGS... (see --help)");
+        return kExitUsage;
+    }
+    RecordOptions o;
+    o.output = parser.value(output).toStdString();
+    o.injectorPath = parser.value(injector).toStdString();
+    bool ok = true;
+    if (parser.isSet(buffer)) {
+        o.bufferMegabytes = parser.value(buffer).toUInt(&ok);
+        if (!ok || o.bufferMegabytes == 0) {
+            printError("record", "--buffer-mb must be a positive whole number");
+            return kExitUsage;
+        }
+    }
+    if (parser.isSet(meminfo)) {
+        o.memInfoIntervalMs = parser.value(meminfo).toInt(&ok);
+        if (!ok || o.memInfoIntervalMs < 0) {
+            printError("record", "--meminfo-ms must be 0 or a positive whole number");
+            return kExitUsage;
+        }
+    }
+    const QString when = parser.value(start);
+    if (when != "cuinit" && when != "preload") {
+        printError("record", "--start must be 'cuinit' or 'preload'");
+        return kExitUsage;
+    }
+    o.startAtCuInit = when == "cuinit";
+    o.kernels = !parser.isSet(noKernels);
+    o.copies = !parser.isSet(noCopies);
+    o.nvtx = !parser.isSet(noNvtx);
+    o.callbacks = !parser.isSet(noCallbacks);
+    o.quiet = parser.isSet(quiet);
+    o.verbose = parser.isSet(verbose);
+    o.summary = !parser.isSet(noSummary);
+    o.selfPath = QCoreApplication::applicationFilePath().toStdString();
+    std::vector<std::string> argv;
+    for (const QString& a : command) argv.push_back(a.toStdString());
+    return runRecord(o, std::move(argv));
+}
+
+const CommandRegistration registration{
+    {"record", "Run a command with capture on and write a .vtrace (-- CMD ARGS...)", &runRecordCommand}};
+
+}  // namespace
+}  // namespace vramscope::cli

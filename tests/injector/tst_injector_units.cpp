@@ -1,0 +1,230 @@
+// The injector's parts that need no GPU: configuration, output naming, the
+// CUPTI buffer pool and the side-event queue.
+#include "buffer_pool.h"
+#include "config.h"
+#include "output_naming.h"
+#include "side_queue.h"
+
+#include <QTest>
+
+#include <atomic>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace vramscope::inject;
+
+namespace {
+using Env = std::map<std::string, std::string>;
+const char* fromMap(const char* name, void* context) {
+    auto* env = static_cast<Env*>(context);
+    auto it = env->find(name);
+    return it == env->end() ? nullptr : it->second.c_str();
+}
+InjectorConfig parse(Env env, std::vector<std::string>* warnings = nullptr) {
+    return parseConfig(fromMap, &env, warnings);
+}
+}  // namespace
+
+class TestInjectorUnits : public QObject {
+    Q_OBJECT
+private slots:
+    void emptyEnvironmentGivesDefaults() {
+        std::vector<std::string> warnings;
+        InjectorConfig c = parse({}, &warnings);
+        QVERIFY(c.enabled);
+        QVERIFY(c.output.empty());
+        QCOMPARE(c.bufferMegabytes, 64u);
+        QCOMPARE(c.memInfoIntervalMs, 20u);
+        QCOMPARE(c.flushIntervalMs, 100u);
+        QVERIFY(c.kernels && c.copies && c.nvtx && c.driverCallbacks && c.runtimeCallbacks);
+        QCOMPARE(c.rank, -1);
+        QCOMPARE(c.rootPid, -1);
+        QVERIFY(warnings.empty());
+    }
+    void everyVariableIsRead() {
+        InjectorConfig c = parse({{"VRAMSCOPE_DISABLE", "yes"}, {"VRAMSCOPE_OUTPUT", "/tmp/x.vtrace"},
+                                  {"VRAMSCOPE_BUFFER_MB", "16"}, {"VRAMSCOPE_MEMINFO_MS", "0"},
+                                  {"VRAMSCOPE_FLUSH_MS", "50"}, {"VRAMSCOPE_KERNELS", "off"},
+                                  {"VRAMSCOPE_COPIES", "0"}, {"VRAMSCOPE_NVTX", "false"},
+                                  {"VRAMSCOPE_CALLBACKS", "no"}, {"VRAMSCOPE_QUIET", "1"},
+                                  {"VRAMSCOPE_VERBOSE", "TRUE"}, {"RANK", "3"}, {"LOCAL_RANK", "1"},
+                                  {"VRAMSCOPE_ROOT_PID", "4242"}});
+        QVERIFY(!c.enabled);
+        QCOMPARE(c.output, std::string("/tmp/x.vtrace"));
+        QCOMPARE(c.bufferMegabytes, 16u);
+        QCOMPARE(c.memInfoIntervalMs, 0u);
+        QCOMPARE(c.flushIntervalMs, 50u);
+        QVERIFY(!c.kernels && !c.copies && !c.nvtx && !c.driverCallbacks);
+        QVERIFY(!c.runtimeCallbacks);  // follows VRAMSCOPE_CALLBACKS unless set itself
+        QVERIFY(c.quiet && c.verbose);
+        QCOMPARE(c.rank, 3);
+        QCOMPARE(c.localRank, 1);
+        QCOMPARE(c.rootPid, 4242);
+    }
+    void invalidValuesKeepDefaultsAndWarn() {
+        std::vector<std::string> warnings;
+        InjectorConfig c = parse({{"VRAMSCOPE_BUFFER_MB", "lots"}, {"VRAMSCOPE_FLUSH_MS", "1000"},
+                                  {"VRAMSCOPE_KERNELS", "maybe"}, {"VRAMSCOPE_MEMINFO_MS", "-5"}},
+                                 &warnings);
+        QCOMPARE(c.bufferMegabytes, 64u);
+        QCOMPARE(c.flushIntervalMs, 100u);  // SIGKILL must lose at most 100 ms
+        QVERIFY(c.kernels);
+        QCOMPARE(c.memInfoIntervalMs, 20u);
+        QCOMPARE(warnings.size(), size_t(4));
+        QVERIFY(warnings[0].find("VRAMSCOPE_BUFFER_MB=lots") == 0);
+    }
+    void cuptiBufferNeverExceedsHalfTheBudget() {
+        InjectorConfig c = parse({{"VRAMSCOPE_BUFFER_MB", "4"}, {"VRAMSCOPE_CUPTI_BUFFER_KB", "8192"}});
+        QVERIFY(uint64_t(c.cuptiBufferKilobytes) * 1024 * 2 <= uint64_t(c.bufferMegabytes) << 20);
+    }
+    void parseHelpers() {
+        bool b = false;
+        QVERIFY(parseBool("On", &b) && b);
+        QVERIFY(parseBool("0", &b) && !b);
+        QVERIFY(!parseBool("2", &b));
+        uint32_t v = 0;
+        QVERIFY(parseUnsigned("42", 0, 100, &v) && v == 42);
+        QVERIFY(!parseUnsigned("101", 0, 100, &v));
+        QVERIFY(!parseUnsigned("4x", 0, 100, &v));
+        QVERIFY(!parseUnsigned("", 0, 100, &v));
+    }
+
+    void rootProcessWritesTheFileAsNamed() {
+        ProcessIdentity id{1234, "node-a", -1};
+        QCOMPARE(resolveOutputPath("out/run.vtrace", id, true, false), std::string("out/run.vtrace"));
+    }
+    void otherProcessesGetHostPidRankSuffix() {
+        ProcessIdentity id{1234, "node-a", -1};
+        QCOMPARE(resolveOutputPath("out/run.vtrace", id, false, false), std::string("out/run.node-a.1234.vtrace"));
+        id.rank = 7;
+        QCOMPARE(resolveOutputPath("out/run.vtrace", id, false, false), std::string("out/run.node-a.1234.rank7.vtrace"));
+        QCOMPARE(resolveOutputPath("run", id, false, false), std::string("run.node-a.1234.rank7.vtrace"));
+    }
+    void directoryOutputNamesEveryProcess() {
+        ProcessIdentity id{99, "h", 2};
+        QCOMPARE(resolveOutputPath("traces/", id, true, false), std::string("traces/vramscope.h.99.rank2.vtrace"));
+        QCOMPARE(resolveOutputPath("traces", id, false, true), std::string("traces/vramscope.h.99.rank2.vtrace"));
+        QCOMPARE(resolveOutputPath("traces///", id, true, false), std::string("traces/vramscope.h.99.rank2.vtrace"));
+    }
+    void patternsExpand() {
+        ProcessIdentity id{99, "h", -1};
+        QCOMPARE(resolveOutputPath("t.%h.%p.%r.vtrace", id, false, false), std::string("t.h.99.norank.vtrace"));
+        QCOMPARE(resolveOutputPath("100%%-%p.vtrace", id, true, false), std::string("100%-99.vtrace"));
+        QCOMPARE(resolveOutputPath("%x.vtrace", id, true, false), std::string("%x.vtrace"));
+        // Without %p two processes could share a file: non-root ones get the suffix.
+        QCOMPARE(resolveOutputPath("r%r.vtrace", id, false, false), std::string("rnorank.h.99.vtrace"));
+    }
+    void unsetOutputUsesWorkingDirectory() {
+        ProcessIdentity id{5, "box", -1};
+        QCOMPARE(resolveOutputPath("", id, true, false), std::string("vramscope.box.5.vtrace"));
+    }
+    void hostNamesAreMadeSafe() {
+        QCOMPARE(sanitizeHostName("a/b\nc"), std::string("a_b_c"));
+        QCOMPARE(sanitizeHostName(""), std::string("localhost"));
+    }
+
+    void poolRefusesBeyondBudgetAndCounts() {
+        BufferPool pool(64 << 10, 16 << 10);
+        QCOMPARE(pool.slotCount(), size_t(4));
+        std::vector<uint8_t*> got;
+        for (int i = 0; i < 4; ++i) {
+            uint8_t* b = pool.acquire();
+            QVERIFY(b);
+            QCOMPARE(reinterpret_cast<uintptr_t>(b) % BufferPool::kAlignment, uintptr_t(0));
+            got.push_back(b);
+        }
+        QVERIFY(pool.acquire() == nullptr);
+        QVERIFY(pool.acquire() == nullptr);
+        QCOMPARE(pool.refusedRequests(), uint64_t(2));
+        QVERIFY(pool.complete(got[0], 100));
+        QCOMPARE(pool.drain([](uint8_t*, size_t) {}), size_t(1));
+        QVERIFY(pool.acquire() == got[0]);  // memory is reused, not reallocated
+    }
+    void poolDrainsInCompletionOrder() {
+        BufferPool pool(64 << 10, 16 << 10);
+        uint8_t* a = pool.acquire();
+        uint8_t* b = pool.acquire();
+        uint8_t* c = pool.acquire();
+        pool.complete(c, 3);
+        pool.complete(a, 1);
+        pool.complete(b, 2);
+        std::vector<size_t> order;
+        pool.drain([&](uint8_t*, size_t n) { order.push_back(n); });
+        QCOMPARE(order, (std::vector<size_t>{3, 1, 2}));
+        QCOMPARE(pool.slotsInUse(), size_t(0));
+    }
+    void poolIgnoresForeignBuffers() {
+        BufferPool pool(64 << 10, 16 << 10);
+        uint8_t foreign[64];
+        QVERIFY(!pool.complete(foreign, 10));
+        pool.release(foreign);
+        QCOMPARE(pool.slotsInUse(), size_t(0));
+    }
+    void poolIsSafeUnderConcurrentProducers() {
+        BufferPool pool(32 << 16, 1 << 16);
+        std::atomic<bool> stop{false};
+        std::atomic<uint64_t> produced{0};
+        std::vector<std::thread> producers;
+        for (int t = 0; t < 4; ++t)
+            producers.emplace_back([&, t] {
+                while (!stop) {
+                    if (uint8_t* b = pool.acquire()) {
+                        b[0] = uint8_t(t);
+                        pool.complete(b, 1 + t);
+                        produced.fetch_add(1);
+                    }
+                }
+            });
+        uint64_t consumed = 0;
+        auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+        while (std::chrono::steady_clock::now() < until)
+            consumed += pool.drain([](uint8_t* b, size_t n) { QVERIFY(size_t(b[0]) + 1 == n); });
+        stop = true;
+        for (auto& p : producers) p.join();
+        consumed += pool.drain([](uint8_t*, size_t) {});
+        QCOMPARE(consumed, produced.load());
+        QVERIFY(consumed > 0);
+    }
+
+    void sideQueueDropsWhenFullAndCounts() {
+        auto* q = new BoundedQueue<int, 8>;
+        for (int i = 0; i < 8; ++i) QVERIFY(q->push(i));
+        QVERIFY(!q->push(99));
+        QCOMPARE(q->dropped(), uint64_t(1));
+        int v = -1;
+        for (int i = 0; i < 8; ++i) {
+            QVERIFY(q->pop(v));
+            QCOMPARE(v, i);
+        }
+        QVERIFY(!q->pop(v));
+        delete q;
+    }
+    void sideQueueLosesNothingUnderManyProducers() {
+        auto* q = new BoundedQueue<uint64_t, 1024>;
+        constexpr int kThreads = 4, kEach = 50000;
+        std::vector<std::thread> producers;
+        for (int t = 0; t < kThreads; ++t)
+            producers.emplace_back([q, t] {
+                for (int i = 0; i < kEach; ++i)
+                    while (!q->push(uint64_t(t) << 32 | uint64_t(i))) std::this_thread::yield();
+            });
+        std::vector<int> next(kThreads, 0);
+        int received = 0;
+        uint64_t v;
+        while (received < kThreads * kEach) {
+            if (!q->pop(v)) continue;
+            int t = int(v >> 32), i = int(v & 0xffffffff);
+            QCOMPARE(i, next[t]);  // per-producer order is kept
+            ++next[t];
+            ++received;
+        }
+        for (auto& p : producers) p.join();
+        delete q;
+    }
+};
+
+QTEST_GUILESS_MAIN(TestInjectorUnits)
+#include "tst_injector_units.moc"
