@@ -122,7 +122,12 @@ void KernelTableModel::setDocument(std::shared_ptr<const TraceDocument> doc) {
         std::unordered_map<uint32_t, size_t> byName;
         for (size_t i = 0; i < k.size(); ++i) {
             auto [it, added] = byName.try_emplace(k.nameId[i], rows_.size());
-            if (added) rows_.push_back({QString::fromStdString(doc->model.text(k.nameId[i])), 0, 0});
+            if (added) {
+                auto b = doc->kernelBoundness.byName.find(k.nameId[i]);
+                QString cls = b == doc->kernelBoundness.byName.end() ? QString("unknown") : QString(analysis::boundText(b->second));
+                if (!doc->kernelBoundness.fromCounters) cls += " (estimated)";
+                rows_.push_back({QString::fromStdString(doc->model.text(k.nameId[i])), 0, 0, cls});
+            }
             rows_[it->second].launches++;
             rows_[it->second].totalNs += k.durationNs[i];
             allNs_ += k.durationNs[i];
@@ -139,6 +144,7 @@ QVariant KernelTableModel::data(const QModelIndex& index, int role) const {
     if (role == kSortRole) {
         switch (index.column()) {
         case Name: return r.name;
+        case Class: return r.boundClass;
         case Launches: return qulonglong(r.launches);
         case TotalTime: return qulonglong(r.totalNs);
         case MeanTime: return r.launches ? double(r.totalNs) / double(r.launches) : 0.0;
@@ -148,6 +154,7 @@ QVariant KernelTableModel::data(const QModelIndex& index, int role) const {
     if (role == Qt::DisplayRole) {
         switch (index.column()) {
         case Name: return r.name;
+        case Class: return r.boundClass;
         case Launches: return qulonglong(r.launches);
         case TotalTime: return durationText(double(r.totalNs));
         case MeanTime: return durationText(r.launches ? double(r.totalNs) / double(r.launches) : 0.0);
@@ -155,13 +162,13 @@ QVariant KernelTableModel::data(const QModelIndex& index, int role) const {
         }
     }
     if (role == Qt::ToolTipRole && index.column() == Name) return r.name;
-    if (role == Qt::TextAlignmentRole && index.column() != Name) return int(Qt::AlignRight | Qt::AlignVCenter);
+    if (role == Qt::TextAlignmentRole && index.column() != Name && index.column() != Class) return int(Qt::AlignRight | Qt::AlignVCenter);
     return {};
 }
 
 QVariant KernelTableModel::headerData(int section, Qt::Orientation o, int role) const {
     if (o != Qt::Horizontal || role != Qt::DisplayRole) return {};
-    static const char* names[] = {"Kernel", "Launches", "Total", "Mean", "Share of GPU time"};
+    static const char* names[] = {"Kernel", "Limited by", "Launches", "Total", "Mean", "Share of GPU time"};
     return section < ColumnCount ? QString(names[section]) : QVariant();
 }
 

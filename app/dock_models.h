@@ -61,10 +61,11 @@ class KernelTableModel : public QAbstractTableModel {
     Q_OBJECT
 public:
     using QAbstractTableModel::QAbstractTableModel;
-    enum Column { Name, Launches, TotalTime, MeanTime, Share, ColumnCount };
+    enum Column { Name, Class, Launches, TotalTime, MeanTime, Share, ColumnCount };
     struct Row {
         QString name;
         uint64_t launches = 0, totalNs = 0;
+        QString boundClass;  // compute / bandwidth / latency (+ "estimated" without counters)
     };
     void setDocument(std::shared_ptr<const TraceDocument> doc);
     const std::vector<Row>& rows() const { return rows_; }

@@ -61,6 +61,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     summaryModel_ = new KeyValueModel(this);
     liveSetModel_ = new LiveSetModel(this);
     kernelModel_ = new KernelTableModel(this);
+    leakModel_ = new LeakTableModel(this);
+    diffModel_ = new DiffTableModel(this);
     createMenus();
     createDocks();
 
@@ -175,11 +177,32 @@ void MainWindow::createDocks() {
     kernels->horizontalHeader()->setSectionResizeMode(KernelTableModel::Name, QHeaderView::Stretch);
     auto* kernelDock = addDock(tr("Kernels"), "kernelsDock", kernels, Qt::BottomDockWidgetArea);
 
+    auto* leakBox = new QWidget(this);
+    auto* leakLayout = new QVBoxLayout(leakBox);
+    leakLayout->setContentsMargins(2, 2, 2, 2);
+    leakTitle_ = new QLabel(tr("No trace"), leakBox);
+    leakTitle_->setWordWrap(true);
+    auto* leakTable = makeTable(leakModel_, leakBox);
+    leakTable->sortByColumn(LeakTableModel::Bytes, Qt::DescendingOrder);
+    leakLayout->addWidget(leakTitle_);
+    leakLayout->addWidget(leakTable);
+    auto* leakDock = addDock(tr("Leaks"), "leaksDock", leakBox, Qt::RightDockWidgetArea);
+
+    estimator_ = new EstimatorPanel(this);
+    auto* estimatorDock = addDock(tr("Estimator"), "estimatorDock", estimator_, Qt::RightDockWidgetArea);
+
+    auto* diff = makeTable(diffModel_, this);
+    diff->setSortingEnabled(false);
+    auto* diffDock = addDock(tr("Compare"), "diffDock", diff, Qt::RightDockWidgetArea);
+
     details_ = new QPlainTextEdit(this);
     details_->setReadOnly(true);
     details_->setPlaceholderText(tr("Click a kernel in the timeline for its details"));
     auto* detailsDock = addDock(tr("Details"), "detailsDock", details_, Qt::BottomDockWidgetArea);
     tabifyDockWidget(summaryDock, liveDock);
+    tabifyDockWidget(liveDock, leakDock);
+    tabifyDockWidget(leakDock, estimatorDock);
+    tabifyDockWidget(estimatorDock, diffDock);
     summaryDock->raise();
     tabifyDockWidget(kernelDock, detailsDock);
     kernelDock->raise();
@@ -262,6 +285,23 @@ void MainWindow::showDocuments() {
     setWindowTitle(title.isEmpty() ? "vramscope" : title + " — vramscope");
     fillSummary();
     kernelModel_->setDocument(docs_[0]);
+    leakModel_->setReport(docs_[0] ? &docs_[0]->summary.leak : nullptr);
+    if (docs_[0]) {
+        const auto& leak = docs_[0]->summary.leak;
+        leakTitle_->setText(leak.detected ? tr("Memory grows by %1 per iteration from iteration %2; %3 still live at the end")
+                                                .arg(QString::fromStdString(formatBytes(double(leak.bytesPerIteration))))
+                                                .arg(leak.firstIteration)
+                                                .arg(QString::fromStdString(formatBytes(double(leak.totalLeakedBytes))))
+                                          : tr("No leak: memory returns to the same level every iteration"));
+    }
+    estimator_->setDocument(docs_[0]);
+    if (docs_[0] && docs_[1]) {
+        comparison_ = analysis::compareRuns(docs_[0]->summary, docs_[1]->summary);
+        diffModel_->setComparison(&comparison_);
+        if (auto* dock = findChild<QDockWidget*>("diffDock")) dock->raise();
+    } else {
+        diffModel_->setComparison(nullptr);
+    }
     if (docs_[0]) {
         auto peak = docs_[0]->model.allocated.peak();
         liveSetModel_->setTime(docs_[0], peak.timeNs);
@@ -273,29 +313,11 @@ void MainWindow::showDocuments() {
 
 void MainWindow::fillSummary() {
     std::vector<KeyValueModel::Row> rows;
-    for (int slot = 0; slot < 2; ++slot) {
-        if (!docs_[slot]) continue;
-        const auto& d = *docs_[slot];
-        const auto& m = d.model;
-        auto bytes = [](uint64_t b) { return QString::fromStdString(formatBytes(double(b))); };
-        rows.push_back({d.displayName, "", d.path});
-        for (const auto& dev : m.devices)
-            rows.push_back({tr("Device %1").arg(dev.deviceId),
-                            QString::fromStdString(m.text(dev.nameId)) + ", " + bytes(dev.totalMemoryBytes), {}});
-        rows.push_back({tr("Duration"), QString::fromStdString(formatDuration(double(m.lastNs - m.firstNs))), {}});
-        rows.push_back({tr("Events"), QString::number(m.events), {}});
-        rows.push_back({tr("Iterations"), QString::number(d.iterationStartsNs.size()), {}});
-        rows.push_back({tr("Peak allocated"), bytes(m.allocated.peak().bytes),
-                        tr("torch.cuda.max_memory_allocated() where tensor events exist, driver allocations otherwise")});
-        rows.push_back({tr("Peak reserved"), bytes(m.reserved.peak().bytes), tr("torch.cuda.max_memory_reserved()")});
-        if (!m.deviceUsed.empty()) rows.push_back({tr("Peak device used"), bytes(m.deviceUsed.peak().bytes), {}});
-        rows.push_back({tr("Kernels"), QString::number(m.kernels.size()), {}});
-        rows.push_back({tr("Tensor events"), QString::number(m.tensorEvents), {}});
-        if (!m.allocFailures.empty()) rows.push_back({tr("Failed allocations (OOM)"), QString::number(m.allocFailures.size()), {}});
-        if (m.droppedEvents) rows.push_back({tr("Dropped during capture"), QString::number(m.droppedEvents), {}});
-        for (const auto& n : m.notes) rows.push_back({tr("Note"), QString::fromStdString(m.text(n.textId)), {}});
-        if (!d.warning.isEmpty()) rows.push_back({tr("Problems"), d.warning, d.warning});
-    }
+    for (int slot = 0; slot < 2; ++slot)
+        if (docs_[slot]) {
+            auto more = summaryRows(*docs_[slot]);
+            rows.insert(rows.end(), more.begin(), more.end());
+        }
     summaryModel_->setRows(std::move(rows));
 }
 

@@ -2,6 +2,7 @@
 // files and layout in QSettings. The timeline canvas is the central widget.
 #pragma once
 
+#include "analysis_docks.h"
 #include "dock_models.h"
 #include "trace_document.h"
 
@@ -42,6 +43,9 @@ public:
     KeyValueModel* summaryModel() const { return summaryModel_; }
     LiveSetModel* liveSetModel() const { return liveSetModel_; }
     KernelTableModel* kernelModel() const { return kernelModel_; }
+    LeakTableModel* leakModel() const { return leakModel_; }
+    DiffTableModel* diffModel() const { return diffModel_; }
+    EstimatorPanel* estimatorPanel() const { return estimator_; }
 
 signals:
     void loadFinished(bool ok);
@@ -69,6 +73,11 @@ private:
     KeyValueModel* summaryModel_ = nullptr;
     LiveSetModel* liveSetModel_ = nullptr;
     KernelTableModel* kernelModel_ = nullptr;
+    LeakTableModel* leakModel_ = nullptr;
+    DiffTableModel* diffModel_ = nullptr;
+    EstimatorPanel* estimator_ = nullptr;
+    QLabel* leakTitle_ = nullptr;
+    analysis::Comparison comparison_;
     QPlainTextEdit* details_ = nullptr;
     QLabel* liveSetTitle_ = nullptr;
     QMenu* recentMenu_ = nullptr;

@@ -7,6 +7,7 @@
 #include <QKeyEvent>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 namespace vramscope::app {
@@ -22,6 +23,19 @@ constexpr float kCounterHeight = 30;
 constexpr float kGap = 6;
 
 ImU32 rgba(int r, int g, int b, int a = 255) { return IM_COL32(r, g, b, a); }
+
+ImU32 categoryColor(analysis::Category c) {
+    switch (c) {
+    case analysis::Category::Weights: return rgba(66, 133, 244);
+    case analysis::Category::OptimizerState: return rgba(0, 172, 193);
+    case analysis::Category::Gradients: return rgba(255, 167, 38);
+    case analysis::Category::Activations: return rgba(171, 71, 188);
+    case analysis::Category::Temporaries: return rgba(236, 64, 122);
+    case analysis::Category::Leaked: return rgba(229, 57, 53);
+    case analysis::Category::Other: return rgba(120, 144, 156);
+    }
+    return rgba(120, 144, 156);
+}
 
 ImU32 phaseColor(PhaseSpanKind k) {
     switch (k) {
@@ -52,6 +66,17 @@ ImU32 nameColor(uint32_t hash) {
                                     rgba(0x76, 0xb7, 0xb2), rgba(0x59, 0xa1, 0x4f), rgba(0xed, 0xc9, 0x48),
                                     rgba(0xb0, 0x7a, 0xa1), rgba(0xff, 0x9d, 0xa7), rgba(0x9c, 0x75, 0x5f)};
     return palette[hash % (sizeof palette / sizeof palette[0])];
+}
+
+// Kernels are coloured by what limits them (analysis::kernelBoundness).
+ImU32 boundColor(const TraceDocument& doc, uint32_t nameId) {
+    auto it = doc.kernelBoundness.byName.find(nameId);
+    switch (it == doc.kernelBoundness.byName.end() ? analysis::Bound::Unknown : it->second) {
+    case analysis::Bound::Compute: return rgba(102, 187, 106);    // green: compute-bound
+    case analysis::Bound::Bandwidth: return rgba(255, 112, 67);   // orange: bandwidth-bound
+    case analysis::Bound::Latency: return rgba(149, 117, 205);    // violet: neither (latency/launch)
+    default: return rgba(150, 150, 150);
+    }
 }
 
 uint32_t hashText(const std::string& s) {
@@ -317,19 +342,39 @@ void TimelineCanvas::drawTrace(int di, float top, float bottom, float left, floa
                 c = e;
             }
         };
-        // The allocated area as two skylines (max band, then min fill), each
-        // cut into wide rectangles: a software rasteriser (Mesa llvmpipe)
-        // fills wide rects on its fast path, 1-pixel columns on its slow one.
-        std::vector<float> maxTop(allocated.size()), minTop(allocated.size());
+        // Allocated memory stacked by category at each column's peak: each
+        // category's cumulative top is a skyline cut into wide rectangles (a
+        // software rasteriser such as Mesa llvmpipe fills wide rects on its
+        // fast path and 1-pixel columns on its slow one). Drawn from the top
+        // category down, each over the last.
+        const auto& cats = doc.categoryCurves.curves;
+        bool stacked = false;
+        for (const auto& curve : cats) stacked |= !curve.empty();
+        std::vector<std::array<float, analysis::kCategoryCount>> tops(allocated.size());
         for (size_t c = 0; c < allocated.size(); ++c) {
             const auto& b = allocated[c];
             stats_.peakAllocatedInView = std::max(stats_.peakAllocatedInView, b.maxBytes);
-            maxTop[c] = b.maxBytes ? std::round(yOf(b.maxBytes)) : y1;
-            minTop[c] = b.maxBytes ? std::round(yOf(b.minBytes)) : y1;
             if (b.maxBytes) ++stats_.memoryColumns;
+            uint64_t cumulative = 0;
+            if (stacked && b.maxBytes) {
+                uint64_t at = m.allocated.peakIn(b.startNs, std::max(b.endNs, b.startNs + 1)).timeNs;
+                for (int k = 0; k < analysis::kCategoryCount; ++k) {
+                    cumulative += cats[size_t(k)].empty() ? 0 : cats[size_t(k)].valueAt(at);
+                    tops[c][size_t(k)] = std::round(yOf(cumulative));
+                }
+            } else {
+                for (int k = 0; k < analysis::kCategoryCount; ++k) tops[c][size_t(k)] = y1;
+                tops[c][analysis::kCategoryCount - 1] = b.maxBytes ? std::round(yOf(b.minBytes)) : y1;
+            }
         }
-        drawSkyline(dl, maxTop, left, y1, rgba(120, 170, 255));
-        drawSkyline(dl, minTop, left, y1, rgba(52, 110, 205));
+        // The max envelope (allocations that came and went within the column) first.
+        std::vector<float> sky(allocated.size());
+        for (size_t c = 0; c < allocated.size(); ++c) sky[c] = allocated[c].maxBytes ? std::round(yOf(allocated[c].maxBytes)) : y1;
+        drawSkyline(dl, sky, left, y1, rgba(95, 95, 110));
+        for (int k = analysis::kCategoryCount - 1; k >= 0; --k) {
+            for (size_t c = 0; c < allocated.size(); ++c) sky[c] = tops[c][size_t(k)];
+            drawSkyline(dl, sky, left, y1, stacked ? categoryColor(analysis::Category(k)) : rgba(52, 110, 205));
+        }
         auto line = [&](const std::vector<model::MemoryCurve::Bucket>& buckets, ImU32 color) {
             columnsOf(buckets, [&](float xa, float xb, float lo, float hi, const model::MemoryCurve::Bucket& b) {
                 if (b.maxBytes == 0 && b.minBytes == 0) return;
@@ -351,7 +396,13 @@ void TimelineCanvas::drawTrace(int di, float top, float bottom, float left, floa
             dl->AddText(ImVec2(lx + 14, ly), rgba(210, 210, 210), text);
             lx += 22 + ImGui::CalcTextSize(text).x;
         };
-        legend(rgba(66, 133, 244), m.allocationLevel == model::AllocationLevel::Driver ? "allocated (driver)" : "allocated");
+        if (stacked) {
+            for (int k = 0; k < analysis::kCategoryCount; ++k)
+                if (!cats[size_t(k)].empty() && cats[size_t(k)].peak().bytes > 0)
+                    legend(categoryColor(analysis::Category(k)), analysis::categoryName(analysis::Category(k)));
+        } else {
+            legend(rgba(52, 110, 205), m.allocationLevel == model::AllocationLevel::Driver ? "allocated (driver)" : "allocated");
+        }
         legend(rgba(255, 196, 0), "reserved");
         if (!m.deviceUsed.empty()) legend(rgba(160, 160, 160), "device used");
         // Cursor: value at the hovered time.
@@ -371,6 +422,12 @@ void TimelineCanvas::drawTrace(int di, float top, float bottom, float left, floa
                         formatDuration(double(t) - double(m.firstNs), 0).c_str());
             ImGui::Text("allocated %s   reserved %s", formatBytes(double(m.allocated.valueAt(t))).c_str(),
                         formatBytes(double(m.reserved.valueAt(t))).c_str());
+            auto byCategory = doc.categoryCurves.at(t);
+            for (int k = 0; k < analysis::kCategoryCount; ++k)
+                if (byCategory[size_t(k)])
+                    ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(categoryColor(analysis::Category(k))), "  %-16s %s",
+                                       analysis::categoryName(analysis::Category(k)),
+                                       formatBytes(double(byCategory[size_t(k)])).c_str());
             auto top5 = m.topLiveBlocksAt(t, 5);
             if (!top5.empty()) {
                 ImGui::Separator();
@@ -441,7 +498,7 @@ void TimelineCanvas::drawTrace(int di, float top, float bottom, float left, floa
             uint32_t i = *it;
             float a = std::max(left, x(double(k.startNs[i]))), b = std::min(right, x(double(k.endNs(i))));
             if (b < left) { ++it; continue; }
-            ImU32 color = nameColor(hashText(m.text(k.nameId[i])));
+            ImU32 color = boundColor(doc, k.nameId[i]);
             if (b - a < 1) {
                 if (a - lastX >= 1) { dl->AddRectFilled(ImVec2(a, y0), ImVec2(a + 1, y1), color); ++stats_.kernelItems; lastX = a; }
                 uint64_t next = uint64_t(std::max(0.0, traceNs(a + 1)));

@@ -1,5 +1,6 @@
 #include "trace_document.h"
 
+#include "import/trace_source.h"
 #include "model/model_builder.h"
 
 #include <QFileInfo>
@@ -9,60 +10,24 @@
 
 namespace vramscope::app {
 
-using format::PhaseKind;
-
 void buildPhaseSpans(TraceDocument& doc) {
     doc.phases.clear();
     doc.iterationStartsNs.clear();
-    const auto& markers = doc.model.phases;
-    // Open spans: the current phase and an optional recompute inside backward.
-    bool open = false, recomputeOpen = false;
-    PhaseSpan current, recompute;
-    auto close = [&](uint64_t t) {
-        if (open && t >= current.startNs) {
-            current.endNs = t;
-            doc.phases.push_back(current);
+    const auto& iterations = doc.summary.iterations.iterations;
+    static constexpr PhaseSpanKind kinds[analysis::kPhaseCount] = {PhaseSpanKind::Forward, PhaseSpanKind::Backward,
+                                                                   PhaseSpanKind::Optimizer};
+    for (size_t i = 0; i < iterations.size(); ++i) {
+        const auto& it = iterations[i];
+        doc.iterationStartsNs.push_back(it.span.startNs);
+        bool any = false;
+        for (int p = 0; p < analysis::kPhaseCount; ++p) {
+            if (!it.phases[size_t(p)].valid()) continue;
+            doc.phases.push_back({it.phases[size_t(p)].startNs, it.phases[size_t(p)].endNs, kinds[p], uint32_t(i)});
+            any = true;
         }
-        open = false;
-    };
-    uint32_t iteration = 0;
-    for (const auto& p : markers) {
-        switch (p.kind) {
-        case PhaseKind::StepBegin:
-            close(p.timestampNs);
-            iteration = uint32_t(doc.iterationStartsNs.size());
-            doc.iterationStartsNs.push_back(p.timestampNs);
-            break;
-        case PhaseKind::ForwardBegin:
-        case PhaseKind::BackwardBegin:
-        case PhaseKind::OptimizerBegin:
-            close(p.timestampNs);
-            if (doc.iterationStartsNs.empty()) doc.iterationStartsNs.push_back(p.timestampNs);
-            open = true;
-            current.startNs = p.timestampNs;
-            current.kind = p.kind == PhaseKind::ForwardBegin    ? PhaseSpanKind::Forward
-                           : p.kind == PhaseKind::BackwardBegin ? PhaseSpanKind::Backward
-                                                                : PhaseSpanKind::Optimizer;
-            current.iteration = iteration;
-            break;
-        case PhaseKind::StepEnd: close(p.timestampNs); break;
-        case PhaseKind::RecomputeBegin:
-            recomputeOpen = true;
-            recompute.startNs = p.timestampNs;
-            recompute.kind = PhaseSpanKind::Recompute;
-            recompute.iteration = iteration;
-            break;
-        case PhaseKind::RecomputeEnd:
-            if (recomputeOpen && p.timestampNs >= recompute.startNs) {
-                recompute.endNs = p.timestampNs;
-                doc.phases.push_back(recompute);
-            }
-            recomputeOpen = false;
-            break;
-        default: break;
-        }
+        if (!any) doc.phases.push_back({it.span.startNs, it.span.endNs, PhaseSpanKind::Step, uint32_t(i)});
+        for (const auto& r : it.recomputes) doc.phases.push_back({r.startNs, r.endNs, PhaseSpanKind::Recompute, uint32_t(i)});
     }
-    close(doc.model.lastNs);
     std::stable_sort(doc.phases.begin(), doc.phases.end(),
                      [](const PhaseSpan& a, const PhaseSpan& b) { return a.startNs < b.startNs; });
 }
@@ -109,12 +74,23 @@ std::shared_ptr<TraceDocument> loadDocument(const QString& path, const std::func
         return !(cancel && cancel->load());
     };
     std::string message;
-    if (!model::loadModel(path.toStdString(), doc->model, options, &message)) {
+    import::TraceSource source;  // PyTorch snapshots are imported to a temporary trace first
+    if (!source.open(path.toStdString(), &message)) {
         if (error) *error = QString::fromStdString(message);
         return nullptr;
     }
+    doc->importedFromSnapshot = source.imported();
+    if (!model::loadModel(source.tracePath(), doc->model, options, &message)) {
+        if (error) *error = QString::fromStdString(message);
+        return nullptr;
+    }
+    if (cancel && cancel->load()) return nullptr;
     buildStreams(*doc);
     buildRanges(*doc);
+    doc->summary = analysis::summarize(doc->model);
+    if (progress) progress(0.95);
+    doc->categoryCurves = analysis::buildCategoryCurves(doc->model, doc->summary.categories);
+    doc->kernelBoundness = analysis::kernelBoundness(doc->model);
     buildPhaseSpans(*doc);
     QStringList problems;
     for (const auto& p : doc->model.problems) problems << QString::fromStdString(p.message);

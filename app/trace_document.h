@@ -3,6 +3,9 @@
 // thread by loadDocument().
 #pragma once
 
+#include "analysis/categories.h"
+#include "analysis/kernel_boundness.h"
+#include "analysis/summary.h"
 #include "model/trace_model.h"
 
 #include <QString>
@@ -10,6 +13,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <unordered_map>
 #include <vector>
 
 namespace vramscope::app {
@@ -40,6 +44,13 @@ struct TraceDocument {
     std::vector<uint64_t> rangeMaxDurationByDepth;
     QString warning;  // truncation/corruption, shown once after loading
 
+    // What `vramscope summary` reports, computed once while loading.
+    analysis::TraceSummary summary;
+    // Bytes per category over time (weights, optimizer state, gradients, …).
+    analysis::CategoryCurves categoryCurves;
+    // Compute/bandwidth/latency class per kernel name.
+    analysis::KernelBoundness kernelBoundness;
+
     uint64_t firstNs() const { return model.firstNs; }
     uint64_t lastNs() const { return model.lastNs; }
 };
@@ -50,7 +61,8 @@ struct TraceDocument {
 std::shared_ptr<TraceDocument> loadDocument(const QString& path, const std::function<void(double)>& progress,
                                             const std::atomic<bool>* cancel, QString* error);
 
-// Phase spans and iteration starts from the model's phase markers.
+// Phase spans and iteration starts from the analysis' iterations (markers,
+// NVTX ranges or inferred), the same ones `vramscope summary` reports.
 void buildPhaseSpans(TraceDocument& doc);
 
 }  // namespace vramscope::app

@@ -2,6 +2,7 @@
 #include "command.h"
 #include "format/reader.h"
 #include "format/units.h"
+#include "import/trace_source.h"
 
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -41,9 +42,14 @@ int runInfo(const QStringList& arguments) {
     }
     const QString path = parser.positionalArguments().first();
 
-    TraceReader reader;
     std::string error;
-    if (!reader.open(path.toStdString(), &error)) {
+    import::TraceSource source;  // a PyTorch snapshot opens through a temporary import
+    if (!source.open(path.toStdString(), &error)) {
+        printError("info", QString::fromStdString(error));
+        return kExitBadInput;
+    }
+    TraceReader reader;
+    if (!reader.open(source.tracePath(), &error)) {
         printError("info", QString::fromStdString(error));
         return kExitBadInput;
     }

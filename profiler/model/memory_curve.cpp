@@ -28,8 +28,8 @@ void MemoryCurve::clear() {
 }
 
 void MemoryCurve::finish() {
-    timesNs_.shrink_to_fit();
-    values_.shrink_to_fit();
+    if (timesNs_.capacity() > timesNs_.size() + timesNs_.size() / 10 + 64) timesNs_.shrink_to_fit();
+    if (values_.capacity() > values_.size() + values_.size() / 10 + 64) values_.shrink_to_fit();
     levels_.clear();
     const std::vector<uint64_t>* lo = &values_;
     const std::vector<uint64_t>* hi = &values_;
@@ -118,8 +118,10 @@ MemoryCurve::Bucket MemoryCurve::minMaxIn(uint64_t t0, uint64_t t1) const {
     if (t1 <= t0) return r;
     const size_t first = static_cast<size_t>(std::lower_bound(timesNs_.begin(), timesNs_.end(), t0) - timesNs_.begin());
     const size_t last = static_cast<size_t>(std::lower_bound(timesNs_.begin() + first, timesNs_.end(), t1) - timesNs_.begin());
-    uint64_t lo = first == 0 ? 0 : values_[first - 1];  // carried in
-    uint64_t hi = lo;
+    // The value carried in from before t0 counts unless a point sits at t0 itself.
+    const bool carries = first == timesNs_.size() || timesNs_[first] > t0;
+    uint64_t lo = UINT64_MAX, hi = 0;
+    if (carries) lo = hi = first == 0 ? 0 : values_[first - 1];
     scan(first, last, lo, hi);
     r.minBytes = lo;
     r.maxBytes = hi;
@@ -131,10 +133,11 @@ MemoryCurve::Point MemoryCurve::peakIn(uint64_t t0, uint64_t t1) const {
     if (t1 <= t0) return p;
     const size_t first = static_cast<size_t>(std::lower_bound(timesNs_.begin(), timesNs_.end(), t0) - timesNs_.begin());
     const size_t last = static_cast<size_t>(std::lower_bound(timesNs_.begin() + first, timesNs_.end(), t1) - timesNs_.begin());
-    const uint64_t carried = first == 0 ? 0 : values_[first - 1];
+    const bool carries = first == timesNs_.size() || timesNs_[first] > t0;
+    const uint64_t carried = carries && first > 0 ? values_[first - 1] : 0;
     uint64_t lo = UINT64_MAX, hi = 0;
     scan(first, last, lo, hi);
-    if (first == last || carried >= hi) {
+    if (first == last || (carries && carried >= hi)) {
         p.bytes = carried;
         return p;
     }

@@ -17,7 +17,8 @@ namespace vramscope::model {
 class MemoryCurve {
 public:
     // One drawing bucket: the smallest and largest value the curve takes in
-    // [startNs, endNs), including the value carried in from before startNs.
+    // [startNs, endNs), including the value carried in from before startNs
+    // (unless a point sits exactly at startNs).
     struct Bucket {
         uint64_t startNs = 0, endNs = 0;
         uint64_t minBytes = 0, maxBytes = 0;
@@ -48,7 +49,7 @@ public:
     uint64_t valueAt(uint64_t timeNs) const;
 
     // The largest value and the first time it is reached within [t0, t1),
-    // including the value carried in at t0. O(log n).
+    // including the value carried in at t0 (then its time is t0). O(log n).
     Point peakIn(uint64_t t0, uint64_t t1) const;
     Point peak() const { return peakIn(0, UINT64_MAX); }
 

@@ -1,7 +1,7 @@
 // TraceModel: a loaded trace as columns (struct of arrays), memory curves with
 // level-of-detail pyramids, and the queries that a timeline, a table or an
 // analysis needs. No object per event: a 10M-event trace is a few dozen flat
-// vectors (measured ~20 bytes per event, see docs/analysis.md).
+// vectors (measured 28.3 bytes per event, see docs/analysis.md).
 //
 // Build one with loadModel() (model_builder.h), which decodes chunks in
 // parallel. Once built a model is immutable; every const method is safe to
@@ -95,6 +95,26 @@ struct CounterSeries {
     std::vector<uint32_t> valuesMilli;  // value × 1000 (percent × 1000)
 };
 
+// The kernels of one stream, for drawing a lane: indices into
+// TraceModel::kernels in start order, and a running sum of their durations so
+// that the busy time of any window costs O(log n).
+struct KernelLane {
+    uint32_t deviceId = 0;
+    uint32_t streamId = 0;
+    std::vector<uint32_t> kernels;
+    std::vector<uint64_t> busyPrefixNs;  // busyPrefixNs[j] = durations of kernels[0, j)
+};
+
+// One pixel column of a kernel lane.
+struct LaneBucket {
+    uint64_t startNs = 0, endNs = 0;
+    uint32_t kernels = 0;   // kernels starting in the bucket
+    uint64_t busyNs = 0;    // their summed duration (not clipped at the bucket's end)
+    // The first kernel starting in the bucket (index into TraceModel::kernels),
+    // UINT32_MAX when none: a name and colour to show when zoomed out.
+    uint32_t firstKernel = UINT32_MAX;
+};
+
 struct TraceModel {
     // ---- what was traced -----------------------------------------------------
     std::string name;                              // file name it came from
@@ -122,6 +142,8 @@ struct TraceModel {
     MemoryCurve deviceUsed;
 
     // The blocks behind `allocated` (tensor blocks, or driver allocations).
+    // At driver level this includes host allocations (pinned, memoryKind)
+    // that the curve leaves out: filter on memoryKind to sum device memory.
     BlockColumns blocks;
     // For point i of `allocated`: the block index, with kFreeBit set for a free.
     std::vector<uint32_t> allocatedEventBlocks;
@@ -158,6 +180,11 @@ struct TraceModel {
     // Indices [first, last) of the kernels that may overlap [t0, t1): callers
     // skip the few that end before t0. O(log n).
     std::pair<size_t, size_t> kernelsIn(uint64_t t0, uint64_t t1) const;
+    // One lane per (device, stream) that ran kernels, ordered by device then stream.
+    const std::vector<KernelLane>& kernelLanes() const { return lanes_; }
+    // [t0, t1) of lane `lane` cut into `buckets` pixel columns: how many kernels
+    // start in each and how busy it is. O(buckets · log n), whatever the zoom.
+    std::vector<LaneBucket> laneQuery(size_t lane, uint64_t t0, uint64_t t1, size_t buckets) const;
     // Index of the first block allocated at or after timeNs.
     size_t firstBlockAllocatedFrom(uint64_t timeNs) const;
 
@@ -172,6 +199,7 @@ private:
     // Pyramid of max(freeNs) over blocks, groups of kLiveFanout.
     static constexpr size_t kLiveFanout = 16;
     std::vector<std::vector<uint64_t>> freeMaxLevels_;
+    std::vector<KernelLane> lanes_;
 };
 
 }  // namespace vramscope::model

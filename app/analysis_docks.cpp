@@ -1,0 +1,258 @@
+#include "analysis_docks.h"
+
+#include "format_text.h"
+
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QSlider>
+#include <QSpinBox>
+#include <QVBoxLayout>
+
+namespace vramscope::app {
+
+namespace {
+QString bytesText(double b) { return QString::fromStdString(formatBytes(b)); }
+QString nsText(double ns) { return QString::fromStdString(formatDuration(ns)); }
+}  // namespace
+
+// ---- LeakTableModel -----------------------------------------------------------
+
+void LeakTableModel::setReport(const analysis::LeakReport* report) {
+    beginResetModel();
+    groups_ = report ? report->groups : std::vector<analysis::LeakGroup>{};
+    endResetModel();
+}
+
+int LeakTableModel::rowCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : int(groups_.size()); }
+
+QVariant LeakTableModel::data(const QModelIndex& index, int role) const {
+    if (!index.isValid() || size_t(index.row()) >= groups_.size()) return {};
+    const auto& g = groups_[size_t(index.row())];
+    const char* phase = g.signature.phase >= 0 ? analysis::phaseNameText(analysis::PhaseName(g.signature.phase)) : "outside phases";
+    if (role == kSortRole) {
+        switch (index.column()) {
+        case Bytes: return qulonglong(g.totalBytes);
+        case Blocks: return qulonglong(g.blocks);
+        case SizeRange: return qulonglong(g.maxBytes);
+        case FirstIteration: return g.firstIteration;
+        case Phase: return QString(phase);
+        case Callsite: return QString::fromStdString(g.callsite);
+        }
+    }
+    if (role == Qt::DisplayRole) {
+        switch (index.column()) {
+        case Bytes: return bytesText(double(g.totalBytes));
+        case Blocks: return qulonglong(g.blocks);
+        case SizeRange:
+            return g.minBytes == g.maxBytes ? bytesText(double(g.minBytes))
+                                            : bytesText(double(g.minBytes)) + " – " + bytesText(double(g.maxBytes));
+        case FirstIteration: return g.firstIteration;
+        case Phase: return QString(phase);
+        case Callsite: return g.callsite.empty() ? QStringLiteral("(unknown)") : QString::fromStdString(g.callsite);
+        }
+    }
+    return {};
+}
+
+QVariant LeakTableModel::headerData(int section, Qt::Orientation o, int role) const {
+    if (o != Qt::Horizontal || role != Qt::DisplayRole) return {};
+    static const char* names[] = {"Still live", "Blocks", "Block size", "First iteration", "Phase", "Callsite"};
+    return section < ColumnCount ? QString(names[section]) : QVariant();
+}
+
+// ---- DiffTableModel -----------------------------------------------------------
+
+void DiffTableModel::setComparison(const analysis::Comparison* c) {
+    beginResetModel();
+    rows_.clear();
+    if (c) {
+        rows_.push_back({tr("Peak allocated"), c->peakAllocatedBytes.a, c->peakAllocatedBytes.b, true});
+        rows_.push_back({tr("Peak reserved"), c->peakReservedBytes.a, c->peakReservedBytes.b, true});
+        rows_.push_back({tr("Iteration time (mean)"), c->meanIterationNs.a, c->meanIterationNs.b, false});
+        rows_.push_back({tr("Leak per iteration"), c->leakBytesPerIteration.a, c->leakBytesPerIteration.b, true});
+        for (int p = 0; p < analysis::kPhaseCount; ++p) {
+            QString name = analysis::phaseNameText(analysis::PhaseName(p));
+            rows_.push_back({tr("%1 time").arg(name), c->phaseMeanNs[size_t(p)].a, c->phaseMeanNs[size_t(p)].b, false});
+            rows_.push_back({tr("%1 peak").arg(name), c->phasePeakBytes[size_t(p)].a, c->phasePeakBytes[size_t(p)].b, true});
+        }
+        for (int k = 0; k < analysis::kCategoryCount; ++k)
+            rows_.push_back({tr("%1 (peak)").arg(analysis::categoryName(analysis::Category(k))),
+                             c->categoryPeakBytes[size_t(k)].a, c->categoryPeakBytes[size_t(k)].b, true});
+        rows_.push_back({tr("Recompute per iteration"), c->recomputeNsPerIteration.a, c->recomputeNsPerIteration.b, false});
+        for (const auto& k : c->kernels)
+            rows_.push_back({QString::fromStdString(k.name), k.nsPerIteration.a, k.nsPerIteration.b, false});
+    }
+    endResetModel();
+}
+
+QVariant DiffTableModel::data(const QModelIndex& index, int role) const {
+    if (!index.isValid() || size_t(index.row()) >= rows_.size()) return {};
+    const Row& r = rows_[size_t(index.row())];
+    auto text = [&](double v) { return r.bytes ? bytesText(v) : nsText(v); };
+    if (role == Qt::DisplayRole) {
+        switch (index.column()) {
+        case 0: return r.what;
+        case 1: return text(r.a);
+        case 2: return text(r.b);
+        case 3: {
+            double d = r.b - r.a;
+            QString pct = r.a != 0 ? QString::asprintf(" (%+.1f%%)", d / r.a * 100) : QString();
+            return (d >= 0 ? "+" : "−") + text(std::abs(d)) + pct;
+        }
+        }
+    }
+    if (role == Qt::ToolTipRole && index.column() == 0) return r.what;
+    if (role == Qt::ForegroundRole && index.column() == 3 && r.b != r.a)
+        return QColor(r.b > r.a ? QColor(220, 60, 60) : QColor(40, 160, 70));  // more memory/time is worse
+    if (role == Qt::TextAlignmentRole && index.column() > 0) return int(Qt::AlignRight | Qt::AlignVCenter);
+    return {};
+}
+
+QVariant DiffTableModel::headerData(int section, Qt::Orientation o, int role) const {
+    if (o != Qt::Horizontal || role != Qt::DisplayRole) return {};
+    static const char* names[] = {"What", "Run A", "Run B", "Change"};
+    return section < 4 ? QString(names[section]) : QVariant();
+}
+
+// ---- EstimatorPanel -----------------------------------------------------------
+
+EstimatorPanel::EstimatorPanel(QWidget* parent) : QWidget(parent) {
+    auto* layout = new QVBoxLayout(this);
+    measured_ = new QLabel(tr("Open a trace to estimate what fits."), this);
+    measured_->setWordWrap(true);
+    measured_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    auto* row = new QHBoxLayout;
+    row->addWidget(new QLabel(tr("Batch size"), this));
+    slider_ = new QSlider(Qt::Horizontal, this);
+    slider_->setRange(1, 256);
+    spin_ = new QSpinBox(this);
+    spin_->setRange(1, 4096);
+    row->addWidget(slider_, 1);
+    row->addWidget(spin_);
+    prediction_ = new QLabel(this);
+    prediction_->setWordWrap(true);
+    prediction_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    layout->addWidget(measured_);
+    layout->addLayout(row);
+    layout->addWidget(prediction_);
+    layout->addStretch(1);
+    connect(slider_, &QSlider::valueChanged, spin_, &QSpinBox::setValue);
+    connect(spin_, &QSpinBox::valueChanged, this, [this](int v) {
+        if (slider_->value() != v && v <= slider_->maximum()) slider_->setValue(v);
+        refresh();
+    });
+    setEnabled(false);
+}
+
+int EstimatorPanel::targetBatch() const { return spin_->value(); }
+void EstimatorPanel::setTargetBatch(int batch) { spin_->setValue(batch); }
+
+void EstimatorPanel::setDocument(std::shared_ptr<const TraceDocument> doc) {
+    doc_ = std::move(doc);
+    const bool valid = doc_ && doc_->summary.estimate.valid;
+    setEnabled(valid);
+    if (!valid) {
+        measured_->setText(doc_ ? tr("This trace has no allocations to estimate from.") : tr("Open a trace to estimate what fits."));
+        prediction_->clear();
+        return;
+    }
+    const auto& e = doc_->summary.estimate;
+    measured_->setText(tr("<b>Measured</b> at batch %1 (%2)%3:<br>"
+                          "weights %4, gradients %5, optimizer state %6,<br>activations %7 (%8 per sample%9)<br>"
+                          "peak allocated %10")
+                           .arg(e.measuredBatch)
+                           .arg(QString::fromStdString(e.batchSource))
+                           .arg(e.measuredSequence ? tr(", sequence %1").arg(e.measuredSequence) : QString())
+                           .arg(bytesText(double(e.weightsBytes)), bytesText(double(e.gradientsBytes)),
+                                bytesText(double(e.optimizerStateBytes)), bytesText(double(e.activationsBytes)),
+                                bytesText(double(e.activationsPerSampleBytes)))
+                           .arg(e.activationsPerTokenBytes ? tr(", %1 per token").arg(bytesText(double(e.activationsPerTokenBytes)))
+                                                           : QString())
+                           .arg(bytesText(double(e.measuredPeakBytes))));
+    slider_->setMaximum(std::max<int>(64, int(std::min<uint32_t>(4096, std::max<uint32_t>(e.maxBatchThatFits * 2, e.measuredBatch * 4)))));
+    spin_->setValue(int(e.targetBatch ? e.targetBatch : e.measuredBatch * 2));
+    refresh();
+}
+
+void EstimatorPanel::refresh() {
+    if (!doc_ || !doc_->summary.estimate.valid) return;
+    const auto& e = doc_->summary.estimate;
+    const double ratio = double(spin_->value()) / double(std::max<uint32_t>(1, e.measuredBatch));
+    predictedPeakBytes_ = e.predictPeakBytes(ratio);
+    const uint64_t device = e.predictDeviceBytes(ratio);
+    QString fit;
+    if (e.deviceTotalBytes) {
+        const double capacity = double(e.deviceTotalBytes) * (1.0 - e.headroom);
+        fit = double(device) <= capacity
+                  ? tr("<span style='color:#2e7d32'>fits</span> with %1% headroom").arg(int(e.headroom * 100))
+                  : tr("<span style='color:#c62828'>does not fit</span> (%1 usable)").arg(bytesText(capacity));
+    }
+    prediction_->setText(tr("<b>Batch %1</b>: predicted peak allocated %2, device memory %3 %4<br>"
+                            "Largest batch that fits the %5 device with %6% headroom: <b>%7</b>%8")
+                             .arg(spin_->value())
+                             .arg(bytesText(double(predictedPeakBytes_)), bytesText(double(device)), fit,
+                                  bytesText(double(e.deviceTotalBytes)))
+                             .arg(int(e.headroom * 100))
+                             .arg(e.maxBatchThatFits ? QString::number(e.maxBatchThatFits) : tr("unknown"))
+                             .arg(e.note.empty() ? QString() : "<br><i>" + QString::fromStdString(e.note) + "</i>"));
+}
+
+// ---- Summary rows -------------------------------------------------------------
+
+std::vector<KeyValueModel::Row> summaryRows(const TraceDocument& doc) {
+    const auto& s = doc.summary;
+    const auto& m = doc.model;
+    std::vector<KeyValueModel::Row> rows;
+    auto add = [&](const QString& k, const QString& v, const QString& tip = {}) { rows.push_back({k, v, tip}); };
+    add(doc.displayName, "", doc.path);
+    for (const auto& dev : m.devices)
+        add(QObject::tr("Device %1").arg(dev.deviceId),
+            QString::fromStdString(m.text(dev.nameId)) + ", " + bytesText(double(dev.totalMemoryBytes)));
+    add(QObject::tr("Duration"), nsText(double(s.durationNs)));
+    add(QObject::tr("Events"), QString::number(s.events));
+    add(QObject::tr("Tensor events"), QString::number(s.tensorEvents));
+    add(QObject::tr("Iterations"), QString::number(s.iterations.size()),
+        QObject::tr("found from %1").arg(analysis::iterationSourceText(s.iterations.source)));
+    if (s.meanIterationNs) add(QObject::tr("Iteration time (mean)"), nsText(double(s.meanIterationNs)));
+    for (int p = 0; p < analysis::kPhaseCount; ++p) {
+        const auto& ph = s.phases[size_t(p)];
+        if (!ph.iterations) continue;
+        add(QObject::tr("  %1").arg(analysis::phaseNameText(analysis::PhaseName(p))),
+            QObject::tr("%1, peak %2").arg(nsText(double(ph.meanNs)), bytesText(double(ph.peakAllocatedBytes))));
+    }
+    add(QObject::tr("Peak allocated"), bytesText(double(s.peakAllocated.bytes)),
+        QObject::tr("torch.cuda.max_memory_allocated() where tensor events exist, driver allocations otherwise"));
+    add(QObject::tr("Peak reserved"), bytesText(double(s.peakReserved.bytes)), QObject::tr("torch.cuda.max_memory_reserved()"));
+    if (!m.deviceUsed.empty()) add(QObject::tr("Peak device used"), bytesText(double(m.deviceUsed.peak().bytes)));
+    for (int k = 0; k < analysis::kCategoryCount; ++k)
+        if (s.categories.bytesAtPeak[size_t(k)])
+            add(QObject::tr("  %1 at peak").arg(analysis::categoryName(analysis::Category(k))),
+                bytesText(double(s.categories.bytesAtPeak[size_t(k)])));
+    add(QObject::tr("Leak"), s.leak.detected ? QObject::tr("%1 per iteration from iteration %2")
+                                                   .arg(bytesText(double(s.leak.bytesPerIteration)))
+                                                   .arg(s.leak.firstIteration)
+                                             : QObject::tr("none"));
+    if (s.checkpointing.detected)
+        add(QObject::tr("Checkpointing"), QObject::tr("recompute %1 per iteration (%2% of step time)")
+                                              .arg(nsText(double(s.checkpointing.recomputeNsPerIteration)))
+                                              .arg(s.checkpointing.fractionOfIterationTime * 100, 0, 'f', 1));
+    if (s.estimate.valid && s.estimate.maxBatchThatFits)
+        add(QObject::tr("Largest batch that fits"), QString::number(s.estimate.maxBatchThatFits));
+    if (s.boundness.source != "none") {
+        QStringList parts;
+        for (int p = 0; p < analysis::kPhaseCount; ++p)
+            if (s.boundness.phases[size_t(p)].bound != analysis::Bound::Unknown)
+                parts << QString("%1 %2").arg(analysis::phaseNameText(analysis::PhaseName(p)),
+                                              analysis::boundText(s.boundness.phases[size_t(p)].bound));
+        add(QObject::tr("Boundness (%1)").arg(QString::fromStdString(s.boundness.source)), parts.join(", "));
+    }
+    add(QObject::tr("Kernels"), QString::number(m.kernels.size()));
+    if (!m.allocFailures.empty()) add(QObject::tr("Failed allocations (OOM)"), QString::number(m.allocFailures.size()));
+    if (m.droppedEvents) add(QObject::tr("Dropped during capture"), QString::number(m.droppedEvents));
+    for (const auto& n : m.notes) add(QObject::tr("Note"), QString::fromStdString(m.text(n.textId)));
+    if (!doc.warning.isEmpty()) add(QObject::tr("Problems"), doc.warning, doc.warning);
+    return rows;
+}
+
+}  // namespace vramscope::app

@@ -1,0 +1,186 @@
+#include "boundness.h"
+
+#include <algorithm>
+#include <cctype>
+#include <string>
+#include <unordered_map>
+
+namespace vramscope::analysis {
+
+using model::TraceModel;
+using format::CounterMetric;
+using format::CounterSource;
+
+const char* boundText(Bound bound) {
+    switch (bound) {
+    case Bound::Unknown: return "unknown";
+    case Bound::Compute: return "compute";
+    case Bound::Bandwidth: return "bandwidth";
+    case Bound::Latency: return "latency";
+    }
+    return "?";
+}
+
+Bound boundFromKernelName(std::string_view name) {
+    std::string lower(name.substr(0, 160));
+    for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    for (const char* word : {"gemm", "xmma", "cutlass", "flash", "conv", "mma", "cublas", "wgrad", "dgrad", "fmha", "attention", "matmul"})
+        if (lower.find(word) != std::string::npos) return Bound::Compute;
+    return Bound::Bandwidth;
+}
+
+namespace {
+
+// The SM side counts as the limit above this percentage. 50 % of peak for
+// throughput metrics (sm__throughput, GPM pipe utilisations). PM sampling on
+// GH100 cannot collect sm__throughput in one pass, so the injector samples
+// the instruction issue rate (sm__inst_executed_realtime), one of the
+// sub-units sm__throughput takes the maximum of: it reads lower. Measured on
+// an H100 (tests/data/counters_gemm.vtrace): a tiled FP32 GEMM that ncu puts
+// at 89.9 % sm__throughput issues at 36 %; a DRAM-bound triad at 11.6 %,
+// a launch storm at 0 %. Hence 30 % for issue rates. The same rule is in
+// kernel_boundness.cpp.
+double computeThresholdPct(const TraceModel& m, const model::CounterSeries* sm) {
+    if (sm && m.text(sm->info.nameId).find("inst_executed") != std::string::npos) return 30;
+    return 50;
+}
+
+// Thresholds (percent of peak): the SM side above its threshold and ahead of
+// DRAM, or DRAM above 50 %; otherwise neither (latency, launch overhead).
+Bound classify(double sm, double dram, double busy, double smThreshold = 50) {
+    if (busy < 0.5) return Bound::Latency;
+    if (sm >= smThreshold && sm >= dram) return Bound::Compute;
+    if (dram >= 50) return Bound::Bandwidth;
+    return Bound::Latency;
+}
+
+const char* sourceText(CounterSource s) {
+    switch (s) {
+    case CounterSource::PmSampling: return "pm_sampling";
+    case CounterSource::Gpm: return "gpm";
+    case CounterSource::Synthetic: return "synthetic";
+    case CounterSource::Estimated: return "estimated";
+    default: return "estimated";
+    }
+}
+
+struct Accumulator {
+    double sm = 0, dram = 0, tensor = 0;
+    double smCount = 0, dramCount = 0, tensorCount = 0;  // weights
+    uint64_t samples = 0;
+    uint64_t busyNs = 0, durationNs = 0;
+    uint64_t computeNs = 0, bandwidthNs = 0;  // for name-based estimates
+};
+
+// A sample's timestamp is the end of its interval; each sample counts by how
+// much of its interval lies inside the span (phases can be shorter than one
+// sampling interval: the optimizer step of a small model takes < 1 ms).
+void addSamples(const model::CounterSeries& s, const TimeSpan& span, double& sum, double& weight, uint64_t* samples) {
+    const uint64_t interval = s.info.intervalNs ? s.info.intervalNs : 1'000'000;
+    auto first = std::upper_bound(s.timesNs.begin(), s.timesNs.end(), span.startNs);
+    auto last = std::upper_bound(first, s.timesNs.end(), span.endNs + interval);
+    for (auto it = first; it != last; ++it) {
+        const uint64_t end = *it, start = end > interval ? end - interval : 0;
+        const uint64_t a = std::max(start, span.startNs), b = std::min(end, span.endNs);
+        if (a >= b) continue;
+        const double w = static_cast<double>(b - a) / static_cast<double>(interval);
+        sum += w * s.valuesMilli[static_cast<size_t>(it - s.timesNs.begin())] / 1000.0;
+        weight += w;
+        if (samples) ++*samples;
+    }
+}
+
+PhaseBoundness finish(const Accumulator& a, bool counters, double smThreshold) {
+    PhaseBoundness p;
+    p.durationNs = a.durationNs;
+    p.busyFraction = a.durationNs ? static_cast<double>(a.busyNs) / static_cast<double>(a.durationNs) : 0;
+    if (a.durationNs == 0) return p;
+    if (counters) {
+        p.samples = a.samples;
+        if (a.smCount > 0) p.smThroughputPct = a.sm / a.smCount;
+        if (a.dramCount > 0) p.dramThroughputPct = a.dram / a.dramCount;
+        if (a.tensorCount > 0) p.tensorPipePct = a.tensor / a.tensorCount;
+        if (a.smCount > 0 || a.dramCount > 0)
+            p.bound = classify(std::max(0.0, p.smThroughputPct), std::max(0.0, p.dramThroughputPct), p.busyFraction,
+                               smThreshold);
+        return p;
+    }
+    if (p.busyFraction < 0.5) p.bound = Bound::Latency;
+    else if (a.computeNs + a.bandwidthNs) p.bound = a.computeNs >= a.bandwidthNs ? Bound::Compute : Bound::Bandwidth;
+    return p;
+}
+
+}  // namespace
+
+BoundnessReport analyzeBoundness(const TraceModel& m, const IterationSet& set) {
+    BoundnessReport r;
+    if (set.iterations.empty()) return r;
+    const model::CounterSeries *sm = nullptr, *dram = nullptr, *tensor = nullptr;
+    for (const auto& s : m.counters) {
+        if (s.info.metric == CounterMetric::SmThroughputPct && !sm) sm = &s;
+        if (s.info.metric == CounterMetric::DramThroughputPct && !dram) dram = &s;
+        if (s.info.metric == CounterMetric::TensorPipePct && !tensor) tensor = &s;
+    }
+    const bool counters = (sm && !sm->timesNs.empty()) || (dram && !dram->timesNs.empty());
+    r.source = counters ? sourceText((sm ? sm : dram)->info.source) : "estimated";
+
+    std::unordered_map<uint32_t, Bound> nameBound;  // per string id
+    auto boundOf = [&](uint32_t nameId) {
+        auto [it, added] = nameBound.try_emplace(nameId, Bound::Unknown);
+        if (added) it->second = boundFromKernelName(m.text(nameId));
+        return it->second;
+    };
+    std::array<Accumulator, kPhaseCount> acc{};
+    Accumulator all;
+    const auto& k = m.kernels;
+    auto accumulate = [&](Accumulator& a, const TimeSpan& span) {
+        a.durationNs += span.durationNs();
+        auto [first, last] = m.kernelsIn(span.startNs, span.endNs);
+        for (size_t i = first; i < last; ++i) {
+            const uint64_t s = std::max(span.startNs, k.startNs[i]), e = std::min(span.endNs, k.endNs(i));
+            if (s >= e) continue;
+            a.busyNs += e - s;
+            if (!counters) (boundOf(k.nameId[i]) == Bound::Compute ? a.computeNs : a.bandwidthNs) += e - s;
+        }
+        if (counters) {
+            if (sm) addSamples(*sm, span, a.sm, a.smCount, &a.samples);
+            if (dram) addSamples(*dram, span, a.dram, a.dramCount, sm ? nullptr : &a.samples);
+            if (tensor) addSamples(*tensor, span, a.tensor, a.tensorCount, nullptr);
+        }
+    };
+    for (const auto& it : set.iterations) {
+        for (int p = 0; p < kPhaseCount; ++p)
+            if (it.phases[static_cast<size_t>(p)].valid()) accumulate(acc[static_cast<size_t>(p)], it.phases[static_cast<size_t>(p)]);
+        accumulate(all, it.span);
+    }
+    const double smThreshold = computeThresholdPct(m, sm);
+    for (int p = 0; p < kPhaseCount; ++p)
+        r.phases[static_cast<size_t>(p)] = finish(acc[static_cast<size_t>(p)], counters, smThreshold);
+    r.overall = finish(all, counters, smThreshold);
+    return r;
+}
+
+Bound kernelBound(const TraceModel& m, size_t kernel) {
+    if (kernel >= m.kernels.size()) return Bound::Unknown;
+    const model::CounterSeries *sm = nullptr, *dram = nullptr;
+    for (const auto& s : m.counters) {
+        if (s.info.metric == CounterMetric::SmThroughputPct && !sm && !s.timesNs.empty()) sm = &s;
+        if (s.info.metric == CounterMetric::DramThroughputPct && !dram && !s.timesNs.empty()) dram = &s;
+    }
+    if (!sm && !dram) return boundFromKernelName(m.text(m.kernels.nameId[kernel]));
+    // A kernel much shorter than a sampling interval would only inherit its
+    // neighbours' bound (measured on synth: most elementwise kernels read as
+    // compute next to GEMMs); its name says more.
+    const uint64_t interval = (sm ? sm : dram)->info.intervalNs;
+    if (interval && uint64_t(m.kernels.durationNs[kernel]) * 2 < interval)
+        return boundFromKernelName(m.text(m.kernels.nameId[kernel]));
+    const TimeSpan span{m.kernels.startNs[kernel], std::max(m.kernels.endNs(kernel), m.kernels.startNs[kernel] + 1)};
+    double smSum = 0, smWeight = 0, dramSum = 0, dramWeight = 0;
+    if (sm) addSamples(*sm, span, smSum, smWeight, nullptr);
+    if (dram) addSamples(*dram, span, dramSum, dramWeight, nullptr);
+    if (smWeight <= 0 && dramWeight <= 0) return boundFromKernelName(m.text(m.kernels.nameId[kernel]));
+    const double smPct = smWeight > 0 ? smSum / smWeight : 0, dramPct = dramWeight > 0 ? dramSum / dramWeight : 0;
+    return classify(smPct, dramPct, 1.0, computeThresholdPct(m, sm));
+}
+
+}  // namespace vramscope::analysis

@@ -1,0 +1,50 @@
+// Boundness per phase: compute-bound, bandwidth-bound or neither (latency,
+// launch overhead, idle gaps), from hardware counter samples overlaid on the
+// phases. Without counters, a clearly labelled estimate from kernel names.
+#pragma once
+
+#include "iterations.h"
+
+#include "model/trace_model.h"
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace vramscope::analysis {
+
+enum class Bound : uint8_t { Unknown, Compute, Bandwidth, Latency };
+// "unknown", "compute", "bandwidth", "latency".
+const char* boundText(Bound bound);
+
+// A kernel's likely bound from its name alone (GEMM, convolution, attention:
+// compute; elementwise, norms, reductions, copies, optimizers: bandwidth).
+Bound boundFromKernelName(std::string_view name);
+
+struct PhaseBoundness {
+    Bound bound = Bound::Unknown;
+    double smThroughputPct = -1;    // mean over the phase's samples, -1 when none
+    double dramThroughputPct = -1;
+    double tensorPipePct = -1;
+    double busyFraction = 0;        // kernel time / phase time
+    uint64_t samples = 0;
+    uint64_t durationNs = 0;        // summed over iterations
+};
+
+struct BoundnessReport {
+    // "pm_sampling", "gpm", "synthetic" (from CounterInfo.source), "estimated"
+    // (kernel names), or "none" (no phases).
+    std::string source = "none";
+    std::array<PhaseBoundness, kPhaseCount> phases;
+    PhaseBoundness overall;  // all iterations
+};
+
+BoundnessReport analyzeBoundness(const model::TraceModel& model, const IterationSet& iterations);
+
+// One kernel's bound (for colouring kernel lanes): from the counter samples
+// overlapping it, weighted by overlap, when it lasts at least half a sampling
+// interval; otherwise (or without SM/DRAM counters) from its name. O(log n).
+Bound kernelBound(const model::TraceModel& model, size_t kernel);
+
+}  // namespace vramscope::analysis

@@ -1,0 +1,28 @@
+// What limits each kernel (by name), for colouring kernel lanes and tables:
+// counter samples overlaid on that kernel's executions, weighted by overlap,
+// when the trace has SM and DRAM throughput counters; otherwise (and for names
+// no sample covers) an estimate from the name (boundFromKernelName).
+#pragma once
+
+#include "boundness.h"
+
+#include "model/trace_model.h"
+
+#include <cstdint>
+#include <unordered_map>
+#include <utility>
+
+namespace vramscope::analysis {
+
+struct KernelBoundness {
+    bool fromCounters = false;                   // false: every entry is a name-based estimate
+    std::unordered_map<uint32_t, Bound> byName;  // kernel name string id → bound
+    // Mean SM and DRAM throughput (percent of peak) over each name's
+    // executions, -1 where a counter never covered it; counters only.
+    std::unordered_map<uint32_t, std::pair<double, double>> smAndDramPct;
+};
+
+// One entry per kernel name in model.kernels. O(kernels + samples).
+KernelBoundness kernelBoundness(const model::TraceModel& model);
+
+}  // namespace vramscope::analysis

@@ -1,0 +1,105 @@
+#include "summary.h"
+
+#include <algorithm>
+
+namespace vramscope::analysis {
+
+using model::TraceModel;
+
+namespace {
+
+std::vector<KernelStats> kernelStats(const TraceModel& m) {
+    // String ids are dense from 1: a vector beats a hash map on 10M kernels.
+    uint32_t maxId = 0;
+    for (uint32_t id : m.kernels.nameId) maxId = std::max(maxId, id);
+    std::vector<KernelStats> byId(static_cast<size_t>(maxId) + 1);
+    for (size_t i = 0; i < m.kernels.size(); ++i) {
+        KernelStats& s = byId[m.kernels.nameId[i]];
+        ++s.count;
+        s.totalNs += m.kernels.durationNs[i];
+    }
+    std::vector<KernelStats> out;
+    for (uint32_t id = 0; id < byId.size(); ++id) {
+        if (!byId[id].count) continue;
+        byId[id].nameId = id;
+        byId[id].name = m.text(id);
+        out.push_back(std::move(byId[id]));
+    }
+    std::sort(out.begin(), out.end(), [](const KernelStats& a, const KernelStats& b) { return a.totalNs > b.totalNs; });
+    return out;
+}
+
+}  // namespace
+
+TraceSummary summarize(const TraceModel& m, const SummaryOptions& options) {
+    TraceSummary s;
+    if (!m.devices.empty()) {
+        s.deviceName = m.text(m.devices.front().nameId);
+        s.deviceTotalBytes = m.devices.front().totalMemoryBytes;
+    }
+    s.firstNs = m.firstNs;
+    s.durationNs = m.lastNs > m.firstNs ? m.lastNs - m.firstNs : 0;
+    s.events = m.events;
+    s.tensorEvents = m.tensorEvents;
+    s.driverEvents = m.driverEvents;
+    s.allocationLevel = m.allocationLevel;
+
+    s.iterations = detectIterations(m);
+    s.categories = categorize(m, s.iterations);
+    s.leak = detectLeaks(m, s.iterations, s.categories);
+    s.checkpointing = detectCheckpointing(m, s.iterations);
+    s.estimate = estimateMemory(m, s.categories, options.estimator);
+    s.boundness = analyzeBoundness(m, s.iterations);
+    s.kernels = kernelStats(m);
+
+    uint64_t totalIterationNs = 0;
+    for (const auto& it : s.iterations.iterations) {
+        IterationStats st;
+        st.step = it.step;
+        st.startNs = it.span.startNs;
+        st.durationNs = it.span.durationNs();
+        st.allocatedAtStartBytes = m.allocated.valueAt(it.span.startNs);
+        st.peakAllocatedBytes = m.allocated.peakIn(it.span.startNs, it.span.endNs).bytes;
+        st.peakReservedBytes = m.reserved.peakIn(it.span.startNs, it.span.endNs).bytes;
+        for (int p = 0; p < kPhaseCount; ++p) {
+            const TimeSpan& span = it.phases[static_cast<size_t>(p)];
+            if (!span.valid()) continue;
+            st.phaseDurationNs[static_cast<size_t>(p)] = span.durationNs();
+            st.phasePeakBytes[static_cast<size_t>(p)] = m.allocated.peakIn(span.startNs, span.endNs).bytes;
+            PhaseStats& ps = s.phases[static_cast<size_t>(p)];
+            ++ps.iterations;
+            ps.totalNs += span.durationNs();
+            ps.peakAllocatedBytes = std::max(ps.peakAllocatedBytes, st.phasePeakBytes[static_cast<size_t>(p)]);
+            ps.meanPeakAllocatedBytes += st.phasePeakBytes[static_cast<size_t>(p)];  // divided below
+        }
+        totalIterationNs += st.durationNs;
+        s.perIteration.push_back(st);
+    }
+    for (auto& ps : s.phases) {
+        if (!ps.iterations) continue;
+        ps.meanNs = ps.totalNs / ps.iterations;
+        ps.meanPeakAllocatedBytes /= ps.iterations;
+    }
+    if (!s.perIteration.empty()) s.meanIterationNs = totalIterationNs / s.perIteration.size();
+
+    s.peakAllocated = m.allocated.peak();
+    s.peakReserved = m.reserved.peak();
+    if (!m.allocated.empty()) {
+        for (uint32_t b : m.topLiveBlocksAt(s.peakAllocated.timeNs, options.topBlocks)) {
+            BlockInfo info;
+            info.block = b;
+            info.bytes = m.blocks.bytes[b];
+            info.address = m.blocks.address[b];
+            info.allocNs = m.blocks.allocNs[b];
+            info.freeNs = m.blocks.freeNs[b];
+            info.category = s.categories.category[b];
+            info.iteration = s.categories.iteration[b];
+            info.phase = s.categories.phase[b];
+            info.callsite = m.callsiteText(m.blocks.callsiteId[b]);
+            s.topBlocksAtPeak.push_back(std::move(info));
+        }
+    }
+    return s;
+}
+
+}  // namespace vramscope::analysis

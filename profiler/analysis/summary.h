@@ -1,0 +1,87 @@
+// Everything `vramscope summary` reports, computed in one call: iterations
+// and phases, peaks with the blocks live at the peak, categories, leaks,
+// checkpointing, the estimator and boundness. Plain data; no I/O.
+#pragma once
+
+#include "boundness.h"
+#include "categories.h"
+#include "checkpointing.h"
+#include "estimator.h"
+#include "iterations.h"
+#include "leak_detector.h"
+
+#include "model/trace_model.h"
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace vramscope::analysis {
+
+struct SummaryOptions {
+    EstimatorOptions estimator;
+    size_t topBlocks = 10;
+};
+
+struct IterationStats {
+    uint64_t step = 0;
+    uint64_t startNs = 0, durationNs = 0;
+    uint64_t allocatedAtStartBytes = 0;
+    uint64_t peakAllocatedBytes = 0;
+    uint64_t peakReservedBytes = 0;
+    std::array<uint64_t, kPhaseCount> phaseDurationNs{};  // 0 where the phase is unknown
+    std::array<uint64_t, kPhaseCount> phasePeakBytes{};
+};
+
+// One phase over all iterations that have it.
+struct PhaseStats {
+    uint32_t iterations = 0;
+    uint64_t totalNs = 0;
+    uint64_t meanNs = 0;
+    uint64_t peakAllocatedBytes = 0;      // the highest of any iteration
+    uint64_t meanPeakAllocatedBytes = 0;
+};
+
+struct KernelStats {
+    uint32_t nameId = 0;
+    std::string name;
+    uint64_t count = 0;
+    uint64_t totalNs = 0;
+};
+
+struct BlockInfo {
+    uint32_t block = 0;  // index into model.blocks
+    uint64_t bytes = 0, address = 0;
+    uint64_t allocNs = 0, freeNs = 0;  // freeNs = model::kNeverNs when never freed
+    Category category = Category::Other;
+    int32_t iteration = -1;
+    int8_t phase = -1;
+    std::string callsite;
+};
+
+struct TraceSummary {
+    std::string deviceName;
+    uint64_t deviceTotalBytes = 0;
+    uint64_t firstNs = 0, durationNs = 0;
+    uint64_t events = 0, tensorEvents = 0, driverEvents = 0;
+    model::AllocationLevel allocationLevel = model::AllocationLevel::None;
+
+    IterationSet iterations;
+    std::vector<IterationStats> perIteration;
+    std::array<PhaseStats, kPhaseCount> phases;
+    uint64_t meanIterationNs = 0;
+
+    model::MemoryCurve::Point peakAllocated, peakReserved;
+    std::vector<BlockInfo> topBlocksAtPeak;
+    Categorization categories;
+    LeakReport leak;
+    CheckpointingReport checkpointing;
+    Estimate estimate;
+    BoundnessReport boundness;
+    std::vector<KernelStats> kernels;  // every kernel name, most total time first
+};
+
+TraceSummary summarize(const model::TraceModel& model, const SummaryOptions& options = {});
+
+}  // namespace vramscope::analysis

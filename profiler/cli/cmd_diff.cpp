@@ -1,0 +1,166 @@
+// vramscope diff A B [--json] [--fail-on-regression PCT]: two runs aligned by
+// iteration. Exit code 3 when B's peak allocated exceeds A's by more than
+// PCT percent, so it can guard memory in CI.
+#include "command.h"
+
+#include "analysis/compare.h"
+#include "analysis/summary.h"
+#include "model/model_builder.h"
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+
+#include <cstdio>
+
+namespace vramscope::cli {
+namespace {
+
+using namespace vramscope::analysis;
+
+QJsonObject deltaJson(const ValueDelta& d) {
+    return QJsonObject{{"a", d.a}, {"b", d.b}, {"delta", d.delta()}, {"percent", d.percent()}};
+}
+
+QString bytesText(double bytes) {
+    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    const bool negative = bytes < 0;
+    if (negative) bytes = -bytes;
+    while (bytes >= 1024 && u < 4) {
+        bytes /= 1024;
+        ++u;
+    }
+    return QString::asprintf(u == 0 ? "%s%.0f %s" : "%s%.2f %s", negative ? "-" : "", bytes, units[u]);
+}
+
+void printRow(const char* label, const ValueDelta& d, bool bytes) {
+    auto text = [&](double v) { return bytes ? bytesText(v) : QString::asprintf("%.3f ms", v / 1e6); };
+    std::printf("  %-22s %14s -> %-14s %+8.2f%%\n", label, qPrintable(text(d.a)), qPrintable(text(d.b)), d.percent());
+}
+
+bool loadSummary(const QString& path, TraceSummary& out) {
+    model::TraceModel m;
+    std::string error;
+    if (!model::loadModel(path.toStdString(), m, {}, &error)) {
+        printError("diff", QString::fromStdString(error));
+        return false;
+    }
+    out = summarize(m);
+    return true;
+}
+
+int runDiff(const QStringList& arguments) {
+    QCommandLineParser parser;
+    parser.setApplicationDescription(
+        "Compares two traces aligned by iteration: peak allocated and reserved, per phase, per category and per "
+        "kernel, and for checkpointing the peak saved against the time spent. With --fail-on-regression, exits "
+        "with code 3 when B's peak allocated memory exceeds A's by more than PCT percent.");
+    parser.addPositionalArgument("A", "The baseline .vtrace file.");
+    parser.addPositionalArgument("B", "The .vtrace file to compare with it.");
+    const QCommandLineOption json("json", "Print one JSON object (schema in docs/summary-schema.md).");
+    const QCommandLineOption fail("fail-on-regression", "Exit with code 3 when peak allocated grows by more than PCT percent.",
+                                  "PCT");
+    const QCommandLineOption top("top", "How many kernels with the largest change to list (default 10).", "N");
+    parser.addOptions({json, fail, top});
+    int exitCode = 0;
+    if (!parseOrExit(parser, arguments, &exitCode)) return exitCode;
+    if (parser.positionalArguments().size() != 2) {
+        printError("diff", "expects two files, A and B (see --help)");
+        return kExitUsage;
+    }
+    double threshold = -1;
+    if (parser.isSet(fail)) {
+        bool good = false;
+        threshold = parser.value(fail).toDouble(&good);
+        if (!good || threshold < 0) {
+            printError("diff", "--fail-on-regression takes a percentage such as 5");
+            return kExitUsage;
+        }
+    }
+    size_t topKernels = 10;
+    if (parser.isSet(top)) {
+        bool good = false;
+        topKernels = parser.value(top).toUInt(&good);
+        if (!good) {
+            printError("diff", "--top takes a whole number");
+            return kExitUsage;
+        }
+    }
+    const QString pathA = parser.positionalArguments()[0], pathB = parser.positionalArguments()[1];
+    TraceSummary a, b;
+    if (!loadSummary(pathA, a) || !loadSummary(pathB, b)) return kExitBadInput;
+    const Comparison c = compareRuns(a, b, topKernels);
+    const bool regressed = threshold >= 0 && c.regressed(threshold);
+
+    if (parser.isSet(json)) {
+        QJsonObject phases, categories;
+        for (int p = 0; p < kPhaseCount; ++p)
+            phases[phaseNameText(PhaseName(p))] = QJsonObject{{"mean_duration_ns", deltaJson(c.phaseMeanNs[size_t(p)])},
+                                                             {"peak_allocated_bytes", deltaJson(c.phasePeakBytes[size_t(p)])}};
+        for (int k = 0; k < kCategoryCount; ++k)
+            categories[categoryName(Category(k))] = deltaJson(c.categoryPeakBytes[size_t(k)]);
+        QJsonArray kernels, iterations;
+        for (const auto& k : c.kernels)
+            kernels.append(QJsonObject{{"name", QString::fromStdString(k.name)},
+                                       {"ns_per_iteration", deltaJson(k.nsPerIteration)},
+                                       {"count_per_iteration", deltaJson(k.countPerIteration)}});
+        for (const auto& it : c.iterations)
+            iterations.append(QJsonObject{{"index", qint64(it.index)},
+                                          {"peak_allocated_bytes", deltaJson(it.peakAllocatedBytes)},
+                                          {"duration_ns", deltaJson(it.durationNs)}});
+        const QJsonObject o{
+            {"a", pathA},
+            {"b", pathB},
+            {"iterations", QJsonObject{{"a", qint64(c.iterationsA)}, {"b", qint64(c.iterationsB)}}},
+            {"aligned_iterations", qint64(c.alignedIterations)},
+            {"peak_allocated_bytes", deltaJson(c.peakAllocatedBytes)},
+            {"peak_reserved_bytes", deltaJson(c.peakReservedBytes)},
+            {"mean_iteration_ns", deltaJson(c.meanIterationNs)},
+            {"leak_bytes_per_iteration", deltaJson(c.leakBytesPerIteration)},
+            {"phases", phases},
+            {"categories", categories},
+            {"kernels", kernels},
+            {"per_iteration", iterations},
+            {"checkpointing", QJsonObject{{"peak_saved_bytes", qint64(c.peakSavedBytes)},
+                                          {"iteration_time_added_ns", qint64(c.iterationTimeAddedNs)},
+                                          {"recompute_ns_per_iteration", deltaJson(c.recomputeNsPerIteration)}}},
+            {"regression", QJsonObject{{"threshold_percent", threshold >= 0 ? QJsonValue(threshold) : QJsonValue()},
+                                       {"regressed", regressed}}},
+        };
+        std::fputs(QJsonDocument(o).toJson(QJsonDocument::Indented).constData(), stdout);
+    } else {
+        std::printf("A %s\nB %s\n", qPrintable(pathA), qPrintable(pathB));
+        std::printf("  iterations %zu vs %zu, %zu aligned\n", c.iterationsA, c.iterationsB, c.alignedIterations);
+        printRow("peak allocated", c.peakAllocatedBytes, true);
+        printRow("peak reserved", c.peakReservedBytes, true);
+        printRow("mean iteration", c.meanIterationNs, false);
+        printRow("leak per iteration", c.leakBytesPerIteration, true);
+        for (int p = 0; p < kPhaseCount; ++p) {
+            const QByteArray name = phaseNameText(PhaseName(p));
+            printRow((name + " time").constData(), c.phaseMeanNs[size_t(p)], false);
+            printRow((name + " peak").constData(), c.phasePeakBytes[size_t(p)], true);
+        }
+        for (int k = 0; k < kCategoryCount; ++k)
+            if (c.categoryPeakBytes[size_t(k)].a || c.categoryPeakBytes[size_t(k)].b)
+                printRow(categoryName(Category(k)), c.categoryPeakBytes[size_t(k)], true);
+        if (c.recomputeNsPerIteration.a || c.recomputeNsPerIteration.b)
+            std::printf("  checkpointing: B saves %s of peak and spends %+.3f ms per iteration\n",
+                        qPrintable(bytesText(double(c.peakSavedBytes))), double(c.iterationTimeAddedNs) / 1e6);
+        if (!c.kernels.empty()) std::printf("  kernels with the largest change in time per iteration:\n");
+        for (const auto& k : c.kernels) {
+            if (k.nsPerIteration.delta() == 0) continue;
+            std::printf("    %+10.3f ms  %s\n", k.nsPerIteration.delta() / 1e6, k.name.substr(0, 100).c_str());
+        }
+        if (threshold >= 0)
+            std::printf("  %s: peak allocated %+.2f%% (threshold %.2f%%)\n", regressed ? "REGRESSION" : "ok",
+                        c.peakAllocatedBytes.percent(), threshold);
+    }
+    return regressed ? kExitRegression : kExitOk;
+}
+
+const CommandRegistration registration{
+    {"diff", "Compare two runs by iteration; exit 3 on a peak-memory regression", &runDiff}};
+
+}  // namespace
+}  // namespace vramscope::cli

@@ -1,0 +1,341 @@
+// vramscope summary FILE [--json]: what happened to GPU memory in a run.
+// The JSON schema is docs/summary-schema.md; tests/analysis pins its keys.
+#include "command.h"
+
+#include "analysis/summary.h"
+#include "model/model_builder.h"
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+
+#include <cstdio>
+
+namespace vramscope::cli {
+namespace {
+
+using namespace vramscope::analysis;
+
+QString bytesText(double bytes) {
+    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    const bool negative = bytes < 0;
+    if (negative) bytes = -bytes;
+    while (bytes >= 1024 && u < 4) {
+        bytes /= 1024;
+        ++u;
+    }
+    return QString::asprintf(u == 0 ? "%s%.0f %s" : "%s%.2f %s", negative ? "-" : "", bytes, units[u]);
+}
+
+QString msText(double ns) { return QString::asprintf("%.3f ms", ns / 1e6); }
+
+const char* levelText(model::AllocationLevel level) {
+    switch (level) {
+    case model::AllocationLevel::Tensor: return "tensor";
+    case model::AllocationLevel::Driver: return "driver";
+    default: return "none";
+    }
+}
+
+QJsonValue orNull(int64_t value, bool present) { return present ? QJsonValue(qint64(value)) : QJsonValue(); }
+
+QJsonObject boundJson(const PhaseBoundness& b) {
+    return QJsonObject{
+        {"bound", boundText(b.bound)},
+        {"sm_throughput_pct", b.smThroughputPct >= 0 ? QJsonValue(b.smThroughputPct) : QJsonValue()},
+        {"dram_throughput_pct", b.dramThroughputPct >= 0 ? QJsonValue(b.dramThroughputPct) : QJsonValue()},
+        {"tensor_pipe_pct", b.tensorPipePct >= 0 ? QJsonValue(b.tensorPipePct) : QJsonValue()},
+        {"busy_fraction", b.busyFraction},
+        {"samples", qint64(b.samples)},
+        {"duration_ns", qint64(b.durationNs)},
+    };
+}
+
+QJsonObject summaryJson(const QString& path, const model::TraceModel& m, const TraceSummary& s) {
+    QJsonArray perIteration;
+    for (size_t i = 0; i < s.perIteration.size(); ++i) {
+        const IterationStats& it = s.perIteration[i];
+        QJsonObject phases;
+        for (int p = 0; p < kPhaseCount; ++p) {
+            if (!it.phaseDurationNs[size_t(p)]) continue;
+            phases[phaseNameText(PhaseName(p))] = QJsonObject{
+                {"duration_ns", qint64(it.phaseDurationNs[size_t(p)])},
+                {"peak_allocated_bytes", qint64(it.phasePeakBytes[size_t(p)])},
+            };
+        }
+        perIteration.append(QJsonObject{
+            {"index", qint64(i)},
+            {"step", qint64(it.step)},
+            {"start_ns", qint64(it.startNs)},
+            {"duration_ns", qint64(it.durationNs)},
+            {"allocated_at_start_bytes", qint64(it.allocatedAtStartBytes)},
+            {"peak_allocated_bytes", qint64(it.peakAllocatedBytes)},
+            {"peak_reserved_bytes", qint64(it.peakReservedBytes)},
+            {"phases", phases},
+        });
+    }
+    QJsonObject phases;
+    for (int p = 0; p < kPhaseCount; ++p) {
+        const PhaseStats& ps = s.phases[size_t(p)];
+        phases[phaseNameText(PhaseName(p))] = QJsonObject{
+            {"iterations", qint64(ps.iterations)},
+            {"mean_duration_ns", qint64(ps.meanNs)},
+            {"total_duration_ns", qint64(ps.totalNs)},
+            {"peak_allocated_bytes", qint64(ps.peakAllocatedBytes)},
+            {"mean_peak_allocated_bytes", qint64(ps.meanPeakAllocatedBytes)},
+        };
+    }
+    QJsonArray topBlocks;
+    for (const BlockInfo& b : s.topBlocksAtPeak) {
+        topBlocks.append(QJsonObject{
+            {"bytes", qint64(b.bytes)},
+            {"address", QString::asprintf("0x%llx", static_cast<unsigned long long>(b.address))},
+            {"alloc_ns", qint64(b.allocNs)},
+            {"free_ns", orNull(qint64(b.freeNs), b.freeNs != model::kNeverNs)},
+            {"category", categoryName(b.category)},
+            {"iteration", orNull(b.iteration, b.iteration >= 0)},
+            {"phase", b.phase >= 0 ? QJsonValue(phaseNameText(PhaseName(b.phase))) : QJsonValue()},
+            {"callsite", QString::fromStdString(b.callsite)},
+        });
+    }
+    QJsonObject categories;
+    uint64_t persistentPeak = 0, persistentAtPeak = 0;
+    for (int k = 0; k < kCategoryCount; ++k) {
+        categories[categoryName(Category(k))] = QJsonObject{
+            {"peak_bytes", qint64(s.categories.peakBytes[size_t(k)])},
+            {"bytes_at_peak", qint64(s.categories.bytesAtPeak[size_t(k)])},
+        };
+        if (isPersistent(Category(k))) {
+            persistentPeak += s.categories.peakBytes[size_t(k)];
+            persistentAtPeak += s.categories.bytesAtPeak[size_t(k)];
+        }
+    }
+    categories["persistent"] = QJsonObject{{"peak_bytes", qint64(persistentPeak)}, {"bytes_at_peak", qint64(persistentAtPeak)}};
+
+    QJsonArray leakBlocks;
+    for (const LeakGroup& g : s.leak.groups) {
+        leakBlocks.append(QJsonObject{
+            {"callsite", QString::fromStdString(g.callsite)},
+            {"phase", g.signature.phase >= 0 ? QJsonValue(phaseNameText(PhaseName(g.signature.phase))) : QJsonValue()},
+            {"size_class_bytes", qint64(1ll << g.signature.sizeClass)},
+            {"min_bytes", qint64(g.minBytes)},
+            {"max_bytes", qint64(g.maxBytes)},
+            {"count", qint64(g.blocks)},
+            {"total_bytes", qint64(g.totalBytes)},
+            {"first_iteration", qint64(g.firstIteration)},
+            {"iterations", qint64(g.iterations)},
+        });
+    }
+    const Estimate& e = s.estimate;
+    const CheckpointingReport& c = s.checkpointing;
+    QJsonObject boundPhases;
+    for (int p = 0; p < kPhaseCount; ++p) boundPhases[phaseNameText(PhaseName(p))] = boundJson(s.boundness.phases[size_t(p)]);
+    QJsonArray kernels;
+    for (size_t i = 0; i < s.kernels.size() && i < 10; ++i)
+        kernels.append(QJsonObject{{"name", QString::fromStdString(s.kernels[i].name)},
+                                   {"count", qint64(s.kernels[i].count)},
+                                   {"total_ns", qint64(s.kernels[i].totalNs)}});
+    QJsonArray problems;
+    for (const auto& p : m.problems) problems.append(QString::fromStdString(p.message));
+
+    return QJsonObject{
+        {"file", path},
+        {"device", QJsonObject{{"name", QString::fromStdString(s.deviceName)}, {"total_memory_bytes", qint64(s.deviceTotalBytes)}}},
+        {"duration_ns", qint64(s.durationNs)},
+        {"events", qint64(s.events)},
+        {"tensor_events", qint64(s.tensorEvents)},
+        {"driver_events", qint64(s.driverEvents)},
+        {"allocation_level", levelText(s.allocationLevel)},
+        {"iterations", qint64(s.perIteration.size())},
+        {"iteration_source", iterationSourceText(s.iterations.source)},
+        {"phases_inferred", s.iterations.phasesInferred},
+        {"kernels_per_iteration", qint64(s.iterations.kernelsPerIteration)},
+        {"mean_iteration_ns", qint64(s.meanIterationNs)},
+        {"per_iteration", perIteration},
+        {"phases", phases},
+        {"peak_allocated_bytes", qint64(s.peakAllocated.bytes)},
+        {"peak_allocated_time_ns", qint64(s.peakAllocated.timeNs)},
+        {"peak_reserved_bytes", qint64(s.peakReserved.bytes)},
+        {"peak_reserved_time_ns", qint64(s.peakReserved.timeNs)},
+        {"top_blocks_at_peak", topBlocks},
+        {"categories", categories},
+        {"leak", QJsonObject{
+             {"detected", s.leak.detected},
+             {"bytes_per_iteration", qint64(s.leak.bytesPerIteration)},
+             {"first_iteration", orNull(s.leak.firstIteration, s.leak.detected)},
+             {"total_leaked_bytes", qint64(s.leak.totalLeakedBytes)},
+             {"growth_bytes_per_iteration", s.leak.growthBytesPerIteration},
+             {"warmup_iterations", qint64(s.leak.warmupIterations)},
+             {"blocks", leakBlocks},
+         }},
+        {"checkpointing", QJsonObject{
+             {"detected", c.detected},
+             {"source", recomputeSourceText(c.source)},
+             {"iterations_with_recompute", qint64(c.iterationsWithRecompute)},
+             {"recompute_kernels", qint64(c.recomputeKernels)},
+             {"recompute_ns", qint64(c.recomputeNs)},
+             {"recompute_ns_per_iteration", qint64(c.recomputeNsPerIteration)},
+             {"fraction_of_iteration_time", c.fractionOfIterationTime},
+         }},
+        {"estimator", QJsonObject{
+             {"valid", e.valid},
+             {"measured_batch", qint64(e.measuredBatch)},
+             {"batch_source", QString::fromStdString(e.batchSource)},
+             {"measured_sequence", orNull(e.measuredSequence, e.measuredSequence > 0)},
+             {"sequence_source", QString::fromStdString(e.sequenceSource)},
+             {"measured_peak_bytes", qint64(e.measuredPeakBytes)},
+             {"weights_bytes", qint64(e.weightsBytes)},
+             {"gradients_bytes", qint64(e.gradientsBytes)},
+             {"optimizer_state_bytes", qint64(e.optimizerStateBytes)},
+             {"activations_bytes", qint64(e.activationsBytes)},
+             {"activations_per_sample_bytes", qint64(e.activationsPerSampleBytes)},
+             {"activations_per_token_bytes", orNull(qint64(e.activationsPerTokenBytes), e.measuredSequence > 0)},
+             {"fixed_bytes_at_peak", qint64(e.fixedBytesAtPeak)},
+             {"target_batch", qint64(e.targetBatch)},
+             {"target_sequence", orNull(e.targetSequence, e.targetSequence > 0)},
+             {"predicted_peak_bytes", qint64(e.predictedPeakBytes)},
+             {"device_total_bytes", qint64(e.deviceTotalBytes)},
+             {"headroom", e.headroom},
+             {"reserved_per_allocated", e.reservedPerAllocated},
+             {"context_bytes", qint64(e.contextBytes)},
+             {"max_batch_that_fits", orNull(e.maxBatchThatFits, e.maxBatchThatFits > 0)},
+             {"note", QString::fromStdString(e.note)},
+         }},
+        {"boundness", QJsonObject{
+             {"source", QString::fromStdString(s.boundness.source)},
+             {"phases", boundPhases},
+             {"overall", boundJson(s.boundness.overall)},
+         }},
+        {"top_kernels", kernels},
+        {"problems", problems},
+    };
+}
+
+void printText(const QString& path, const model::TraceModel& m, const TraceSummary& s) {
+    std::printf("%s\n", qPrintable(path));
+    if (!s.deviceName.empty())
+        std::printf("  device        %s, %s\n", s.deviceName.c_str(), qPrintable(bytesText(double(s.deviceTotalBytes))));
+    std::printf("  duration      %.3f s, %llu events (%llu tensor, %llu driver memory; allocated from %s events)\n",
+                double(s.durationNs) / 1e9, (unsigned long long)s.events, (unsigned long long)s.tensorEvents,
+                (unsigned long long)s.driverEvents, levelText(s.allocationLevel));
+    std::printf("  iterations    %zu (%s%s), mean %s\n", s.perIteration.size(), iterationSourceText(s.iterations.source),
+                s.iterations.phasesInferred ? ", phases inferred" : "", qPrintable(msText(double(s.meanIterationNs))));
+    for (int p = 0; p < kPhaseCount; ++p) {
+        const PhaseStats& ps = s.phases[size_t(p)];
+        if (!ps.iterations) continue;
+        std::printf("    %-10s  mean %s, peak %s, %s-bound\n", phaseNameText(PhaseName(p)), qPrintable(msText(double(ps.meanNs))),
+                    qPrintable(bytesText(double(ps.peakAllocatedBytes))), boundText(s.boundness.phases[size_t(p)].bound));
+    }
+    std::printf("  peak          allocated %s at %.3f s, reserved %s\n", qPrintable(bytesText(double(s.peakAllocated.bytes))),
+                double(s.peakAllocated.timeNs - s.firstNs) / 1e9, qPrintable(bytesText(double(s.peakReserved.bytes))));
+    std::printf("  at the peak  ");
+    for (int k = 0; k < kCategoryCount; ++k)
+        if (s.categories.bytesAtPeak[size_t(k)])
+            std::printf(" %s %s;", categoryName(Category(k)), qPrintable(bytesText(double(s.categories.bytesAtPeak[size_t(k)]))));
+    std::printf("\n  largest blocks live at the peak:\n");
+    for (const BlockInfo& b : s.topBlocksAtPeak)
+        std::printf("    %12s  %-16s %s%s\n", qPrintable(bytesText(double(b.bytes))), categoryName(b.category),
+                    b.phase >= 0 ? phaseNameText(PhaseName(b.phase)) : "-", b.callsite.empty() ? "" : ("  " + b.callsite).c_str());
+    if (s.leak.detected) {
+        std::printf("  leak          %s per iteration from iteration %d (%s still held at the end)\n",
+                    qPrintable(bytesText(double(s.leak.bytesPerIteration))), s.leak.firstIteration,
+                    qPrintable(bytesText(double(s.leak.totalLeakedBytes))));
+        for (const LeakGroup& g : s.leak.groups)
+            std::printf("    %llu blocks of %s, %s total, allocated in %s%s\n", (unsigned long long)g.blocks,
+                        qPrintable(bytesText(double(g.minBytes))), qPrintable(bytesText(double(g.totalBytes))),
+                        g.signature.phase >= 0 ? phaseNameText(PhaseName(g.signature.phase)) : "no phase",
+                        g.callsite.empty() ? "" : (" at " + g.callsite).c_str());
+    } else {
+        std::printf("  leak          none\n");
+    }
+    if (s.checkpointing.detected)
+        std::printf("  checkpointing recompute %s per iteration (%.1f%% of the time, from %s)\n",
+                    qPrintable(msText(double(s.checkpointing.recomputeNsPerIteration))),
+                    100 * s.checkpointing.fractionOfIterationTime, recomputeSourceText(s.checkpointing.source));
+    const Estimate& e = s.estimate;
+    if (e.valid) {
+        std::printf("  estimator     weights %s, gradients %s, optimizer state %s, activations %s per sample (batch %u, %s)\n",
+                    qPrintable(bytesText(double(e.weightsBytes))), qPrintable(bytesText(double(e.gradientsBytes))),
+                    qPrintable(bytesText(double(e.optimizerStateBytes))),
+                    qPrintable(bytesText(double(e.activationsPerSampleBytes))), e.measuredBatch, e.batchSource.c_str());
+        std::printf("                batch %u would peak at %s allocated", e.targetBatch,
+                    qPrintable(bytesText(double(e.predictedPeakBytes))));
+        if (e.maxBatchThatFits)
+            std::printf("; largest batch that fits with %.0f%% headroom: %u", e.headroom * 100, e.maxBatchThatFits);
+        std::printf("\n");
+        if (!e.note.empty()) std::printf("                (%s)\n", e.note.c_str());
+    }
+    std::printf("  boundness     from %s counters\n", s.boundness.source.c_str());
+    for (const auto& p : m.problems) std::printf("  problem       %s\n", p.message.c_str());
+}
+
+int runSummary(const QStringList& arguments) {
+    QCommandLineParser parser;
+    parser.setApplicationDescription(
+        "Summarises a trace: iterations and phases, peak allocated and reserved memory with the blocks live at "
+        "the peak, memory categories, leaks, activation checkpointing, a batch-size estimator and boundness.");
+    parser.addPositionalArgument("FILE", "The .vtrace file.");
+    const QCommandLineOption json("json", "Print one JSON object (schema in docs/summary-schema.md).");
+    const QCommandLineOption batch("batch", "Batch size of the traced run (default: read from its command line).", "N");
+    const QCommandLineOption targetBatch("target-batch", "Batch size to predict the peak for (default: twice the batch).", "N");
+    const QCommandLineOption sequence("seq", "Sequence length of the traced run (default: read from its command line).", "N");
+    const QCommandLineOption targetSequence("target-seq", "Sequence length to predict the peak for.", "N");
+    const QCommandLineOption headroom("headroom", "Percent of device memory to keep free when fitting a batch (default 10).", "PCT");
+    const QCommandLineOption top("top", "How many blocks live at the peak to list (default 10).", "N");
+    parser.addOptions({json, batch, targetBatch, sequence, targetSequence, headroom, top});
+    int exitCode = 0;
+    if (!parseOrExit(parser, arguments, &exitCode)) return exitCode;
+    if (parser.positionalArguments().size() != 1) {
+        printError("summary", "expects exactly one FILE (see --help)");
+        return kExitUsage;
+    }
+    SummaryOptions options;
+    bool ok = true;
+    auto number = [&](const QCommandLineOption& o, uint32_t& out) {
+        if (!parser.isSet(o)) return;
+        bool good = false;
+        const uint value = parser.value(o).toUInt(&good);
+        if (!good || value == 0) ok = false;
+        else out = value;
+    };
+    number(batch, options.estimator.measuredBatch);
+    number(targetBatch, options.estimator.targetBatch);
+    number(sequence, options.estimator.measuredSequence);
+    number(targetSequence, options.estimator.targetSequence);
+    uint32_t topCount = 10;
+    number(top, topCount);
+    options.topBlocks = topCount;
+    if (parser.isSet(headroom)) {
+        bool good = false;
+        const double pct = parser.value(headroom).toDouble(&good);
+        if (!good || pct < 0 || pct >= 100) ok = false;
+        else options.estimator.headroom = pct / 100.0;
+    }
+    if (!ok) {
+        printError("summary", "--batch, --target-batch, --seq, --target-seq and --top take a positive whole number, "
+                              "--headroom a percentage below 100");
+        return kExitUsage;
+    }
+
+    const QString path = parser.positionalArguments().first();
+    model::TraceModel m;
+    std::string error;
+    if (!model::loadModel(path.toStdString(), m, {}, &error)) {
+        printError("summary", QString::fromStdString(error));
+        return kExitBadInput;
+    }
+    const TraceSummary s = summarize(m, options);
+    if (parser.isSet(json)) {
+        std::fputs(QJsonDocument(summaryJson(path, m, s)).toJson(QJsonDocument::Indented).constData(), stdout);
+        return kExitOk;
+    }
+    printText(path, m, s);
+    return kExitOk;
+}
+
+const CommandRegistration registration{
+    {"summary", "Iterations, phases, peaks, categories, leaks, checkpointing, estimator", &runSummary}};
+
+}  // namespace
+}  // namespace vramscope::cli

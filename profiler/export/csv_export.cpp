@@ -1,0 +1,72 @@
+#include "csv_export.h"
+
+#include <cstdio>
+#include <string>
+
+namespace vramscope::exporting {
+
+using model::TraceModel;
+
+namespace {
+
+const char* kindText(uint8_t kind) {
+    switch (static_cast<format::MemoryKind>(kind)) {
+    case format::MemoryKind::Device: return "device";
+    case format::MemoryKind::Pool: return "pool";
+    case format::MemoryKind::Vmm: return "vmm";
+    case format::MemoryKind::Managed: return "managed";
+    case format::MemoryKind::PinnedHost: return "pinned_host";
+    case format::MemoryKind::ModuleStatic: return "module_static";
+    case format::MemoryKind::Pageable: return "pageable";
+    default: return "unknown";
+    }
+}
+
+// RFC 4180: quote fields holding commas, quotes or line breaks.
+std::string csvField(const std::string& s) {
+    if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+    std::string q = "\"";
+    for (char c : s) {
+        if (c == '"') q += '"';
+        q += c;
+    }
+    return q + '"';
+}
+
+void writeRows(const TraceModel& m, const model::BlockColumns& b, const char* level,
+               const analysis::Categorization* categories, std::ostream& out) {
+    char address[24];
+    for (size_t i = 0; i < b.size(); ++i) {
+        std::snprintf(address, sizeof address, "0x%llx", static_cast<unsigned long long>(b.address[i]));
+        out << level << ',' << b.allocNs[i] << ',';
+        if (b.freeNs[i] != model::kNeverNs) out << b.freeNs[i];
+        out << ',' << b.bytes[i] << ',' << address << ',' << kindText(b.memoryKind[i]) << ','
+            << csvField(m.callsiteText(b.callsiteId[i])) << ',';
+        if (categories && i < categories->category.size()) {
+            out << analysis::categoryName(categories->category[i]) << ',';
+            if (categories->iteration[i] >= 0) out << categories->iteration[i];
+            out << ',';
+            if (categories->phase[i] >= 0) out << analysis::phaseNameText(static_cast<analysis::PhaseName>(categories->phase[i]));
+        } else {
+            out << ",,";
+        }
+        out << '\n';
+    }
+}
+
+}  // namespace
+
+bool writeAllocationsCsv(const TraceModel& m, const analysis::Categorization* categories, std::ostream& out) {
+    out << "level,alloc_ns,free_ns,bytes,address,memory_kind,callsite,category,iteration,phase\n";
+    if (m.allocationLevel == model::AllocationLevel::Tensor) {
+        writeRows(m, m.blocks, "tensor", categories, out);
+        writeRows(m, m.driverBlocks, "driver", nullptr, out);
+    } else {
+        // Driver level: blocks and driverBlocks are the same allocations.
+        writeRows(m, m.driverBlocks, "driver", categories, out);
+    }
+    out.flush();
+    return static_cast<bool>(out);
+}
+
+}  // namespace vramscope::exporting

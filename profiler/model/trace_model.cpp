@@ -1,0 +1,202 @@
+#include "trace_model.h"
+
+#include <algorithm>
+#include <map>
+
+namespace vramscope::model {
+
+namespace {
+template <class V> size_t capacityBytes(const V& v) { return v.capacity() * sizeof(typename V::value_type); }
+}  // namespace
+
+size_t BlockColumns::memoryBytes() const {
+    return capacityBytes(allocNs) + capacityBytes(freeNs) + capacityBytes(bytes) + capacityBytes(address) +
+           capacityBytes(callsiteId) + capacityBytes(memoryKind);
+}
+
+size_t KernelColumns::memoryBytes() const {
+    return capacityBytes(startNs) + capacityBytes(durationNs) + capacityBytes(nameId) + capacityBytes(streamId) +
+           capacityBytes(deviceId);
+}
+
+size_t CopyColumns::memoryBytes() const {
+    return capacityBytes(startNs) + capacityBytes(durationNs) + capacityBytes(bytes) + capacityBytes(streamId) +
+           capacityBytes(copyKind);
+}
+
+size_t RangeColumns::memoryBytes() const {
+    return capacityBytes(startNs) + capacityBytes(endNs) + capacityBytes(nameId) + capacityBytes(domainId) +
+           capacityBytes(threadId) + capacityBytes(depth);
+}
+
+const std::string& TraceModel::text(uint32_t id) const {
+    static const std::string empty;
+    auto it = strings.find(id);
+    return it == strings.end() ? empty : it->second;
+}
+
+uint64_t TraceModel::deviceTotalBytes() const { return devices.empty() ? 0 : devices.front().totalMemoryBytes; }
+
+std::string TraceModel::callsiteText(uint32_t callsiteId) const {
+    auto it = callsites.find(callsiteId);
+    if (it == callsites.end()) return {};
+    const auto& c = it->second;
+    std::string s = text(c.fileId);
+    if (c.line) {
+        s += ':';
+        s += std::to_string(c.line);
+    }
+    const std::string& function = text(c.functionId);
+    if (!function.empty()) {
+        if (!s.empty()) s += ' ';
+        s += function;
+    }
+    return s;
+}
+
+void TraceModel::buildIndexes() {
+    // Kernel lanes: kernels are in start order, so each lane's list is too.
+    // Two passes (count, then fill) so each lane is allocated once.
+    lanes_.clear();
+    std::map<std::pair<uint32_t, uint32_t>, uint32_t> laneOf;  // (device, stream) → lane
+    std::vector<uint32_t> laneOfKernel(kernels.size());
+    std::vector<size_t> counts;
+    uint32_t lastDevice = UINT32_MAX, lastStream = UINT32_MAX, lastLane = 0;
+    for (size_t i = 0; i < kernels.size(); ++i) {
+        if (kernels.deviceId[i] != lastDevice || kernels.streamId[i] != lastStream) {
+            lastDevice = kernels.deviceId[i];
+            lastStream = kernels.streamId[i];
+            auto [it, added] = laneOf.try_emplace({lastDevice, lastStream}, static_cast<uint32_t>(counts.size()));
+            if (added) counts.push_back(0);
+            lastLane = it->second;
+        }
+        laneOfKernel[i] = lastLane;
+        ++counts[lastLane];
+    }
+    // Lanes ordered by (device, stream): the map's order.
+    std::vector<uint32_t> position(counts.size());
+    uint32_t p = 0;
+    for (const auto& [key, lane] : laneOf) {
+        position[lane] = p++;
+        lanes_.emplace_back();
+        lanes_.back().deviceId = key.first;
+        lanes_.back().streamId = key.second;
+        lanes_.back().kernels.reserve(counts[lane]);
+        lanes_.back().busyPrefixNs.reserve(counts[lane] + 1);
+        lanes_.back().busyPrefixNs.push_back(0);
+    }
+    for (size_t i = 0; i < kernels.size(); ++i) {
+        KernelLane& lane = lanes_[position[laneOfKernel[i]]];
+        lane.kernels.push_back(static_cast<uint32_t>(i));
+        lane.busyPrefixNs.push_back(lane.busyPrefixNs.back() + kernels.durationNs[i]);
+    }
+
+    freeMaxLevels_.clear();
+    const std::vector<uint64_t>* below = &blocks.freeNs;
+    while (below->size() > kLiveFanout) {
+        std::vector<uint64_t> level((below->size() + kLiveFanout - 1) / kLiveFanout, 0);
+        for (size_t i = 0; i < below->size(); ++i) level[i / kLiveFanout] = std::max(level[i / kLiveFanout], (*below)[i]);
+        freeMaxLevels_.push_back(std::move(level));
+        below = &freeMaxLevels_.back();
+    }
+}
+
+std::vector<uint32_t> TraceModel::liveBlocksAt(uint64_t timeNs) const {
+    std::vector<uint32_t> out;
+    // Candidates: blocks allocated at or before timeNs, i.e. indices [0, end).
+    const size_t end =
+        static_cast<size_t>(std::upper_bound(blocks.allocNs.begin(), blocks.allocNs.end(), timeNs) - blocks.allocNs.begin());
+    if (end == 0) return out;
+    if (freeMaxLevels_.empty()) {
+        for (size_t i = 0; i < end; ++i)
+            if (blocks.freeNs[i] > timeNs) out.push_back(static_cast<uint32_t>(i));
+        return out;
+    }
+    // Depth-first, left to right, into groups whose latest free is after timeNs.
+    auto maxAt = [&](size_t level, size_t i) { return level == 0 ? blocks.freeNs[i] : freeMaxLevels_[level - 1][i]; };
+    auto countAt = [&](size_t level) { return level == 0 ? blocks.freeNs.size() : freeMaxLevels_[level - 1].size(); };
+    std::vector<size_t> spans(freeMaxLevels_.size() + 1, 1);
+    for (size_t l = 1; l < spans.size(); ++l) spans[l] = spans[l - 1] * kLiveFanout;
+    auto visit = [&](auto& self, size_t level, size_t group) -> void {
+        if (level == 0) {
+            out.push_back(static_cast<uint32_t>(group));
+            return;
+        }
+        const size_t first = group * kLiveFanout, last = std::min(countAt(level - 1), first + kLiveFanout);
+        for (size_t c = first; c < last && c * spans[level - 1] < end; ++c)
+            if (maxAt(level - 1, c) > timeNs) self(self, level - 1, c);
+    };
+    const size_t top = freeMaxLevels_.size();
+    for (size_t g = 0; g < countAt(top) && g * spans[top] < end; ++g)
+        if (maxAt(top, g) > timeNs) visit(visit, top, g);
+    return out;
+}
+
+std::vector<uint32_t> TraceModel::topLiveBlocksAt(uint64_t timeNs, size_t n) const {
+    std::vector<uint32_t> live = liveBlocksAt(timeNs);
+    auto larger = [&](uint32_t a, uint32_t b) {
+        return blocks.bytes[a] != blocks.bytes[b] ? blocks.bytes[a] > blocks.bytes[b] : a < b;
+    };
+    if (live.size() > n) {
+        std::partial_sort(live.begin(), live.begin() + static_cast<std::ptrdiff_t>(n), live.end(), larger);
+        live.resize(n);
+    } else {
+        std::sort(live.begin(), live.end(), larger);
+    }
+    return live;
+}
+
+std::pair<size_t, size_t> TraceModel::kernelsIn(uint64_t t0, uint64_t t1) const {
+    const uint64_t from = t0 > kernels.maxDurationNs ? t0 - kernels.maxDurationNs : 0;
+    auto first = std::lower_bound(kernels.startNs.begin(), kernels.startNs.end(), from);
+    auto last = std::lower_bound(first, kernels.startNs.end(), t1);
+    return {static_cast<size_t>(first - kernels.startNs.begin()), static_cast<size_t>(last - kernels.startNs.begin())};
+}
+
+std::vector<LaneBucket> TraceModel::laneQuery(size_t laneIndex, uint64_t t0, uint64_t t1, size_t buckets) const {
+    std::vector<LaneBucket> out;
+    if (laneIndex >= lanes_.size() || buckets == 0 || t1 <= t0) return out;
+    const KernelLane& lane = lanes_[laneIndex];
+    auto firstFrom = [&](uint64_t t) {
+        return static_cast<size_t>(std::lower_bound(lane.kernels.begin(), lane.kernels.end(), t,
+                                                    [&](uint32_t k, uint64_t time) { return kernels.startNs[k] < time; }) -
+                                   lane.kernels.begin());
+    };
+    out.reserve(buckets);
+    const double width = static_cast<double>(t1 - t0) / static_cast<double>(buckets);
+    size_t a = firstFrom(t0);
+    for (size_t k = 0; k < buckets; ++k) {
+        LaneBucket b;
+        b.startNs = t0 + static_cast<uint64_t>(width * static_cast<double>(k));
+        b.endNs = k + 1 == buckets ? t1 : t0 + static_cast<uint64_t>(width * static_cast<double>(k + 1));
+        const size_t e = firstFrom(b.endNs);
+        b.kernels = static_cast<uint32_t>(e - a);
+        b.busyNs = lane.busyPrefixNs[e] - lane.busyPrefixNs[a];
+        if (e > a) b.firstKernel = lane.kernels[a];
+        out.push_back(b);
+        a = e;
+    }
+    return out;
+}
+
+size_t TraceModel::firstBlockAllocatedFrom(uint64_t timeNs) const {
+    return static_cast<size_t>(std::lower_bound(blocks.allocNs.begin(), blocks.allocNs.end(), timeNs) -
+                               blocks.allocNs.begin());
+}
+
+size_t TraceModel::memoryBytes() const {
+    size_t bytes = sizeof(*this);
+    bytes += allocated.memoryBytes() + reserved.memoryBytes() + deviceUsed.memoryBytes();
+    bytes += blocks.memoryBytes() + driverBlocks.memoryBytes();
+    bytes += capacityBytes(allocatedEventBlocks);
+    bytes += kernels.memoryBytes() + memcpys.memoryBytes() + memsets.memoryBytes() + ranges.memoryBytes();
+    bytes += capacityBytes(phases) + capacityBytes(allocFailures) + capacityBytes(notes) + capacityBytes(marks);
+    for (const auto& c : counters) bytes += sizeof(c) + capacityBytes(c.timesNs) + capacityBytes(c.valuesMilli);
+    for (const auto& l : freeMaxLevels_) bytes += capacityBytes(l);
+    for (const auto& l : lanes_) bytes += sizeof(l) + capacityBytes(l.kernels) + capacityBytes(l.busyPrefixNs);
+    for (const auto& [id, s] : strings) bytes += sizeof(id) + sizeof(s) + s.capacity() + 16;
+    bytes += callsites.size() * (sizeof(format::CallsiteDef) + 16);
+    return bytes;
+}
+
+}  // namespace vramscope::model

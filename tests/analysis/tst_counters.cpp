@@ -1,0 +1,136 @@
+// Real hardware-counter traces from tests/data (counters_*.vtrace, recorded on
+// an H100 with CUPTI PM sampling; see tests/data/README.md): the classes the
+// analysis gives the compute-bound, bandwidth-bound and launch-bound samples.
+#include "analysis/boundness.h"
+#include "analysis/iterations.h"
+#include "analysis/kernel_boundness.h"
+#include "model/model_builder.h"
+
+#include <QtTest>
+
+#include <cmath>
+#include <string>
+#include <utility>
+
+using namespace vramscope;
+using analysis::Bound;
+
+class TestCounters : public QObject {
+    Q_OBJECT
+private slots:
+    void tracesCarryPmSamplingCounters();
+    void gemmKernelIsComputeBound();
+    void triadKernelIsBandwidthBound();
+    void launchStormIsNeither();
+    void dramAgreesWithNcu();
+    void smIssueRateIsAtMostNcuSmThroughput();
+    void summaryNamesComputeBandwidthAndLatency();
+};
+
+static bool load(const char* name, model::TraceModel& m) {
+    const QString path = QStringLiteral(VRAMSCOPE_TEST_DATA) + "/" + name;
+    if (!QFile::exists(path)) return false;
+    std::string error;
+    return model::loadModel(path.toStdString(), m, {}, &error);
+}
+
+#define LOAD_OR_FAIL(name, m) \
+    model::TraceModel m;      \
+    QVERIFY2(load(name, m), qPrintable(QString("%1 is missing from tests/data").arg(name)));
+
+// The class and mean counters of the kernel whose name contains `part`.
+struct KernelClass {
+    Bound bound = Bound::Unknown;
+    double smPct = -1, dramPct = -1;
+    bool found = false;
+};
+static KernelClass classOf(const model::TraceModel& m, const char* part) {
+    KernelClass out;
+    const auto kb = analysis::kernelBoundness(m);
+    for (const auto& [nameId, bound] : kb.byName) {
+        if (m.text(nameId).find(part) == std::string::npos) continue;
+        out.found = true;
+        out.bound = bound;
+        auto it = kb.smAndDramPct.find(nameId);
+        if (it != kb.smAndDramPct.end()) std::tie(out.smPct, out.dramPct) = it->second;
+    }
+    qInfo("%s: %s, SM %.1f %%, DRAM %.1f %%", part, analysis::boundText(out.bound), out.smPct, out.dramPct);
+    return out;
+}
+
+void TestCounters::tracesCarryPmSamplingCounters() {
+    for (const char* name : {"counters_gemm.vtrace", "counters_stream.vtrace", "counters_tiny.vtrace"}) {
+        LOAD_OR_FAIL(name, m);
+        bool sm = false, dram = false;
+        for (const auto& s : m.counters) {
+            QCOMPARE(s.info.source, format::CounterSource::PmSampling);
+            QVERIFY(!s.timesNs.empty());
+            sm = sm || s.info.metric == format::CounterMetric::SmThroughputPct;
+            dram = dram || s.info.metric == format::CounterMetric::DramThroughputPct;
+        }
+        QVERIFY2(sm && dram, name);
+    }
+}
+
+void TestCounters::gemmKernelIsComputeBound() {
+    LOAD_OR_FAIL("counters_gemm.vtrace", m);
+    const KernelClass k = classOf(m, "gemmTiled");
+    QVERIFY(k.found);
+    QCOMPARE(k.bound, Bound::Compute);
+    QVERIFY(k.smPct > k.dramPct);
+}
+
+void TestCounters::triadKernelIsBandwidthBound() {
+    LOAD_OR_FAIL("counters_stream.vtrace", m);
+    const KernelClass k = classOf(m, "triad");
+    QVERIFY(k.found);
+    QCOMPARE(k.bound, Bound::Bandwidth);
+    QVERIFY(k.dramPct > k.smPct);
+}
+
+void TestCounters::launchStormIsNeither() {
+    LOAD_OR_FAIL("counters_tiny.vtrace", m);
+    const KernelClass k = classOf(m, "tinyKernel");
+    QVERIFY(k.found);
+    QCOMPARE(k.bound, Bound::Latency);
+    QVERIFY(k.smPct < 20 && k.dramPct < 20);
+}
+
+// ncu --clock-control none on the same kernels (tests/data/README.md):
+// gemmTiled sm__throughput 89.9 %, dram__throughput 13.1 %; triad 13.8 % and
+// 82.5 %; tinyKernel 0.0 % and 0.03 %. DRAM agrees within 15 points (the
+// issue's bar). The SM series is the instruction issue rate (PM sampling on
+// GH100 cannot take sm__throughput in one pass): close to ncu for the triad,
+// a lower bound for the GEMM, whose limit is another SM unit.
+void TestCounters::dramAgreesWithNcu() {
+    LOAD_OR_FAIL("counters_gemm.vtrace", gemm);
+    LOAD_OR_FAIL("counters_stream.vtrace", stream);
+    const KernelClass g = classOf(gemm, "gemmTiled"), t = classOf(stream, "triad");
+    QVERIFY2(std::abs(g.dramPct - 13.1) <= 15, qPrintable(QString::number(g.dramPct)));
+    QVERIFY2(std::abs(t.dramPct - 82.5) <= 15, qPrintable(QString::number(t.dramPct)));
+}
+
+void TestCounters::smIssueRateIsAtMostNcuSmThroughput() {
+    LOAD_OR_FAIL("counters_gemm.vtrace", gemm);
+    LOAD_OR_FAIL("counters_stream.vtrace", stream);
+    const KernelClass g = classOf(gemm, "gemmTiled"), t = classOf(stream, "triad");
+    QVERIFY2(std::abs(t.smPct - 13.8) <= 15, qPrintable(QString::number(t.smPct)));
+    QVERIFY2(g.smPct > 30 && g.smPct <= 89.9, qPrintable(QString::number(g.smPct)));
+}
+
+// What `vramscope summary --json` reports under "boundness" for each sample.
+void TestCounters::summaryNamesComputeBandwidthAndLatency() {
+    const std::pair<const char*, Bound> expected[] = {{"counters_gemm.vtrace", Bound::Compute},
+                                                      {"counters_stream.vtrace", Bound::Bandwidth},
+                                                      {"counters_tiny.vtrace", Bound::Latency}};
+    for (const auto& [name, bound] : expected) {
+        LOAD_OR_FAIL(name, m);
+        const auto r = analysis::analyzeBoundness(m, analysis::detectIterations(m));
+        QCOMPARE(r.source, std::string("pm_sampling"));
+        QCOMPARE(r.overall.bound, bound);
+        QVERIFY(r.overall.samples > 0);
+    }
+}
+
+QTEST_GUILESS_MAIN(TestCounters)
+#include "tst_counters.moc"
