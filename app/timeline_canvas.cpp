@@ -312,13 +312,20 @@ void TimelineCanvas::drawTrace(int di, float top, float bottom, float left, floa
         auto reserved = m.reserved.query(ut0, std::max(ut1, ut0 + 1), columns);
         auto used = m.deviceUsed.query(ut0, std::max(ut1, ut0 + 1), columns);
         // Scale: the largest thing in the whole trace, so zooming keeps the scale.
-        uint64_t top = std::max({m.allocated.peak().bytes, m.reserved.peak().bytes, m.deviceUsed.peak().bytes,
-                                 uint64_t(1) << 20});
+        // Scale: the whole trace's allocated/reserved peak, so zooming keeps the
+        // scale. Device-used memory (CUDA context, other processes) and the
+        // device limit join the scale only when they are close; otherwise they
+        // would flatten what the job itself allocates, and are clipped.
+        const uint64_t jobPeak = std::max({m.allocated.peak().bytes, m.reserved.peak().bytes, uint64_t(1) << 20});
+        uint64_t top = jobPeak;
+        const uint64_t usedPeak = m.deviceUsed.peak().bytes;
+        if (usedPeak <= jobPeak * 2) top = std::max(top, usedPeak);
         const uint64_t device = m.deviceTotalBytes();
         bool deviceVisible = device && device <= top * 1.6;
         if (deviceVisible) top = std::max(top, device);
+        top = top + top / 12;  // room above the peak for the legend
         double scale = double(memHeight - 14) / double(top);
-        auto yOf = [&](uint64_t bytes) { return y1 - float(double(bytes) * scale); };
+        auto yOf = [&](uint64_t bytes) { return y1 - float(double(std::min(bytes, top)) * scale); };
         // Grid lines with byte labels.
         double gridStep = niceStep(double(top) / 4);
         for (double g = gridStep; g < double(top) * 1.01; g += gridStep) {

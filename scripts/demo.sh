@@ -7,7 +7,7 @@ bash scripts/install-deps.sh
 bash scripts/build.sh
 trace="${1:-}"
 if [ -z "$trace" ]; then
-  for candidate in tests/data/gpt-train.vtrace tests/data/cuda-train.vtrace tests/data/*.vtrace; do
+  for candidate in tests/data/torch_gpt_plain.vtrace tests/data/injector_gpt_small.vtrace tests/data/*.vtrace; do
     [ -f "$candidate" ] && { trace=$candidate; break; }
   done
 fi

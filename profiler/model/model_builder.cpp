@@ -3,6 +3,8 @@
 #include "format/record_fields.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <cxxabi.h>
 #include <numeric>
 
 namespace vramscope::model {
@@ -10,6 +12,19 @@ namespace vramscope::model {
 using namespace vramscope::format;
 
 namespace {
+
+// CUPTI reports kernel names as the compiler mangled them
+// ("_ZN2at6native29vectorized_elementwise_kernel..."); people read them
+// demangled, as Nsight and the PyTorch profiler show them. Strings that are
+// not mangled names come back unchanged.
+std::string demangledName(const std::string& text) {
+    if (text.size() < 3 || text[0] != '_' || text[1] != 'Z') return text;
+    int status = 0;
+    char* out = abi::__cxa_demangle(text.c_str(), nullptr, nullptr, &status);
+    std::string result = (status == 0 && out) ? std::string(out) : text;
+    std::free(out);
+    return result;
+}
 
 // address → open block index. Open addressing with linear probing and
 // backward-shift deletion: the live set is small (hundreds to thousands of
@@ -283,7 +298,7 @@ struct ModelBuilder::State {
     }
 
     void add(const RecordLists& r) {
-        for (const auto& s : r.get<StringDef>()) m.strings[s.id] = s.text;
+        for (const auto& s : r.get<StringDef>()) m.strings[s.id] = demangledName(s.text);
         for (const auto& c : r.get<CallsiteDef>()) m.callsites[c.id] = c;
         for (const auto& p : r.get<ProcessInfo>()) m.processes.push_back(p);
         for (const auto& d : r.get<DeviceInfo>()) m.devices.push_back(d);

@@ -102,10 +102,38 @@ private slots:
         QVERIFY(w.document(1));
         QVERIFY(w.windowTitle().contains(" vs "));
         QVERIFY(w.summaryModel()->valueOf("Iterations") == "40");
+        // The Compare dock holds the numbers `vramscope diff` computes.
+        const auto& rows = w.diffModel()->rows();
+        QVERIFY(rows.size() > 10);
+        QCOMPARE(rows[0].what, QString("Peak allocated"));
+        QCOMPARE(uint64_t(rows[0].a), w.document(0)->summary.peakAllocated.bytes);
+        QCOMPARE(uint64_t(rows[0].b), w.document(1)->summary.peakAllocated.bytes);
         w.canvas()->renderFrameNow();
         QVERIFY(w.canvas()->lastLaneStats().memoryColumns > 0);
         QImage shot = w.grab().toImage();
         QVERIFY(!shot.isNull());
+    }
+
+    void leakAndEstimatorDocksShowTheAnalysis() {
+        MainWindow w;
+        w.setInteractive(false);
+        w.show();
+        QVERIFY(load(w, path("leak.vtrace")));
+        // 64 MiB leaked per iteration (synth), found and grouped.
+        const auto& leak = w.document(0)->summary.leak;
+        QVERIFY(leak.detected);
+        QVERIFY(std::abs(double(leak.bytesPerIteration) - double(64 << 20)) < 0.05 * double(64 << 20));
+        QVERIFY(w.leakModel()->rowCount() >= 1);
+        QVERIFY(w.summaryModel()->valueOf("Leak").contains("per iteration"));
+        // The estimator predicts more memory for a bigger batch, as the analysis does.
+        EstimatorPanel* e = w.estimatorPanel();
+        QVERIFY(e->isEnabled());
+        e->setTargetBatch(8);
+        const uint64_t at8 = e->predictedPeakBytes();
+        e->setTargetBatch(16);
+        QVERIFY(e->predictedPeakBytes() > at8);
+        const auto& est = w.document(0)->summary.estimate;
+        QCOMPARE(e->predictedPeakBytes(), est.predictPeakBytes(16.0 / est.measuredBatch));
     }
 
     void randomBytesEndInACleanError() {
