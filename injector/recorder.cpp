@@ -1,6 +1,7 @@
 #include "recorder.h"
 
 #include "activity_decoder.h"
+#include "pm_sampler.h"
 #include "tensor_events.h"
 
 #include <format/writer.h>
@@ -140,6 +141,33 @@ struct WriterThread {
         drainTensorEvents(writer, [](void* self) { static_cast<WriterThread*>(self)->open(); }, this);
     }
 
+    // Hardware-counter records from the sampler thread (pm_sampler.cpp).
+    void drainCounters() {
+        CounterQueue* q = counterQueue();
+        if (!q) return;
+        CounterEvent e;
+        while (q->pop(e)) {
+            open();
+            if (e.kind == CounterEvent::Kind::Info) {
+                CounterInfo c;
+                c.timestampNs = e.timestampNs;
+                c.counterId = e.counterId;
+                c.deviceId = e.deviceId;
+                c.metric = static_cast<CounterMetric>(e.metric);
+                c.source = static_cast<CounterSource>(e.source);
+                c.nameId = writer.intern(e.name);
+                c.intervalNs = e.intervalNs;
+                writer.write(c);
+            } else {
+                CounterSample c;
+                c.timestampNs = e.timestampNs;
+                c.counterId = e.counterId;
+                c.valueMilli = e.valueMilli;
+                writer.write(c);
+            }
+        }
+    }
+
     void drainBuffers() {
         r.pool->drain([this](uint8_t* buffer, size_t validBytes) {
             if (validBytes == 0) return;
@@ -174,6 +202,7 @@ struct WriterThread {
             if (flushNow) flushCupti(false);
             drainNotes();
             drainSide();
+            drainCounters();
             drainBuffers();
             reportDrops();
             if (flushNow) {
@@ -188,6 +217,7 @@ struct WriterThread {
         flushCupti(true);
         drainNotes();
         drainSide();
+        drainCounters();
         drainBuffers();
         reportDrops();
         uint64_t endNs = decoder.stats().lastTimestampNs;
@@ -487,6 +517,7 @@ bool startThreads() {
         r.writerRunning.store(false);
         return false;
     }
+    startCounterSampler(r);  // off unless VRAMSCOPE_COUNTERS allows; failures only turn it off
     if (r.config.memInfoIntervalMs > 0) {
         r.samplerRunning.store(true);
         if (!startThread(samplerMain)) r.samplerRunning.store(false);
@@ -576,6 +607,7 @@ void shutdown(const char* why) {
         if (s != RecorderState::Active || done.exchange(true)) return;
         r.samplerStop.store(true, std::memory_order_release);
         for (int i = 0; i < 1000 && r.samplerRunning.load(); ++i) sleepMs(1);
+        stopCounterSampler();
         r.finalizeRequested.store(true, std::memory_order_release);
         // Bounded: a writer stuck in CUPTI must not hang the exit.
         for (int i = 0; i < 10000 && !r.finalizeDone.load(std::memory_order_acquire); ++i) sleepMs(1);

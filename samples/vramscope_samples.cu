@@ -10,6 +10,7 @@
 //   vramscope_samples oom                                         one allocation larger than the GPU
 //   vramscope_samples gemm    [--n N] [--reps R]                  compute-bound tiled matrix multiply
 //   vramscope_samples stream  [--mb M] [--reps R]                 bandwidth-bound a = b + s*c
+//   vramscope_samples tiny    [--reps R]                          launch storm: R one-warp kernels (latency-bound)
 //   vramscope_samples bench   [--iters N] [--layers L]            steady training step, prints step times
 //   vramscope_samples fork                                        child process uses CUDA after fork
 #include <cuda.h>
@@ -347,6 +348,37 @@ int streamSample(const Options& o) {
     return 0;
 }
 
+// A launch storm: one warp doing almost nothing per kernel, back to back.
+// Neither the SMs nor DRAM get busy; launch latency sets the pace.
+__global__ void tinyKernel(float* p) {
+    if (threadIdx.x == 0) p[blockIdx.x] += 1.0f;
+}
+
+int tinySample(const Options& o) {
+    Counts c;
+    float* p;
+    CHECK(cudaMalloc(&p, 4096)); c.alloc(4096);
+    CHECK(cudaMemset(p, 0, 4096)); c.memsets += 1;
+    cudaEvent_t e0, e1;
+    cudaEventCreate(&e0); cudaEventCreate(&e1);
+    {
+        Range r("tiny", c);
+        cudaEventRecord(e0);
+        for (int i = 0; i < o.reps; ++i) {
+            tinyKernel<<<1, 32>>>(p);
+            ++c.kernels;
+        }
+        cudaEventRecord(e1);
+        CHECK(cudaEventSynchronize(e1));
+    }
+    float ms = 0;
+    cudaEventElapsedTime(&ms, e0, e1);
+    CHECK(cudaFree(p)); c.free(4096);
+    c.print();
+    std::printf("tiny_us_per_kernel %.3f\n", ms * 1e3 / o.reps);
+    return 0;
+}
+
 int forkSample() {
     // The parent does not touch CUDA; the child does, after fork. Under the
     // injector the child must work exactly as without it.
@@ -375,13 +407,14 @@ int forkSample() {
 
 int main(int argc, char** argv) {
     if (argc < 2) {
-        std::fprintf(stderr, "usage: %s train|async|leak|vmm|oom|gemm|stream|bench|fork [options]\n", argv[0]);
+        std::fprintf(stderr, "usage: %s train|async|leak|vmm|oom|gemm|stream|tiny|bench|fork [options]\n", argv[0]);
         return 2;
     }
     std::string cmd = argv[1];
     Options o;
     if (cmd == "gemm") o.reps = 10;
     if (cmd == "stream") { o.mb = 256; o.reps = 20; }
+    if (cmd == "tiny") o.reps = 20000;
     if (cmd == "bench") { o.iters = 60; o.layers = 48; o.mb = 8; }
     if (cmd == "vmm") o.mb = 32;
     for (int i = 2; i + 1 < argc; i += 2) {
@@ -404,6 +437,7 @@ int main(int argc, char** argv) {
     if (cmd == "oom") return oomSample();
     if (cmd == "gemm") return gemmSample(o);
     if (cmd == "stream") return streamSample(o);
+    if (cmd == "tiny") return tinySample(o);
     if (cmd == "fork") return forkSample();
     std::fprintf(stderr, "unknown sample %s\n", cmd.c_str());
     return 2;

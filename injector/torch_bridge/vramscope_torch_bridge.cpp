@@ -68,7 +68,7 @@ template <class T> unsigned long long poolOf(const T& e) {
     else return 0;
 }
 
-// format::TensorAction values; 9 = OOM (see injector/tensor_events.h).
+// format::TensorAction values; 9 = OOM (see injector/tensor_events.h); 0 = skip.
 int actionCode(TraceEntry::Action a) {
     switch (a) {
     case TraceEntry::ALLOC: return 1;
@@ -78,7 +78,11 @@ int actionCode(TraceEntry::Action a) {
     case TraceEntry::SEGMENT_FREE: return 5;
     case TraceEntry::SEGMENT_MAP: return 6;
     case TraceEntry::SEGMENT_UNMAP: return 7;
-    case TraceEntry::SNAPSHOT: return 8;
+    // PyTorch's SNAPSHOT entry marks a call to torch.cuda.memory._snapshot()
+    // (addr/size are not a block), while format::TensorAction::Snapshot means
+    // "a block that existed before capture began": forwarding it would add
+    // phantom live memory (seen: +76 MB peak on a GPT run that dumped a pickle).
+    case TraceEntry::SNAPSHOT: return 0;
     case TraceEntry::OOM: return 9;
     default: return 0;
     }

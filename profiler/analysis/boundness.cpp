@@ -168,19 +168,23 @@ Bound kernelBound(const TraceModel& m, size_t kernel) {
         if (s.info.metric == CounterMetric::DramThroughputPct && !dram && !s.timesNs.empty()) dram = &s;
     }
     if (!sm && !dram) return boundFromKernelName(m.text(m.kernels.nameId[kernel]));
-    // A kernel much shorter than a sampling interval would only inherit its
-    // neighbours' bound (measured on synth: most elementwise kernels read as
-    // compute next to GEMMs); its name says more.
-    const uint64_t interval = (sm ? sm : dram)->info.intervalNs;
-    if (interval && uint64_t(m.kernels.durationNs[kernel]) * 2 < interval)
-        return boundFromKernelName(m.text(m.kernels.nameId[kernel]));
+    const Bound byName = boundFromKernelName(m.text(m.kernels.nameId[kernel]));
     const TimeSpan span{m.kernels.startNs[kernel], std::max(m.kernels.endNs(kernel), m.kernels.startNs[kernel] + 1)};
     double smSum = 0, smWeight = 0, dramSum = 0, dramWeight = 0;
     if (sm) addSamples(*sm, span, smSum, smWeight, nullptr);
     if (dram) addSamples(*dram, span, dramSum, dramWeight, nullptr);
-    if (smWeight <= 0 && dramWeight <= 0) return boundFromKernelName(m.text(m.kernels.nameId[kernel]));
+    if (smWeight <= 0 && dramWeight <= 0) return byName;
     const double smPct = smWeight > 0 ? smSum / smWeight : 0, dramPct = dramWeight > 0 ? dramSum / dramWeight : 0;
-    return classify(smPct, dramPct, 1.0, computeThresholdPct(m, sm));
+    const Bound fromCounters = classify(smPct, dramPct, 1.0, computeThresholdPct(m, sm));
+    // A kernel much shorter than a sampling interval would only inherit its
+    // neighbours' bound (measured on synth: most elementwise kernels read as
+    // compute next to GEMMs); its name says more. Unless the samples around
+    // it show both units all but idle (< 5 %): then it is limited by neither
+    // (a launch storm of tiny kernels on an H100 read SM 0 %, DRAM 0 %).
+    const uint64_t interval = (sm ? sm : dram)->info.intervalNs;
+    if (interval && uint64_t(m.kernels.durationNs[kernel]) * 2 < interval)
+        return smPct < 5 && dramPct < 5 ? Bound::Latency : byName;
+    return fromCounters;
 }
 
 }  // namespace vramscope::analysis

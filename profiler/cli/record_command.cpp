@@ -166,6 +166,26 @@ std::vector<std::string> tracesInDirectory(const std::string& dir, time_t since)
 
 }  // namespace
 
+std::string findPythonDir(const RecordOptions& o) {
+    if (const char* env = getenv("VRAMSCOPE_PYTHON_PATH"); env) return *env ? absolutePath(env) : std::string();
+    // The directory holding the vramscope package: installed under
+    // share/vramscope/python, or python/ of the source tree above the build
+    // directory the binary sits in (build/profiler/cli, build-gpu/injector).
+    std::string binDir = dirName(selfExecutable(o));
+    std::vector<std::string> candidates = {binDir + "/../share/vramscope/python"};
+    std::string up = binDir;
+    for (int i = 0; i < 4; ++i) {
+        up += "/..";
+        candidates.push_back(up + "/python");
+    }
+#ifdef VRAMSCOPE_SOURCE_DIR
+    candidates.push_back(std::string(VRAMSCOPE_SOURCE_DIR) + "/python");  // build trees elsewhere
+#endif
+    for (const auto& c : candidates)
+        if (isFile(c + "/vramscope/__init__.py") && isFile(c + "/vramscope/_boot/sitecustomize.py")) return absolutePath(c);
+    return {};
+}
+
 std::string findInjector(const RecordOptions& o, std::string* searched) {
     std::vector<std::string> candidates;
     if (!o.injectorPath.empty()) candidates.push_back(o.injectorPath);
@@ -299,6 +319,14 @@ int runRecord(const RecordOptions& o, std::vector<std::string> command) {
     if (!o.callbacks) set["VRAMSCOPE_CALLBACKS"] = "0";
     if (o.quiet) set["VRAMSCOPE_QUIET"] = "1";
     if (o.verbose) set["VRAMSCOPE_VERBOSE"] = "1";
+    // Python processes: vramscope's sitecustomize (first on PYTHONPATH)
+    // installs phase hooks and the allocator bridge when torch is imported;
+    // processes that never import torch only pay for one import hook.
+    if (std::string py = findPythonDir(o); !py.empty()) {
+        std::string path = py + "/vramscope/_boot:" + py;
+        if (const char* p = getenv("PYTHONPATH"); p && *p) path += std::string(":") + p;
+        set["PYTHONPATH"] = path;
+    }
     std::vector<std::string> envStrings;
     for (char** e = environ; e && *e; ++e) {
         std::string entry = *e;

@@ -39,6 +39,12 @@ struct RecordOptions {
 // missing. Prints where the trace(s) went and a short summary on stdout.
 int runRecord(const RecordOptions& options, std::vector<std::string> command);
 
+// The directory holding the `vramscope` Python package (phase hooks, PyTorch
+// bridge loader) that runRecord puts on PYTHONPATH: $VRAMSCOPE_PYTHON_PATH
+// (empty = off), share/vramscope/python of an installation, or python/ of
+// the source tree above the binary's build directory. "" when not found.
+std::string findPythonDir(const RecordOptions& options);
+
 // The injector library runRecord would use, or "" (with *searched listing
 // the places looked at).
 std::string findInjector(const RecordOptions& options, std::string* searched);

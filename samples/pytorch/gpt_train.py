@@ -2,7 +2,22 @@
 injector's overhead benchmark and for real captures of a framework job.
 
     python3 samples/pytorch/gpt_train.py [--steps N] [--layers L] [--dim D]
-        [--batch B] [--seq T] [--nvtx]
+        [--batch B] [--seq T] [--nvtx] [--checkpointing] [--grad-accum N]
+        [--leak] [--snapshot FILE] [--compile]
+
+  --checkpointing  torch.utils.checkpoint around every block (non-reentrant):
+                   the blocks' forward runs again inside backward
+  --grad-accum N   N forward/backward micro-batches per optimizer step
+  --leak           a real leak: every step also runs an extra forward pass on
+                   a validation batch *without* torch.no_grad() and adds its
+                   loss to a running total that is never backpropagated, so
+                   each step keeps that pass's whole graph and activations
+                   alive (the classic `total += loss` logging bug; keeping
+                   `loss` after backward would leak only a few hundred bytes)
+  --snapshot FILE  PyTorch's own memory history for the same steps
+                   (torch.cuda.memory._record_memory_history from the start,
+                   _dump_snapshot(FILE) at the end) and its event counts
+                   (pytorch_<action> lines, pytorch_step<i>_alloc per step)
 
 Prints "key value" lines: step_ms_median (steps after warm-up), the caching
 allocator's peaks and its segment counts (each segment is one cudaMalloc,
@@ -15,6 +30,7 @@ import time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import torch.utils.checkpoint
 
 
 class Block(nn.Module):
@@ -37,8 +53,9 @@ class Block(nn.Module):
 
 
 class Gpt(nn.Module):
-    def __init__(self, vocab, dim, layers, heads, seq):
+    def __init__(self, vocab, dim, layers, heads, seq, checkpointing=False):
         super().__init__()
+        self.checkpointing = checkpointing
         self.tok = nn.Embedding(vocab, dim)
         self.pos = nn.Embedding(seq, dim)
         self.blocks = nn.ModuleList(Block(dim, heads) for _ in range(layers))
@@ -48,7 +65,10 @@ class Gpt(nn.Module):
     def forward(self, idx):
         x = self.tok(idx) + self.pos(torch.arange(idx.shape[1], device=idx.device))
         for block in self.blocks:
-            x = block(x)
+            if self.checkpointing and self.training and torch.is_grad_enabled():
+                x = torch.utils.checkpoint.checkpoint(block, x, use_reentrant=False)
+            else:
+                x = block(x)
         return self.head(self.ln(x))
 
 
@@ -63,11 +83,22 @@ def main():
     p.add_argument("--seq", type=int, default=512)
     p.add_argument("--vocab", type=int, default=8192)
     p.add_argument("--nvtx", action="store_true", help="NVTX ranges around step phases")
+    p.add_argument("--checkpointing", action="store_true", help="activation checkpointing per block")
+    p.add_argument("--grad-accum", type=int, default=1, help="micro-batches per optimizer step")
+    p.add_argument("--leak", action="store_true", help="keep an extra forward's graph alive every step")
+    p.add_argument("--snapshot", default="", help="write PyTorch's memory snapshot pickle here")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model")
     a = p.parse_args()
     torch.manual_seed(0)
     dev = torch.device("cuda")
-    model = Gpt(a.vocab, a.dim, a.layers, a.heads, a.seq).to(dev)
+    if a.snapshot:
+        # From the very start, so its events and a vramscope trace cover the same allocations.
+        torch.cuda.memory._record_memory_history(max_entries=200000, context="alloc", stacks="python")
+    model = Gpt(a.vocab, a.dim, a.layers, a.heads, a.seq, a.checkpointing).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-4, fused=True)
+    run_model = torch.compile(model) if a.compile else model
+    leaked_total = torch.zeros((), device=dev)  # --leak: grows a graph per step
+    step_bounds_us = []
     nvtx = torch.cuda.nvtx
 
     def rng(name):
@@ -83,20 +114,28 @@ def main():
 
     times = []
     for step in range(a.steps):
-        idx = torch.randint(0, a.vocab, (a.batch, a.seq), device=dev)
+        batches = [torch.randint(0, a.vocab, (a.batch, a.seq), device=dev) for _ in range(a.grad_accum)]
         torch.cuda.synchronize()
+        step_bounds_us.append(time.time_ns() // 1000)
         t0 = time.perf_counter()
         with rng("step"):
-            with rng("forward"), torch.autocast("cuda", dtype=torch.bfloat16):
-                logits = model(idx)
-                loss = F.cross_entropy(logits.view(-1, a.vocab).float(), idx.view(-1))
-            with rng("backward"):
-                loss.backward()
+            for idx in batches:
+                with rng("forward"), torch.autocast("cuda", dtype=torch.bfloat16):
+                    logits = run_model(idx)
+                    loss = F.cross_entropy(logits.view(-1, a.vocab).float(), idx.view(-1)) / a.grad_accum
+                with rng("backward"):
+                    loss.backward()
+            if a.leak:
+                # The bug: an "evaluation" pass outside torch.no_grad(), summed for logging.
+                with torch.autocast("cuda", dtype=torch.bfloat16):
+                    val = run_model(batches[0])
+                    leaked_total = leaked_total + F.cross_entropy(val.view(-1, a.vocab).float(), batches[0].view(-1))
             with rng("optimizer"):
                 opt.step()
                 opt.zero_grad(set_to_none=True)
         torch.cuda.synchronize()
         times.append((time.perf_counter() - t0) * 1e3)
+    step_bounds_us.append(time.time_ns() // 1000)
     steady = sorted(times[a.warmup:]) or sorted(times)
     stats = torch.cuda.memory_stats()
     print(f"steps {a.steps}")
@@ -107,6 +146,35 @@ def main():
     print(f"max_reserved_bytes {torch.cuda.max_memory_reserved()}")
     print(f"segments_allocated {stats.get('segment.all.allocated', 0)}")
     print(f"segments_freed {stats.get('segment.all.freed', 0)}")
+    print(f"allocations {stats.get('allocation.all.allocated', 0)}")
+    if a.leak:
+        print(f"leaked_total {leaked_total.item():.4f}")
+    if a.snapshot:
+        report_snapshot(a.snapshot, step_bounds_us)
+
+
+def report_snapshot(path, step_bounds_us):
+    """Writes the pickle and prints PyTorch's own event counts (all, and per
+    step by time_us), to check a vramscope trace of the same run against."""
+    torch.cuda.memory._dump_snapshot(path)
+    snap = torch.cuda.memory._snapshot()
+    torch.cuda.memory._record_memory_history(enabled=None)
+    counts = {}
+    per_step = [0] * (len(step_bounds_us) - 1)
+    for trace in snap.get("device_traces", []):
+        for e in trace:
+            counts[e["action"]] = counts.get(e["action"], 0) + 1
+            if e["action"] == "alloc":
+                t = e.get("time_us", 0)
+                for i in range(len(per_step)):
+                    if step_bounds_us[i] <= t < step_bounds_us[i + 1]:
+                        per_step[i] += 1
+                        break
+    for action in sorted(counts):
+        print(f"pytorch_{action} {counts[action]}")
+    print("pytorch_step_bounds_us " + ",".join(str(b) for b in step_bounds_us))
+    for i, n in enumerate(per_step):
+        print(f"pytorch_step{i}_alloc {n} (from {step_bounds_us[i]} us)")
 
 
 if __name__ == "__main__":

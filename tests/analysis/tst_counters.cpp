@@ -22,6 +22,7 @@ private slots:
     void gemmKernelIsComputeBound();
     void triadKernelIsBandwidthBound();
     void launchStormIsNeither();
+    void kernelInstancesTakeTheSameClasses();
     void dramAgreesWithNcu();
     void smIssueRateIsAtMostNcuSmThroughput();
     void summaryNamesComputeBandwidthAndLatency();
@@ -94,6 +95,27 @@ void TestCounters::launchStormIsNeither() {
     QVERIFY(k.found);
     QCOMPARE(k.bound, Bound::Latency);
     QVERIFY(k.smPct < 20 && k.dramPct < 20);
+}
+
+// Per kernel instance (what the app colours): the same classes, also for the
+// 2.7 us launch-storm kernels that are far shorter than a 1 ms sample.
+void TestCounters::kernelInstancesTakeTheSameClasses() {
+    const std::pair<const char*, Bound> expected[] = {{"counters_gemm.vtrace", Bound::Compute},
+                                                      {"counters_stream.vtrace", Bound::Bandwidth},
+                                                      {"counters_tiny.vtrace", Bound::Latency}};
+    for (const auto& [name, bound] : expected) {
+        LOAD_OR_FAIL(name, m);
+        // Kernels after the first half second: the sampler's set-up takes 0.35-1 s.
+        size_t counted = 0, matching = 0;
+        const uint64_t from = m.kernels.startNs[0] + 1'000'000'000ull;
+        for (size_t i = 0; i < m.kernels.size(); i += 97) {
+            if (m.kernels.startNs[i] < from) continue;
+            ++counted;
+            matching += analysis::kernelBound(m, i) == bound;
+        }
+        QVERIFY2(counted > 0 && matching * 10 >= counted * 9,
+                 qPrintable(QString("%1: %2 of %3").arg(name).arg(matching).arg(counted)));
+    }
 }
 
 // ncu --clock-control none on the same kernels (tests/data/README.md):

@@ -1,0 +1,102 @@
+"""A stand-in for the parts of torch that vramscope's hooks touch, so the
+hook logic is tested where torch is not installed. Module calls run the
+global forward hooks the way torch.nn.Module._call_impl does; backward runs
+a callback (to simulate checkpoint recompute inside backward); optimizers
+run the global step hooks. Registrations are counted in `registered`."""
+import types
+
+registered = {"forward_pre": 0, "forward": 0, "optimizer_pre": 0, "optimizer_post": 0, "lazy_calls": 0}
+_pre_hooks, _post_hooks, _opt_pre, _opt_post, lazy_calls = [], [], [], [], []
+__version__ = "0.0-fake"
+
+
+def _register_pre(fn):
+    registered["forward_pre"] += 1
+    _pre_hooks.append(fn)
+
+
+def _register_post(fn, always_call=False):
+    registered["forward"] += 1
+    _post_hooks.append(fn)
+
+
+class Module:
+    def __init__(self, *children):
+        self.children = list(children)
+
+    def __call__(self, *args):
+        for h in _pre_hooks:
+            h(self, args)
+        try:
+            out = self.forward(*args)
+        finally:
+            for h in _post_hooks:
+                h(self, args, None)
+        return out
+
+    def forward(self, *args):
+        for c in self.children:
+            c(*args)
+        return None
+
+
+class _Tensor:
+    def __init__(self, on_backward=None):
+        self.on_backward = on_backward
+
+    def backward(self):
+        autograd.backward(self)
+
+
+def _backward(tensor, *args, **kwargs):
+    if tensor.on_backward:
+        tensor.on_backward()
+
+
+class Optimizer:
+    def step(self):
+        for h in _opt_pre:
+            h(self, (), {})
+        for h in _opt_post:
+            h(self, (), {})
+
+
+def _opt_register_pre(fn):
+    registered["optimizer_pre"] += 1
+    _opt_pre.append(fn)
+
+
+def _opt_register_post(fn):
+    registered["optimizer_post"] += 1
+    _opt_post.append(fn)
+
+
+def _lazy_call(fn):
+    registered["lazy_calls"] += 1
+    lazy_calls.append(fn)
+
+
+Tensor = _Tensor
+nn = types.ModuleType("torch.nn")
+nn.modules = types.ModuleType("torch.nn.modules")
+nn.modules.module = types.ModuleType("torch.nn.modules.module")
+nn.modules.module.register_module_forward_pre_hook = _register_pre
+nn.modules.module.register_module_forward_hook = _register_post
+nn.Module = Module
+autograd = types.ModuleType("torch.autograd")
+autograd.backward = _backward
+optim = types.ModuleType("torch.optim")
+optim.optimizer = types.ModuleType("torch.optim.optimizer")
+optim.optimizer.register_optimizer_step_pre_hook = _opt_register_pre
+optim.optimizer.register_optimizer_step_post_hook = _opt_register_post
+optim.Optimizer = Optimizer
+cuda = types.ModuleType("torch.cuda")
+cuda._lazy_call = _lazy_call
+compiler = types.ModuleType("torch.compiler")
+compiler.is_compiling = lambda: False
+
+import sys as _sys
+for _name, _mod in {"torch.nn": nn, "torch.nn.modules": nn.modules, "torch.nn.modules.module": nn.modules.module,
+                    "torch.autograd": autograd, "torch.optim": optim, "torch.optim.optimizer": optim.optimizer,
+                    "torch.cuda": cuda, "torch.compiler": compiler}.items():
+    _sys.modules[_name] = _mod
