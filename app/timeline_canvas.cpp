@@ -93,26 +93,6 @@ double niceStep(double rawStep) {
     return 10 * p;
 }
 
-// Fills the area between `bottom` and tops[c] (one entry per pixel column
-// from x0; smaller y is higher) with as few, as wide rectangles as a
-// histogram allows: a stack of open runs, each closed when the skyline drops.
-void drawSkyline(ImDrawList* dl, const std::vector<float>& tops, float x0, float bottom, ImU32 color) {
-    struct Run { size_t start; float top; };
-    std::vector<Run> stack;
-    for (size_t c = 0; c <= tops.size(); ++c) {
-        float top = c < tops.size() ? tops[c] : bottom;
-        size_t start = c;
-        while (!stack.empty() && stack.back().top < top) {  // the run was higher than this column
-            Run r = stack.back();
-            stack.pop_back();
-            float lower = stack.empty() ? top : std::max(top, stack.back().top);
-            if (lower > r.top) dl->AddRectFilled(ImVec2(x0 + float(r.start), r.top), ImVec2(x0 + float(c), lower), color);
-            start = r.start;
-        }
-        if (top < bottom && (stack.empty() || stack.back().top > top)) stack.push_back({start, top});
-    }
-}
-
 void laneLabel(ImDrawList* dl, float x, float y, const char* text, ImU32 color = rgba(200, 200, 200)) {
     dl->AddText(ImVec2(x + 4, y), color, text);
 }
@@ -374,14 +354,35 @@ void TimelineCanvas::drawTrace(int di, float top, float bottom, float left, floa
                 tops[c][analysis::kCategoryCount - 1] = b.maxBytes ? std::round(yOf(b.minBytes)) : y1;
             }
         }
-        // The max envelope (allocations that came and went within the column) first.
-        std::vector<float> sky(allocated.size());
-        for (size_t c = 0; c < allocated.size(); ++c) sky[c] = allocated[c].maxBytes ? std::round(yOf(allocated[c].maxBytes)) : y1;
-        drawSkyline(dl, sky, left, y1, rgba(95, 95, 110));
-        for (int k = analysis::kCategoryCount - 1; k >= 0; --k) {
-            for (size_t c = 0; c < allocated.size(); ++c) sky[c] = tops[c][size_t(k)];
-            drawSkyline(dl, sky, left, y1, stacked ? categoryColor(analysis::Category(k)) : rgba(52, 110, 205));
+        // Each category as its own band between its neighbours, so every
+        // pixel is filled once: under a software rasteriser (Mesa llvmpipe)
+        // fill rate, not triangle count, sets the frame time. Adjacent
+        // columns with the same band merge into one rect (flat weights and
+        // optimizer state become a few wide rects).
+        std::vector<float> lower(allocated.size()), upper(allocated.size());
+        auto band = [&](ImU32 color) {
+            size_t c = 0;
+            while (c < upper.size()) {
+                size_t e = c + 1;
+                while (e < upper.size() && upper[e] == upper[c] && lower[e] == lower[c]) ++e;
+                if (upper[c] < lower[c])
+                    dl->AddRectFilled(ImVec2(left + float(c), upper[c]), ImVec2(left + float(e), lower[c]), color);
+                c = e;
+            }
+        };
+        for (size_t c = 0; c < allocated.size(); ++c) lower[c] = y1;
+        for (int k = 0; k < analysis::kCategoryCount; ++k) {
+            bool any = false;
+            for (size_t c = 0; c < allocated.size(); ++c) {
+                upper[c] = tops[c][size_t(k)];
+                any |= upper[c] < lower[c];
+            }
+            if (any) band(stacked ? categoryColor(analysis::Category(k)) : rgba(52, 110, 205));
+            lower.swap(upper);
         }
+        // Above the stack: what came and went within the column (the max envelope).
+        for (size_t c = 0; c < allocated.size(); ++c) upper[c] = allocated[c].maxBytes ? std::round(yOf(allocated[c].maxBytes)) : y1;
+        band(rgba(95, 95, 110));
         auto line = [&](const std::vector<model::MemoryCurve::Bucket>& buckets, ImU32 color) {
             columnsOf(buckets, [&](float xa, float xb, float lo, float hi, const model::MemoryCurve::Bucket& b) {
                 if (b.maxBytes == 0 && b.minBytes == 0) return;

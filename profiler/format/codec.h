@@ -82,7 +82,7 @@ inline uint64_t zigzag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ sta
 inline int64_t unzigzag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
 
 // Writes v as LEB128 into p (at least 10 bytes free); returns the new end.
-inline uint8_t* putVarint(uint8_t* p, uint64_t v) {
+VRAMSCOPE_INLINE uint8_t* putVarint(uint8_t* p, uint64_t v) {
     while (v >= 0x80) { *p++ = static_cast<uint8_t>(v) | 0x80; v >>= 7; }
     *p++ = static_cast<uint8_t>(v);
     return p;
@@ -110,35 +110,39 @@ struct DeltaState {
 
 // ---- encoder ---------------------------------------------------------------
 
+// Bytes are stored through uint8_t*, which may alias anything: the encoder
+// keeps its own copy of the delta state (and its cursor) so the compiler can
+// hold them in registers, and hands the state back with finish().
 class FieldEncoder {
 public:
-    FieldEncoder(uint8_t* out, DeltaState& state) : p_(out), state_(state) {}
+    FieldEncoder(uint8_t* out, const DeltaState& state) : p_(out), state_(state) {}
     uint8_t* end() const { return p_; }
+    const DeltaState& state() const { return state_; }
 
-    void timestamp(uint64_t& t) {
+    VRAMSCOPE_INLINE void timestamp(uint64_t& t) {
         p_ = putVarint(p_, zigzag(static_cast<int64_t>(t - state_.lastTimestampNs)));
         state_.lastTimestampNs = t;
     }
-    void span(uint64_t& end, const uint64_t& start) { p_ = putVarint(p_, zigzag(static_cast<int64_t>(end - start))); }
-    void address(uint64_t& a) {
+    VRAMSCOPE_INLINE void span(uint64_t& end, const uint64_t& start) { p_ = putVarint(p_, zigzag(static_cast<int64_t>(end - start))); }
+    VRAMSCOPE_INLINE void address(uint64_t& a) {
         p_ = putVarint(p_, zigzag(static_cast<int64_t>(a - state_.lastAddress)));
         state_.lastAddress = a;
     }
-    void delta32(uint32_t& v) {
+    VRAMSCOPE_INLINE void delta32(uint32_t& v) {
         p_ = putVarint(p_, zigzag(static_cast<int64_t>(static_cast<int32_t>(v - state_.lastCorrelationId))));
         state_.lastCorrelationId = v;
     }
-    void u64(uint64_t& v) { p_ = putVarint(p_, v); }
-    void u32(uint32_t& v) { p_ = putVarint(p_, v); }
-    void i32(int32_t& v) { p_ = putVarint(p_, zigzag(v)); }
-    template <class E> void enumeration(E& e) { *p_++ = static_cast<uint8_t>(e); }
+    VRAMSCOPE_INLINE void u64(uint64_t& v) { p_ = putVarint(p_, v); }
+    VRAMSCOPE_INLINE void u32(uint32_t& v) { p_ = putVarint(p_, v); }
+    VRAMSCOPE_INLINE void i32(int32_t& v) { p_ = putVarint(p_, zigzag(v)); }
+    template <class E> VRAMSCOPE_INLINE void enumeration(E& e) { *p_++ = static_cast<uint8_t>(e); }
     void uuid(std::array<uint8_t, 16>& u) { std::memcpy(p_, u.data(), 16); p_ += 16; }
     // Strings are written by the caller (variable size); see TraceWriter.
     void text(std::string&) {}
 
 private:
     uint8_t* p_;
-    DeltaState& state_;
+    DeltaState state_;
 };
 
 // Largest payload of any fixed-size record (StringDef excluded): every field

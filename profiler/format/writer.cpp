@@ -116,6 +116,7 @@ template <class R> void TraceWriter::encode(const R& r, uint64_t timestampNs) {
     p[0] = static_cast<uint8_t>(type);
     FieldEncoder enc(p + 2, delta_->state);
     visitFields(enc, const_cast<R&>(r));  // the encoder only reads
+    delta_->state = enc.state();
     auto payloadBytes = static_cast<size_t>(enc.end() - (p + 2));
     uint8_t* end;
     if (payloadBytes < 128) {
