@@ -118,6 +118,16 @@ void TimelineCanvas::setDocuments(std::shared_ptr<const TraceDocument> first, st
     selection_.reset();
     cursorNs_ = -1;
     fitAll();
+    // A real run often spends most of its time before the first step
+    // (imports, model set-up): open on the training steps, Home shows all.
+    if (docs_[0] && docs_[0]->iterationStartsNs.size() >= 2) {
+        const double start = double(docs_[0]->iterationStartsNs.front()) + double(offsetNs_[0]);
+        const double end = viewEndNs_;
+        if (end - start < 0.5 * (viewEndNs_ - viewStartNs_)) {
+            const double margin = (end - start) * 0.05;
+            setView(start - margin, end + margin);
+        }
+    }
 }
 
 void TimelineCanvas::setView(double startNs, double endNs) {

@@ -24,7 +24,7 @@ const char* boundText(Bound bound) {
 Bound boundFromKernelName(std::string_view name) {
     std::string lower(name.substr(0, 160));
     for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    for (const char* word : {"gemm", "xmma", "cutlass", "flash", "conv", "mma", "cublas", "wgrad", "dgrad", "fmha", "attention", "matmul"})
+    for (const char* word : {"gemm", "xmma", "cutlass", "flash", "conv", "mma", "cublas", "nvjet", "wgrad", "dgrad", "fmha", "attention", "matmul", "sdpa"})
         if (lower.find(word) != std::string::npos) return Bound::Compute;
     return Bound::Bandwidth;
 }
