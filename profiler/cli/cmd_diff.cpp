@@ -2,6 +2,7 @@
 // iteration. Exit code 3 when B's peak allocated exceeds A's by more than
 // PCT percent, so it can guard memory in CI.
 #include "command.h"
+#include "trace_input.h"
 
 #include "analysis/compare.h"
 #include "analysis/summary.h"
@@ -41,9 +42,7 @@ void printRow(const char* label, const ValueDelta& d, bool bytes) {
 
 bool loadSummary(const QString& path, TraceSummary& out) {
     model::TraceModel m;
-    std::string error;
-    if (!model::loadModel(path.toStdString(), m, {}, &error)) {
-        printError("diff", QString::fromStdString(error));
+    if (!loadModelForCommand("diff", path, m)) {
         return false;
     }
     out = summarize(m);

@@ -1,6 +1,7 @@
 // vramscope export FILE --format chrome|csv -o OUT: a trace for Perfetto /
 // chrome://tracing, or a CSV of every allocation.
 #include "command.h"
+#include "trace_input.h"
 
 #include "analysis/categories.h"
 #include "analysis/iterations.h"
@@ -56,9 +57,7 @@ int runExport(const QStringList& arguments) {
 
     const QString path = parser.positionalArguments().first();
     model::TraceModel m;
-    std::string error;
-    if (!model::loadModel(path.toStdString(), m, {}, &error)) {
-        printError("export", QString::fromStdString(error));
+    if (!loadModelForCommand("export", path, m)) {
         return kExitBadInput;
     }
     const analysis::IterationSet iterations = analysis::detectIterations(m);

@@ -1,6 +1,7 @@
 // vramscope summary FILE [--json]: what happened to GPU memory in a run.
 // The JSON schema is docs/summary-schema.md; tests/analysis pins its keys.
 #include "command.h"
+#include "trace_input.h"
 
 #include "analysis/summary.h"
 #include "model/model_builder.h"
@@ -320,9 +321,7 @@ int runSummary(const QStringList& arguments) {
 
     const QString path = parser.positionalArguments().first();
     model::TraceModel m;
-    std::string error;
-    if (!model::loadModel(path.toStdString(), m, {}, &error)) {
-        printError("summary", QString::fromStdString(error));
+    if (!loadModelForCommand("summary", path, m)) {
         return kExitBadInput;
     }
     const TraceSummary s = summarize(m, options);

@@ -200,7 +200,7 @@ bool TraceReader::openMemory(std::vector<uint8_t> bytes, std::string* error, con
     truncated_ = false;
     bytesLost_ = eventsLost_ = 0;
     if (data_.size() < kFileHeaderBytes || std::memcmp(data_.data(), kFileMagic, 8) != 0) {
-        if (error) *error = name_ + ": not a vramscope trace (no VRAMSCOP header); open .vtrace files written by vramscope record or synth";
+        if (error) *error = name_ + ": not a vramscope trace (no VRAMSCOP header) nor a PyTorch memory snapshot; open .vtrace files from vramscope record or synth, or torch.cuda.memory._dump_snapshot() pickles";
         return false;
     }
     const uint8_t* h = data_.data();
