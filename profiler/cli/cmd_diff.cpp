@@ -2,6 +2,7 @@
 // iteration. Exit code 3 when B's peak allocated exceeds A's by more than
 // PCT percent, so it can guard memory in CI.
 #include "command.h"
+#include "format/units.h"
 #include "trace_input.h"
 
 #include "analysis/compare.h"
@@ -23,17 +24,7 @@ QJsonObject deltaJson(const ValueDelta& d) {
     return QJsonObject{{"a", d.a}, {"b", d.b}, {"delta", d.delta()}, {"percent", d.percent()}};
 }
 
-QString bytesText(double bytes) {
-    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    int u = 0;
-    const bool negative = bytes < 0;
-    if (negative) bytes = -bytes;
-    while (bytes >= 1024 && u < 4) {
-        bytes /= 1024;
-        ++u;
-    }
-    return QString::asprintf(u == 0 ? "%s%.0f %s" : "%s%.2f %s", negative ? "-" : "", bytes, units[u]);
-}
+QString bytesText(double bytes) { return QString::fromStdString(formatBytes(bytes)); }
 
 void printRow(const char* label, const ValueDelta& d, bool bytes) {
     auto text = [&](double v) { return bytes ? bytesText(v) : QString::asprintf("%.3f ms", v / 1e6); };

@@ -1,6 +1,7 @@
 // vramscope summary FILE [--json]: what happened to GPU memory in a run.
 // The JSON schema is docs/summary-schema.md; tests/analysis pins its keys.
 #include "command.h"
+#include "format/units.h"
 #include "trace_input.h"
 
 #include "analysis/summary.h"
@@ -17,17 +18,7 @@ namespace {
 
 using namespace vramscope::analysis;
 
-QString bytesText(double bytes) {
-    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    int u = 0;
-    const bool negative = bytes < 0;
-    if (negative) bytes = -bytes;
-    while (bytes >= 1024 && u < 4) {
-        bytes /= 1024;
-        ++u;
-    }
-    return QString::asprintf(u == 0 ? "%s%.0f %s" : "%s%.2f %s", negative ? "-" : "", bytes, units[u]);
-}
+QString bytesText(double bytes) { return QString::fromStdString(formatBytes(bytes)); }
 
 QString msText(double ns) { return QString::asprintf("%.3f ms", ns / 1e6); }
 
