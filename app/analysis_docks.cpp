@@ -130,11 +130,19 @@ EstimatorPanel::EstimatorPanel(QWidget* parent) : QWidget(parent) {
     spin_->setRange(1, 4096);
     row->addWidget(slider_, 1);
     row->addWidget(spin_);
+    auto* sequenceRow = new QHBoxLayout;
+    sequenceRow->addWidget(new QLabel(tr("Sequence length"), this));
+    sequence_ = new QSpinBox(this);
+    sequence_->setRange(1, 1 << 20);
+    sequence_->setToolTip(tr("Tokens per sample; known when the traced command line gave it (--seq, --seq-len, …)"));
+    sequenceRow->addWidget(sequence_);
+    sequenceRow->addStretch(1);
     prediction_ = new QLabel(this);
     prediction_->setWordWrap(true);
     prediction_->setTextInteractionFlags(Qt::TextSelectableByMouse);
     layout->addWidget(measured_);
     layout->addLayout(row);
+    layout->addLayout(sequenceRow);
     layout->addWidget(prediction_);
     layout->addStretch(1);
     connect(slider_, &QSlider::valueChanged, spin_, &QSpinBox::setValue);
@@ -142,11 +150,14 @@ EstimatorPanel::EstimatorPanel(QWidget* parent) : QWidget(parent) {
         if (slider_->value() != v && v <= slider_->maximum()) slider_->setValue(v);
         refresh();
     });
+    connect(sequence_, &QSpinBox::valueChanged, this, [this] { refresh(); });
     setEnabled(false);
 }
 
 int EstimatorPanel::targetBatch() const { return spin_->value(); }
 void EstimatorPanel::setTargetBatch(int batch) { spin_->setValue(batch); }
+int EstimatorPanel::targetSequence() const { return sequence_->value(); }
+void EstimatorPanel::setTargetSequence(int tokens) { sequence_->setValue(tokens); }
 
 void EstimatorPanel::setDocument(std::shared_ptr<const TraceDocument> doc) {
     doc_ = std::move(doc);
@@ -171,6 +182,8 @@ void EstimatorPanel::setDocument(std::shared_ptr<const TraceDocument> doc) {
                                                            : QString())
                            .arg(bytesText(double(e.measuredPeakBytes))));
     slider_->setMaximum(std::max<int>(64, int(std::min<uint32_t>(4096, std::max<uint32_t>(e.maxBatchThatFits * 2, e.measuredBatch * 4)))));
+    sequence_->setEnabled(e.measuredSequence > 0);
+    sequence_->setValue(int(e.measuredSequence ? e.measuredSequence : 1));
     spin_->setValue(int(e.targetBatch ? e.targetBatch : e.measuredBatch * 2));
     refresh();
 }
@@ -178,7 +191,9 @@ void EstimatorPanel::setDocument(std::shared_ptr<const TraceDocument> doc) {
 void EstimatorPanel::refresh() {
     if (!doc_ || !doc_->summary.estimate.valid) return;
     const auto& e = doc_->summary.estimate;
-    const double ratio = double(spin_->value()) / double(std::max<uint32_t>(1, e.measuredBatch));
+    // Activations scale with the tokens per step: batch × sequence length.
+    double ratio = double(spin_->value()) / double(std::max<uint32_t>(1, e.measuredBatch));
+    if (e.measuredSequence) ratio *= double(sequence_->value()) / double(e.measuredSequence);
     predictedPeakBytes_ = e.predictPeakBytes(ratio);
     const uint64_t device = e.predictDeviceBytes(ratio);
     QString fit;
@@ -190,7 +205,8 @@ void EstimatorPanel::refresh() {
     }
     prediction_->setText(tr("<b>Batch %1</b>: predicted peak allocated %2, device memory %3 %4<br>"
                             "Largest batch that fits the %5 device with %6% headroom: <b>%7</b>%8")
-                             .arg(spin_->value())
+                             .arg(e.measuredSequence ? tr("%1 × %2 tokens").arg(spin_->value()).arg(sequence_->value())
+                                                     : QString::number(spin_->value()))
                              .arg(bytesText(double(predictedPeakBytes_)), bytesText(double(device)), fit,
                                   bytesText(double(e.deviceTotalBytes)))
                              .arg(int(e.headroom * 100))

@@ -65,6 +65,9 @@ public:
     // The batch size the slider is at, and what the panel predicts for it.
     int targetBatch() const;
     void setTargetBatch(int batch);
+    // Sequence length what-if; only when the trace's sequence length is known.
+    int targetSequence() const;
+    void setTargetSequence(int tokens);
     uint64_t predictedPeakBytes() const { return predictedPeakBytes_; }
 
 private:
@@ -74,6 +77,7 @@ private:
     QLabel* prediction_ = nullptr;
     QSlider* slider_ = nullptr;
     QSpinBox* spin_ = nullptr;
+    QSpinBox* sequence_ = nullptr;
     uint64_t predictedPeakBytes_ = 0;
 };
 

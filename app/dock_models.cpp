@@ -79,9 +79,12 @@ QVariant LiveSetModel::data(const QModelIndex& index, int role) const {
     const auto& m = doc_->model;
     const uint32_t b = blocks_[size_t(index.row())];
     const uint64_t age = timeNs_ - m.blocks.allocNs[b];
+    const auto& categories = doc_->summary.categories.category;
+    const QString category = b < categories.size() ? QString(analysis::categoryName(categories[b])) : QString();
     if (role == kSortRole) {
         switch (index.column()) {
         case Size: return qulonglong(m.blocks.bytes[b]);
+        case Category: return category;
         case Age: return qulonglong(age);
         case Address: return qulonglong(m.blocks.address[b]);
         case Kind: return QString(memoryKindName(m.blocks.memoryKind[b]));
@@ -91,6 +94,7 @@ QVariant LiveSetModel::data(const QModelIndex& index, int role) const {
     if (role == Qt::DisplayRole) {
         switch (index.column()) {
         case Size: return bytesText(m.blocks.bytes[b]);
+        case Category: return category;
         case Age: return durationText(double(age));
         case Address: return QString("0x%1").arg(m.blocks.address[b], 0, 16);
         case Kind: return QString(memoryKindName(m.blocks.memoryKind[b]));
@@ -107,7 +111,7 @@ QVariant LiveSetModel::data(const QModelIndex& index, int role) const {
 
 QVariant LiveSetModel::headerData(int section, Qt::Orientation o, int role) const {
     if (o != Qt::Horizontal || role != Qt::DisplayRole) return {};
-    static const char* names[] = {"Size", "Age", "Address", "Kind", "Callsite"};
+    static const char* names[] = {"Size", "Category", "Age", "Address", "Kind", "Callsite"};
     return section < ColumnCount ? QString(names[section]) : QVariant();
 }
 

@@ -40,7 +40,7 @@ class LiveSetModel : public QAbstractTableModel {
     Q_OBJECT
 public:
     using QAbstractTableModel::QAbstractTableModel;
-    enum Column { Size, Age, Address, Kind, Callsite, ColumnCount };
+    enum Column { Size, Category, Age, Address, Kind, Callsite, ColumnCount };
     void setTime(std::shared_ptr<const TraceDocument> doc, uint64_t timeNs);
     uint64_t timeNs() const { return timeNs_; }
     uint64_t totalBytes() const { return totalBytes_; }

@@ -28,7 +28,11 @@
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrent>
 
+#include "export/chrome_trace.h"
+#include "export/csv_export.h"
+
 #include <cstdio>
+#include <fstream>
 
 namespace vramscope::app {
 
@@ -119,6 +123,9 @@ void MainWindow::createMenus() {
         showDocuments();
     });
     Q_UNUSED(closeCompare);
+    QMenu* exportMenu = file->addMenu(tr("&Export"));
+    exportMenu->addAction(tr("Chrome / Perfetto Trace (JSON)…"), this, [this] { exportTrace(true); });
+    exportMenu->addAction(tr("Allocations (CSV)…"), this, [this] { exportTrace(false); });
     file->addSeparator();
     QAction* quit = file->addAction(tr("&Quit"), qApp, &QApplication::closeAllWindows);
     quit->setShortcut(QKeySequence::Quit);
@@ -336,6 +343,30 @@ void MainWindow::showKernelDetails(int slot, quint32 i) {
                                .arg(QString::fromStdString(formatBytes(double(m.allocated.valueAt(k.startNs[i])))))
                                .arg(QString::fromStdString(formatBytes(double(m.reserved.valueAt(k.startNs[i]))))));
     if (auto* dock = findChild<QDockWidget*>("detailsDock")) dock->raise();
+}
+
+bool MainWindow::exportTrace(bool chrome, const QString& givenPath) {
+    if (!docs_[0]) {
+        reportError(tr("Export"), tr("Open a trace first, then export it."));
+        return false;
+    }
+    QString path = givenPath;
+    if (path.isEmpty()) {
+        QString suggested = QFileInfo(docs_[0]->path).completeBaseName() + (chrome ? ".json" : ".csv");
+        path = QFileDialog::getSaveFileName(this, tr("Export"), suggested,
+                                            chrome ? tr("Chrome trace (*.json)") : tr("CSV (*.csv)"));
+        if (path.isEmpty()) return false;
+    }
+    std::ofstream out(path.toStdString(), std::ios::binary);
+    bool ok = out.good() && (chrome ? exporting::writeChromeTrace(docs_[0]->model, docs_[0]->summary.iterations, out)
+                                    : exporting::writeAllocationsCsv(docs_[0]->model, &docs_[0]->summary.categories, out));
+    out.close();
+    if (!ok || !out) {
+        reportError(tr("Export"), tr("Could not write %1.").arg(path));
+        return false;
+    }
+    statusBar()->showMessage(tr("Exported %1").arg(path), 8000);
+    return true;
 }
 
 void MainWindow::reportError(const QString& title, const QString& message) {

@@ -36,6 +36,10 @@ public:
     // on stderr and in lastError() instead of dialogs.
     void setInteractive(bool interactive) { interactive_ = interactive; }
     bool isLoading() const { return loadWatcher_.isRunning(); }
+    // File > Export: the main trace as Chrome/Perfetto JSON or as a CSV of
+    // allocations (the same writers as `vramscope export`). Asks for a path
+    // when none is given.
+    bool exportTrace(bool chrome, const QString& path = {});
 
     TimelineCanvas* canvas() const { return canvas_; }
     std::shared_ptr<const TraceDocument> document(int slot) const { return docs_[slot]; }

@@ -5,6 +5,9 @@
 
 #include "synth/synth.h"
 
+#include <QFileInfo>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QProcess>
 #include <QRandomGenerator>
 #include <QSignalSpy>
@@ -134,6 +137,22 @@ private slots:
         QVERIFY(e->predictedPeakBytes() > at8);
         const auto& est = w.document(0)->summary.estimate;
         QCOMPARE(e->predictedPeakBytes(), est.predictPeakBytes(16.0 / est.measuredBatch));
+        // Twice the sequence length costs like twice the batch (tokens per step).
+        if (est.measuredSequence) {
+            e->setTargetBatch(8);
+            e->setTargetSequence(int(est.measuredSequence) * 2);
+            QCOMPARE(e->predictedPeakBytes(), est.predictPeakBytes(16.0 / est.measuredBatch));
+        }
+        // The live set says which category each block is.
+        QVERIFY(w.liveSetModel()->rowCount() > 0);
+        QVERIFY(!w.liveSetModel()->data(w.liveSetModel()->index(0, LiveSetModel::Category), Qt::DisplayRole).toString().isEmpty());
+        // File > Export writes the same Chrome trace as `vramscope export`.
+        QVERIFY(w.exportTrace(true, path("export.json")));
+        QFile json(path("export.json"));
+        QVERIFY(json.open(QIODevice::ReadOnly));
+        QVERIFY(QJsonDocument::fromJson(json.readAll()).object().contains("traceEvents"));
+        QVERIFY(w.exportTrace(false, path("export.csv")));
+        QVERIFY(QFileInfo(path("export.csv")).size() > 100);
     }
 
     void randomBytesEndInACleanError() {
