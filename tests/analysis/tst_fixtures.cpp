@@ -22,6 +22,8 @@ private slots:
     void rankTracesHaveTwoStepsEach();
     void realBatch4PredictsBatch16WithinTenPercent();
     void outOfOrderFreesAreMatchedByTime();
+    void torchTensorTraceBatch4PredictsBatch8WithinTenPercent();
+    void torchTracesHavePhasesTensorEventsAndTheirFeatures();
 };
 
 static QString dataDir() { return QStringLiteral(VRAMSCOPE_TEST_DATA); }
@@ -144,6 +146,43 @@ void TestFixtures::outOfOrderFreesAreMatchedByTime() {
     // AdamW state: two fp32 moments per parameter, created in the first step.
     QVERIFY(s.categories.peakBytes[size_t(Category::OptimizerState)] > s.categories.peakBytes[size_t(Category::Weights)]);
     QVERIFY(std::abs(s.leak.growthBytesPerIteration) < 1 << 20);
+}
+
+// Tensor-level (PyTorch bridge) traces of the GPT sample at batch 4 and 8 on an H100.
+void TestFixtures::torchTensorTraceBatch4PredictsBatch8WithinTenPercent() {
+    LOAD_OR_SKIP("torch_gpt_b4.vtrace", b4);
+    LOAD_OR_SKIP("torch_gpt_b8.vtrace", b8);
+    analysis::SummaryOptions options;
+    options.estimator.targetBatch = 8;
+    const auto s4 = analysis::summarize(b4, options);
+    const auto s8 = analysis::summarize(b8);
+    QCOMPARE(s4.estimate.measuredBatch, 4u);
+    const double error = std::abs(double(s4.estimate.predictedPeakBytes) - double(s8.peakAllocated.bytes)) /
+                         double(s8.peakAllocated.bytes);
+    qInfo("tensor-level batch 4 -> 8 on a real H100 run: %.1f%% off", 100 * error);
+    QVERIFY(error < 0.10);
+}
+
+void TestFixtures::torchTracesHavePhasesTensorEventsAndTheirFeatures() {
+    for (const char* name : {"torch_gpt_plain.vtrace", "torch_gpt_ckpt.vtrace", "torch_gpt_leak.vtrace"}) {
+        model::TraceModel m;
+        QVERIFY2(load(name, m), name);
+        const auto s = analysis::summarize(m);
+        QVERIFY2(s.tensorEvents > 0, name);
+        QVERIFY2(s.iterations.size() >= 3, name);
+        for (int p = 0; p < analysis::kPhaseCount; ++p) QVERIFY2(s.phases[size_t(p)].iterations >= 3, name);
+    }
+    LOAD_OR_SKIP("torch_gpt_ckpt.vtrace", ckpt);
+    LOAD_OR_SKIP("torch_gpt_plain.vtrace", plain);
+    const auto sc = analysis::summarize(ckpt), sp = analysis::summarize(plain);
+    QVERIFY(sc.checkpointing.detected);
+    QCOMPARE(int(sc.checkpointing.source), int(analysis::RecomputeSource::Markers));
+    QVERIFY(sc.peakAllocated.bytes < sp.peakAllocated.bytes);  // checkpointing saved memory
+    QVERIFY(!sp.leak.detected);
+    LOAD_OR_SKIP("torch_gpt_leak.vtrace", leak);
+    const auto sl = analysis::summarize(leak);
+    QVERIFY(sl.leak.detected);
+    QVERIFY(sl.leak.bytesPerIteration > 1000000);  // the sample keeps each step's graph alive
 }
 
 QTEST_GUILESS_MAIN(TestFixtures)
