@@ -47,6 +47,8 @@ void runBenchmark(MainWindow& window, qint64 loadMs) {
         double ww = span * std::pow(1e-2, 1 - i / 60.0);
         frame(mid - ww / 2, mid + ww / 2);
     }
+    if (qEnvironmentVariableIsSet("VRAMSCOPE_BENCHMARK_FRAMES"))
+        for (size_t i = 0; i < frameMs.size(); ++i) std::printf("frame %zu %.2f ms\n", i, frameMs[i]);
     std::vector<double> sorted = frameMs;
     std::sort(sorted.begin(), sorted.end());
     auto pct = [&](double p) { return sorted[std::min(sorted.size() - 1, size_t(p * double(sorted.size())))]; };
