@@ -2,6 +2,7 @@
 // never harm the host, and (in VRAMSCOPE_TEST_NO_CUPTI mode, where CUPTI is
 // never touched) its writer thread, exit, signal and fork handling must
 // leave complete traces. Also `vramscope record`'s runRecord().
+#include "test_support.h"
 #include "record_command.h"
 
 #include <format/reader.h>
@@ -63,21 +64,8 @@ QList<QByteArray> lines(const QByteArray& text) {
     return out;
 }
 
-struct Loaded {
-    bool ok = false;
-    bool footer = false;
-    TraceContents t;
-};
-
-Loaded load(const QString& path) {
-    Loaded l;
-    TraceReader reader;
-    std::string error;
-    if (!reader.open(path.toStdString(), &error)) return l;
-    l.ok = loadTrace(reader, l.t, LoadOptions{}, &error);
-    l.footer = reader.footer().present;
-    return l;
-}
+using vramscope::inject::testing::Loaded;
+using vramscope::inject::testing::load;
 
 // The only trace of a test-mode run in dir (helper runs are root processes).
 QString onlyTrace(const QString& dir) {

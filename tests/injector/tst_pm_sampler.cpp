@@ -11,19 +11,11 @@
 #include <string>
 #include <vector>
 
+#include "test_support.h"
+
 using namespace vramscope::inject;
 
-namespace {
-using Env = std::map<std::string, std::string>;
-const char* fromMap(const char* name, void* context) {
-    auto* env = static_cast<Env*>(context);
-    auto it = env->find(name);
-    return it == env->end() ? nullptr : it->second.c_str();
-}
-InjectorConfig parse(Env env, std::vector<std::string>* warnings = nullptr) {
-    return parseConfig(fromMap, &env, warnings);
-}
-}  // namespace
+using namespace vramscope::inject::testing;
 
 class TestPmSampler : public QObject {
     Q_OBJECT

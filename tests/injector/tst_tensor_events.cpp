@@ -6,6 +6,7 @@
 // queue is dropped and counted, never blocks; when capture is off the entry
 // point is inert. And `vramscope record` puts the Python hooks on PYTHONPATH:
 // a Python child importing (a fake) torch writes phase markers.
+#include "test_support.h"
 #include "record_command.h"
 
 #include <format/reader.h>
@@ -48,21 +49,8 @@ Run run(const QStringList& args, const QStringList& env) {
     return r;
 }
 
-struct Loaded {
-    bool ok = false;
-    bool footer = false;
-    TraceContents t;
-};
-
-Loaded load(const QString& path) {
-    Loaded l;
-    TraceReader reader;
-    std::string error;
-    if (!reader.open(path.toStdString(), &error)) return l;
-    l.ok = loadTrace(reader, l.t, LoadOptions{}, &error);
-    l.footer = reader.footer().present;
-    return l;
-}
+using vramscope::inject::testing::Loaded;
+using vramscope::inject::testing::load;
 
 }  // namespace
 
