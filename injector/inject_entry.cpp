@@ -55,13 +55,15 @@ __attribute__((visibility("default"))) void vramscope_note(const char* text) {
 // inside the caching allocator, synchronously). action: format::TensorAction
 // (1 alloc, 2 free requested, 3 free completed, 4/5 segment alloc/free,
 // 6/7 segment map/unmap, 8 snapshot) or 9 = OOM (bytes = requested size,
-// address = free bytes). timestampNs 0 = now, in CUPTI's clock. Lock-free and
+// address = free bytes). timestampNs 0 = now, in CUPTI's clock. callsite: an
+// id given to vramscope_callsite() before, 0 = none. Lock-free and
 // allocation-free; returns 1 when queued, 0 when not traced or dropped.
-// Version of this interface: vramscope_tensor_abi() == 1.
-__attribute__((visibility("default"))) int vramscope_tensor_event(int action, int device, unsigned long long address,
-                                                                  unsigned long long bytes, unsigned long long stream,
-                                                                  unsigned long long pool,
-                                                                  unsigned long long timestampNs) {
+// Version of this interface: vramscope_tensor_abi() == 2 (1 had no callsite).
+__attribute__((visibility("default"))) int vramscope_tensor_event_at(int action, int device, unsigned long long address,
+                                                                     unsigned long long bytes, unsigned long long stream,
+                                                                     unsigned long long pool,
+                                                                     unsigned long long timestampNs,
+                                                                     unsigned int callsite) {
     using namespace vramscope::inject;
     if (recorder().state.load(std::memory_order_acquire) != static_cast<int>(RecorderState::Active)) return 0;
     TensorEvent e;
@@ -72,10 +74,30 @@ __attribute__((visibility("default"))) int vramscope_tensor_event(int action, in
     e.bytes = bytes;
     e.streamId = stream;
     e.poolId = static_cast<uint32_t>(pool);
+    e.callsiteId = callsite;
     return pushTensorEvent(e) ? 1 : 0;
 }
 
-__attribute__((visibility("default"))) int vramscope_tensor_abi(void) { return 1; }
+// Interface version 1, without a callsite.
+__attribute__((visibility("default"))) int vramscope_tensor_event(int action, int device, unsigned long long address,
+                                                                  unsigned long long bytes, unsigned long long stream,
+                                                                  unsigned long long pool,
+                                                                  unsigned long long timestampNs) {
+    return vramscope_tensor_event_at(action, device, address, bytes, stream, pool, timestampNs, 0);
+}
+
+// Defines callsite id (> 0) as one Python frame: file, function, line, and
+// its caller's id (0 = outermost). Each id once, callers before callees; the
+// strings are copied. Takes a short lock: call it once per new frame, not
+// per event. Returns 1 when queued, 0 when not traced.
+__attribute__((visibility("default"))) int vramscope_callsite(unsigned int id, unsigned int parentId, const char* file,
+                                                              const char* function, unsigned int line) {
+    using namespace vramscope::inject;
+    if (recorder().state.load(std::memory_order_acquire) != static_cast<int>(RecorderState::Active)) return 0;
+    return pushCallsite(id, parentId, file, function, line) ? 1 : 0;
+}
+
+__attribute__((visibility("default"))) int vramscope_tensor_abi(void) { return 2; }
 
 // 1 while capture is on in this process (bridges and the Python hooks ask
 // before installing anything).

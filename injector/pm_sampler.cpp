@@ -1,5 +1,6 @@
 #include "pm_sampler.h"
 
+#include "gpm_sampler.h"
 #include "recorder.h"
 
 #include <format/records.h>
@@ -15,10 +16,12 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
-#include <dlfcn.h>
 #include <pthread.h>
 #include <unistd.h>
+
+#include <set>
 #include <string>
 #include <vector>
 
@@ -35,6 +38,14 @@ std::atomic<bool> gRunning{false};
 std::atomic<bool> gStarted{false};
 std::atomic<bool> gAtExitRegistered{false};
 std::atomic<int> gOwnerPid{0};  // a forked child inherits our flags and exit handler, not the thread
+// The sampler thread is joinable: stopping it means waiting until it has
+// left, thread-local destructors included, before exit goes on to tear
+// CUDA and CUPTI down. Exactly one caller joins.
+pthread_t gThread{};
+std::atomic<bool> gThreadValid{false};
+std::atomic<bool> gJoinClaimed{false};
+std::atomic<bool> gJoinTimedOut{false};
+
 
 uint64_t steadyMs() {
     timespec ts{};
@@ -42,17 +53,19 @@ uint64_t steadyMs() {
     return uint64_t(ts.tv_sec) * 1000ull + uint64_t(ts.tv_nsec) / 1000000ull;
 }
 
-// Exit while PM sampling is being set up or running crashed the process in
-// the first GPU runs (H100, CUPTI 13.0: SIGSEGV during exit, traces without
-// footer). This handler is registered after the CUDA runtime initialized, so
-// it runs before the runtime's own teardown: it stops sampling and waits for
-// the sampler thread to leave CUPTI.
+// Registered from the sampler thread once a device's context is active, so
+// after the CUDA runtime registered its own teardown: exit handlers run in
+// reverse order, so this one runs first, while the contexts still exist. It
+// has the sampler finish (last decode, Stop) and joins it.
 void stopAtExit() { stopCounterSampler(); }
 
 constexpr uint32_t kDecodePeriodMs = 20;
 // Device-side buffer for raw samples. KEEP_LATEST mode: if the decode thread
 // falls behind, the oldest samples are overwritten instead of failing.
 constexpr size_t kHardwareBufferBytes = 16u << 20;
+// Guard zones behind the buffers CUPTI writes into (pm_sampler.h).
+constexpr size_t kImageGuardBytes = 256u << 10;
+constexpr size_t kSmallGuardBytes = 4096;
 
 // A CUPTI parameter struct: zeroed, with its size set (pPriv stays null).
 template <class T> T cuptiParams(size_t structSize) {
@@ -128,12 +141,10 @@ struct Candidate {
 
 // Measured on an H100 (GH100, CUPTI 13.0): sm__throughput needs 19 passes
 // and sm__pipe_tensor_op_hmma_cycles_active is not a PM-sampling metric, so
-// neither is listed; the first entry per output is the set tried first.
+// neither is listed; the first entry per output is the set tried first. The
+// first entries are the set the counters_*.vtrace fixtures were recorded
+// with, by a build that exited cleanly.
 const Candidate kCandidates[] = {
-    // The triage form of sm__throughput (what ncu reports) is listed for GH100
-    // PM sampling; the issue rate below read 36% on an SGEMM that ncu puts at 90%.
-    {CounterMetric::SmThroughputPct, Combine::Direct, 1,
-     {"TPC.TriageCompute.sm__throughput.avg.pct_of_peak_sustained_elapsed"}},
     {CounterMetric::SmThroughputPct, Combine::Direct, 1, {"sm__inst_executed_realtime.avg.pct_of_peak_sustained_elapsed"}},
     {CounterMetric::SmThroughputPct, Combine::Direct, 1, {"sm__inst_executed.avg.pct_of_peak_sustained_elapsed"}},
     {CounterMetric::SmThroughputPct, Combine::Direct, 1,
@@ -158,6 +169,19 @@ const Candidate kCandidates[] = {
      {"sm__pipe_tensor_cycles_active.avg.pct_of_peak_sustained_elapsed"}},
 };
 
+// Not listed: TPC.TriageCompute.sm__throughput (what ncu reports as SM
+// throughput). On an H100 (CUPTI 13.0, driver 580) cuptiProfilerHostConfigAddMetrics
+// refuses it with CUPTI_ERROR_INVALID_PARAMETER, and every process in which
+// that refusal happened aborted at exit with a corrupted heap (glibc:
+// "corrupted double-linked list"), while the same runs without it exited
+// cleanly (injector/tools/gpu_pm_check.sh). So a refused metric set is never
+// retried metric by metric: setupPm gives PM sampling up instead.
+std::vector<const Candidate*> candidateList() {
+    std::vector<const Candidate*> out;
+    for (const Candidate& c : kCandidates) out.push_back(&c);
+    return out;
+}
+
 struct ChosenCounter {
     const Candidate* candidate;
     int firstValue;  // index of its first metric in the flat metric list
@@ -174,7 +198,7 @@ struct HostObject {
         cuptiProfilerHostDeinitialize(&p);
         object = nullptr;
     }
-    CUptiResult init(const std::string& chip, const std::vector<uint8_t>& availability) {
+    CUptiResult init(const std::string& chip, const GuardedBytes& availability) {
         reset();
         auto p = cuptiParams<CUpti_Profiler_Host_Initialize_Params>(CUpti_Profiler_Host_Initialize_Params_STRUCT_SIZE);
         p.profilerType = CUPTI_PROFILER_TYPE_PM_SAMPLING;
@@ -186,9 +210,13 @@ struct HostObject {
     }
 };
 
+std::string overrunText(const char* what, size_t bytes) {
+    return std::string("CUPTI wrote past the ") + what + " (" + std::to_string(bytes) + " guard bytes changed)";
+}
+
 // Builds the config image for these metrics; true when they fit one pass.
-bool buildConfig(HostObject& host, const std::string& chip, const std::vector<uint8_t>& availability,
-                 std::vector<const char*>& names, std::vector<uint8_t>* image, std::string* why) {
+bool buildConfig(HostObject& host, const std::string& chip, const GuardedBytes& availability,
+                 std::vector<const char*>& names, GuardedBytes* image, std::string* why) {
     CUptiResult rc = host.init(chip, availability);
     if (rc != CUPTI_SUCCESS) {
         *why = "cuptiProfilerHostInitialize: " + cuptiText(rc);
@@ -209,12 +237,17 @@ bool buildConfig(HostObject& host, const std::string& chip, const std::vector<ui
         *why = "cuptiProfilerHostGetConfigImageSize: " + cuptiText(rc);
         return false;
     }
-    image->assign(size.configImageSize, 0);
+    image->assign(size.configImageSize);
     auto get = cuptiParams<CUpti_Profiler_Host_GetConfigImage_Params>(CUpti_Profiler_Host_GetConfigImage_Params_STRUCT_SIZE);
     get.pHostObject = host.object;
     get.configImageSize = image->size();
     get.pConfigImage = image->data();
-    if ((rc = cuptiProfilerHostGetConfigImage(&get)) != CUPTI_SUCCESS) {
+    rc = cuptiProfilerHostGetConfigImage(&get);
+    if (size_t bad = image->damagedGuardBytes()) {
+        *why = overrunText("config image", bad);
+        return false;
+    }
+    if (rc != CUPTI_SUCCESS) {
         *why = "cuptiProfilerHostGetConfigImage: " + cuptiText(rc);
         return false;
     }
@@ -232,7 +265,34 @@ bool buildConfig(HostObject& host, const std::string& chip, const std::vector<ui
     return true;
 }
 
-void listMetrics(const std::string& chip, const std::vector<uint8_t>& availability) {
+// "dram__throughput" of "dram__throughput.avg.pct_of_peak_sustained_elapsed":
+// the name before its rollup (.avg/.sum/.min/.max).
+std::string baseName(const char* metric) {
+    std::string m(metric);
+    for (const char* rollup : {".avg", ".sum", ".min", ".max"}) {
+        size_t at = m.find(rollup);
+        if (at != std::string::npos) return m.substr(0, at);
+    }
+    return m;
+}
+
+// Every base metric the chip offers for PM sampling; empty when CUPTI cannot say.
+std::set<std::string> baseMetrics(const std::string& chip, const GuardedBytes& availability) {
+    std::set<std::string> names;
+    HostObject host;
+    if (host.init(chip, availability) != CUPTI_SUCCESS) return names;
+    for (CUpti_MetricType type : {CUPTI_METRIC_TYPE_COUNTER, CUPTI_METRIC_TYPE_RATIO, CUPTI_METRIC_TYPE_THROUGHPUT}) {
+        auto p = cuptiParams<CUpti_Profiler_Host_GetBaseMetrics_Params>(CUpti_Profiler_Host_GetBaseMetrics_Params_STRUCT_SIZE);
+        p.pHostObject = host.object;
+        p.metricType = type;
+        if (cuptiProfilerHostGetBaseMetrics(&p) != CUPTI_SUCCESS || !p.ppMetricNames) continue;
+        for (size_t i = 0; i < p.numMetrics; ++i)
+            if (p.ppMetricNames[i]) names.insert(p.ppMetricNames[i]);
+    }
+    return names;
+}
+
+void listMetrics(const std::string& chip, const GuardedBytes& availability) {
     HostObject host;
     if (host.init(chip, availability) != CUPTI_SUCCESS) return;
     const char* filters[] = {"dram", "sm__throughput", "sm__inst_executed", "tensor", "sm__cycles_active", "gr__"};
@@ -256,22 +316,31 @@ void listMetrics(const std::string& chip, const std::vector<uint8_t>& availabili
     }
 }
 
+// One device's PM-sampling state. Never freed: CUPTI keeps pointers into
+// some of it (the config image handed to SetConfig, the chip name and
+// availability image given to the host object), so none of these buffers
+// is reassigned once sampling started.
 struct PmDevice {
     int ordinal = -1;
+    int cuDevice = 0;
     void* context = nullptr;
     std::string chip;
     uint64_t peakDramBytesPerSec = 0;
-    std::vector<uint8_t> availability, config, counterData, blankCounterData;
+    GuardedBytes availability{kSmallGuardBytes}, config{kSmallGuardBytes};
+    GuardedBytes counterData{kImageGuardBytes};
+    std::vector<uint8_t> blankCounterData;  // an initialized empty image: resetting is a copy of it
+    size_t maxSamples = 0;                  // what the counter data image was sized for
     HostObject host;
     CUpti_PmSampling_Object* object = nullptr;
     std::vector<const char*> metricNames;
     std::vector<ChosenCounter> chosen;
-    std::vector<double> values;
-    bool sampling = false;
-    bool failed = false;
+    GuardedBytes values{kSmallGuardBytes};  // metricNames.size() doubles
+    bool sampling = false;   // started and not yet stopped
+    bool failed = false;     // no more decoding
+    bool corrupt = false;    // CUPTI wrote past a buffer: no more CUPTI calls on this device
     int64_t clockOffsetNs = 0;
     bool clockChecked = false;
-    uint64_t samples = 0, overflows = 0;
+    uint64_t samples = 0, overflows = 0, emptySamples = 0;
 };
 
 uint32_t gNextCounterId = 1;
@@ -289,9 +358,8 @@ bool setupPm(Recorder& r, PmDevice& d, std::string* why) {
         profilerInitialized = true;
     }
     auto supported = cuptiParams<CUpti_Profiler_DeviceSupported_Params>(CUpti_Profiler_DeviceSupported_Params_STRUCT_SIZE);
-    int dev = 0;
-    r.driver.deviceGet(&dev, d.ordinal);
-    supported.cuDevice = dev;
+    r.driver.deviceGet(&d.cuDevice, d.ordinal);
+    supported.cuDevice = d.cuDevice;
     supported.api = CUPTI_PROFILER_PM_SAMPLING;
     CUptiResult rc = cuptiProfilerDeviceSupported(&supported);
     if (rc == CUPTI_SUCCESS && supported.isSupported != CUPTI_PROFILER_CONFIGURATION_SUPPORTED) {
@@ -313,59 +381,47 @@ bool setupPm(Recorder& r, PmDevice& d, std::string* why) {
         *why = "cuptiPmSamplingGetCounterAvailability: " + cuptiText(rc);
         return false;
     }
-    d.availability.assign(avail.counterAvailabilityImageSize, 0);
+    d.availability.assign(avail.counterAvailabilityImageSize);
+    avail.counterAvailabilityImageSize = d.availability.size();
     avail.pCounterAvailabilityImage = d.availability.data();
-    if ((rc = cuptiPmSamplingGetCounterAvailability(&avail)) != CUPTI_SUCCESS) {
+    rc = cuptiPmSamplingGetCounterAvailability(&avail);
+    if (size_t bad = d.availability.damagedGuardBytes()) {
+        *why = overrunText("counter availability image", bad);
+        return false;
+    }
+    if (rc != CUPTI_SUCCESS) {
         *why = "cuptiPmSamplingGetCounterAvailability: " + cuptiText(rc);
         return false;
     }
     if (r.config.listCounters) listMetrics(d.chip, d.availability);
 
-    // Choose metrics. Building a config image takes tens of milliseconds, so
-    // the preferred set (the first candidate per output) is tried as a whole
-    // first; only if the chip refuses it, per output the first candidate that
-    // fits with those already chosen.
+    // Choose metrics: per output, the first candidate whose base metrics the
+    // chip lists (cuptiProfilerHostGetBaseMetrics), all in one config. Names
+    // are checked against that list first because a refused
+    // cuptiProfilerHostConfigAddMetrics was seen to corrupt the heap.
+    const std::set<std::string> offered = baseMetrics(d.chip, d.availability);
     std::vector<const Candidate*> picked;
-    for (const Candidate& c : kCandidates) {
+    for (const Candidate* c : candidateList()) {
         bool have = false;
-        for (const Candidate* p : picked) have = have || p->metric == c.metric;
+        for (const Candidate* p : picked) have = have || p->metric == c->metric;
         if (have) continue;
-        picked.push_back(&c);
-        for (int i = 0; i < c.count; ++i) d.metricNames.push_back(c.names[i]);
+        bool listed = true;
+        for (int i = 0; i < c->count; ++i) listed = listed && (offered.empty() || offered.count(baseName(c->names[i])));
+        if (!listed) continue;
+        picked.push_back(c);
+        for (int i = 0; i < c->count; ++i) d.metricNames.push_back(c->names[i]);
+    }
+    if (picked.empty()) {
+        *why = "the chip " + d.chip + " lists none of the SM/DRAM/tensor metrics for PM sampling";
+        return false;
     }
     std::string reason;
     if (!buildConfig(d.host, d.chip, d.availability, d.metricNames, &d.config, &reason)) {
-        if (r.config.verbose) printLine("pm sampling: the preferred metrics were refused: " + reason);
-        picked.clear();
-        d.metricNames.clear();
-        for (const Candidate& c : kCandidates) {
-            if (gStop.load(std::memory_order_acquire)) {
-                *why = "the process exited before PM sampling was set up";
-                return false;
-            }
-            bool have = false;
-            for (const Candidate* p : picked) have = have || p->metric == c.metric;
-            if (have) continue;
-            std::vector<const char*> names = d.metricNames;
-            for (int i = 0; i < c.count; ++i) names.push_back(c.names[i]);
-            std::string probeWhy;
-            HostObject probe;
-            std::vector<uint8_t> image;
-            if (!buildConfig(probe, d.chip, d.availability, names, &image, &probeWhy)) {
-                if (r.config.verbose) printLine("pm sampling: " + std::string(c.names[0]) + " refused: " + probeWhy);
-                continue;
-            }
-            picked.push_back(&c);
-            d.metricNames = names;
-        }
-        if (picked.empty()) {
-            *why = "the chip " + d.chip + " accepts none of the SM/DRAM/tensor metrics for PM sampling";
-            return false;
-        }
-        if (!buildConfig(d.host, d.chip, d.availability, d.metricNames, &d.config, &reason)) {
-            *why = "config image: " + reason;
-            return false;
-        }
+        // Not retried with other metrics: a refusal inside CUPTI's host
+        // object was seen to corrupt the heap (see candidateList).
+        d.host.reset();
+        *why = "the chip " + d.chip + " refuses the SM/DRAM/tensor metric set (" + reason + ")";
+        return false;
     }
     if (gStop.load(std::memory_order_acquire)) {
         *why = "the process exited before PM sampling was set up";
@@ -379,6 +435,7 @@ bool setupPm(Recorder& r, PmDevice& d, std::string* why) {
     }
     d.object = enable.pPmSamplingObject;
     const uint64_t intervalNs = uint64_t(r.config.counterIntervalUs) * 1000ull;
+    // CUPTI keeps pConfig: d.config is not touched again from here on.
     auto set = cuptiParams<CUpti_PmSampling_SetConfig_Params>(CUpti_PmSampling_SetConfig_Params_STRUCT_SIZE);
     set.pPmSamplingObject = d.object;
     set.configSize = d.config.size();
@@ -400,16 +457,24 @@ bool setupPm(Recorder& r, PmDevice& d, std::string* why) {
         *why = "cuptiPmSamplingGetCounterDataSize: " + cuptiText(rc);
         return false;
     }
-    d.counterData.assign(size.counterDataSize, 0);
+    d.maxSamples = size.maxSamples;
+    d.counterData.assign(size.counterDataSize);
     auto ci = cuptiParams<CUpti_PmSampling_CounterDataImage_Initialize_Params>(CUpti_PmSampling_CounterDataImage_Initialize_Params_STRUCT_SIZE);
     ci.pPmSamplingObject = d.object;
     ci.counterDataSize = d.counterData.size();
     ci.pCounterData = d.counterData.data();
-    if ((rc = cuptiPmSamplingCounterDataImageInitialize(&ci)) != CUPTI_SUCCESS) {
+    rc = cuptiPmSamplingCounterDataImageInitialize(&ci);
+    if (size_t bad = d.counterData.damagedGuardBytes()) {
+        d.corrupt = true;
+        *why = overrunText("counter data image", bad);
+        return false;
+    }
+    if (rc != CUPTI_SUCCESS) {
         *why = "cuptiPmSamplingCounterDataImageInitialize: " + cuptiText(rc);
         return false;
     }
-    d.blankCounterData = d.counterData;  // re-initializing is a copy of this
+    d.blankCounterData.assign(d.counterData.data(), d.counterData.data() + d.counterData.size());
+    d.values.assign(d.metricNames.size() * sizeof(double));
     auto start = cuptiParams<CUpti_PmSampling_Start_Params>(CUpti_PmSampling_Start_Params_STRUCT_SIZE);
     start.pPmSamplingObject = d.object;
     if ((rc = cuptiPmSamplingStart(&start)) != CUPTI_SUCCESS) {
@@ -417,7 +482,6 @@ bool setupPm(Recorder& r, PmDevice& d, std::string* why) {
         return false;
     }
     d.sampling = true;
-    d.values.assign(d.metricNames.size(), 0.0);
 
     DeviceDescription desc;
     if (describeDevice(r.driver, d.ordinal, &desc)) d.peakDramBytesPerSec = desc.peakDramBytesPerSec;
@@ -444,32 +508,69 @@ bool setupPm(Recorder& r, PmDevice& d, std::string* why) {
     return true;
 }
 
-// Decodes what the hardware buffer holds; false when decoding failed.
+// Stops all further decoding on a device, with a Note (and a line when it
+// matters or in verbose mode).
+void giveUp(Recorder& r, PmDevice& d, const std::string& why, bool print) {
+    d.failed = true;
+    std::string text = "PM sampling stopped on device " + std::to_string(d.ordinal) + ": " + why;
+    addNote(int(format::Severity::Warning), text);
+    if (print || r.config.verbose) printLine(text);
+}
+
+// The device's primary context still exists (the application did not reset
+// the device). PM sampling objects live in it: after a reset no PM call may
+// touch them.
+bool contextAlive(Recorder& r, const PmDevice& d) {
+    unsigned flags = 0;
+    int active = 0;
+    return r.driver.primaryCtxGetState(d.cuDevice, &flags, &active) == 0 && active;
+}
+
+// Decodes what the hardware buffer holds; false when decoding failed (the
+// device is then marked failed and never decoded again).
 bool decodePm(Recorder& r, PmDevice& d) {
+    if (d.failed || d.corrupt) return false;
+    if (!contextAlive(r, d)) {
+        giveUp(r, d, "its CUDA context is gone (device reset?)", false);
+        return false;
+    }
     for (int round = 0; round < 16; ++round) {
         auto dec = cuptiParams<CUpti_PmSampling_DecodeData_Params>(CUpti_PmSampling_DecodeData_Params_STRUCT_SIZE);
         dec.pPmSamplingObject = d.object;
         dec.pCounterDataImage = d.counterData.data();
         dec.counterDataImageSize = d.counterData.size();
         CUptiResult rc = cuptiPmSamplingDecodeData(&dec);
+        if (size_t bad = d.counterData.damagedGuardBytes()) {
+            d.corrupt = true;
+            giveUp(r, d, "cuptiPmSamplingDecodeData: " + overrunText("counter data image", bad), true);
+            return false;
+        }
         if (rc != CUPTI_SUCCESS) {
-            addNote(int(format::Severity::Warning),
-                    "PM sampling stopped on device " + std::to_string(d.ordinal) +
-                        ": cuptiPmSamplingDecodeData: " + cuptiText(rc));
+            giveUp(r, d, "cuptiPmSamplingDecodeData: " + cuptiText(rc), false);
             return false;
         }
         if (dec.overflow) ++d.overflows;
         auto info = cuptiParams<CUpti_PmSampling_GetCounterDataInfo_Params>(CUpti_PmSampling_GetCounterDataInfo_Params_STRUCT_SIZE);
         info.pCounterDataImage = d.counterData.data();
         info.counterDataImageSize = d.counterData.size();
-        if (cuptiPmSamplingGetCounterDataInfo(&info) != CUPTI_SUCCESS) return false;
-        for (size_t i = 0; i < info.numCompletedSamples; ++i) {
+        if ((rc = cuptiPmSamplingGetCounterDataInfo(&info)) != CUPTI_SUCCESS) {
+            giveUp(r, d, "cuptiPmSamplingGetCounterDataInfo: " + cuptiText(rc), false);
+            return false;
+        }
+        // Never index past what the image was sized for.
+        const size_t completed = std::min<size_t>(info.numCompletedSamples, d.maxSamples);
+        double* values = reinterpret_cast<double*>(d.values.data());
+        for (size_t i = 0; i < completed; ++i) {
             auto si = cuptiParams<CUpti_PmSampling_CounterData_GetSampleInfo_Params>(CUpti_PmSampling_CounterData_GetSampleInfo_Params_STRUCT_SIZE);
             si.pPmSamplingObject = d.object;
             si.pCounterDataImage = d.counterData.data();
             si.counterDataImageSize = d.counterData.size();
             si.sampleIndex = i;
             if (cuptiPmSamplingCounterDataGetSampleInfo(&si) != CUPTI_SUCCESS) continue;
+            if (si.endTimestamp <= si.startTimestamp) {
+                ++d.emptySamples;  // covers no time (seen after Stop)
+                continue;
+            }
             auto ev = cuptiParams<CUpti_Profiler_Host_EvaluateToGpuValues_Params>(CUpti_Profiler_Host_EvaluateToGpuValues_Params_STRUCT_SIZE);
             ev.pHostObject = d.host.object;
             ev.pCounterDataImage = d.counterData.data();
@@ -477,8 +578,14 @@ bool decodePm(Recorder& r, PmDevice& d) {
             ev.rangeIndex = i;
             ev.ppMetricNames = d.metricNames.data();
             ev.numMetrics = d.metricNames.size();
-            ev.pMetricValues = d.values.data();
-            if (cuptiProfilerHostEvaluateToGpuValues(&ev) != CUPTI_SUCCESS) continue;
+            ev.pMetricValues = values;
+            rc = cuptiProfilerHostEvaluateToGpuValues(&ev);
+            if (size_t bad = d.values.damagedGuardBytes()) {
+                d.corrupt = true;
+                giveUp(r, d, "cuptiProfilerHostEvaluateToGpuValues: " + overrunText("metric values", bad), true);
+                return false;
+            }
+            if (rc != CUPTI_SUCCESS) continue;
             if (!d.clockChecked) {
                 // PM sample times come from the GPU timer. A sample decoded
                 // now ended at most one decode period plus one interval ago
@@ -495,178 +602,54 @@ bool decodePm(Recorder& r, PmDevice& d) {
                     printLine("pm sampling: first sample ends " + std::to_string(skew) + " ns before now");
             }
             uint64_t endNs = uint64_t(int64_t(si.endTimestamp) + d.clockOffsetNs);
-            uint64_t durationNs = si.endTimestamp > si.startTimestamp ? si.endTimestamp - si.startTimestamp : 0;
+            uint64_t durationNs = si.endTimestamp - si.startTimestamp;
             for (const ChosenCounter& c : d.chosen) {
-                double pct = combineValues(c.candidate->combine, &d.values[size_t(c.firstValue)], c.candidate->count,
+                double pct = combineValues(c.candidate->combine, &values[size_t(c.firstValue)], c.candidate->count,
                                            durationNs, d.peakDramBytesPerSec);
                 pushSample(c.counterId, endNs, pct);
             }
             ++d.samples;
         }
-        d.counterData = d.blankCounterData;
+        d.counterData.copyFrom(d.blankCounterData);
         if (dec.decodeStopReason != CUPTI_PM_SAMPLING_DECODE_STOP_REASON_COUNTER_DATA_FULL) break;
     }
     return true;
 }
 
+// The last PM work on a device, on the sampler thread, while the process's
+// exit handlers wait for it (before the CUDA runtime's teardown): one more
+// decode while sampling still runs — the same call that ran every period —
+// then Stop. Nothing after Stop: a decode after Stop only returns samples
+// that cover no time. No cuptiPmSamplingDisable either: disabling was seen to tear
+// CUPTI down with it (XLA's sampler avoids it likewise), and the writer
+// still flushes CUPTI's activity buffers after this.
 void finishPm(Recorder& r, PmDevice& d) {
     if (!d.sampling) return;
+    d.sampling = false;
+    if (d.corrupt) return;  // CUPTI's state for this device is not to be trusted
+    if (!contextAlive(r, d)) {
+        giveUp(r, d, "its CUDA context is gone (device reset?)", false);
+        return;
+    }
+    if (d.context) r.driver.ctxSetCurrent(d.context);
+    decodePm(r, d);
+    if (d.corrupt) return;
     auto stop = cuptiParams<CUpti_PmSampling_Stop_Params>(CUpti_PmSampling_Stop_Params_STRUCT_SIZE);
     stop.pPmSamplingObject = d.object;
     cuptiPmSamplingStop(&stop);
-    decodePm(r, d);
-    d.sampling = false;
-    // No cuptiPmSamplingDisable: the process is exiting, and disabling was
-    // seen to tear CUPTI down with it (XLA's sampler avoids it likewise).
     if (d.overflows)
         addNote(int(format::Severity::Warning),
                 "PM sampling lost samples on device " + std::to_string(d.ordinal) +
                     " (hardware buffer overflowed " + std::to_string(d.overflows) + " times)");
     if (r.config.verbose)
         printLine("pm sampling: device " + std::to_string(d.ordinal) + " decoded " + std::to_string(d.samples) +
-                  " samples, overflows " + std::to_string(d.overflows));
+                  " samples (" + std::to_string(d.emptySamples) + " empty skipped), overflows " +
+                  std::to_string(d.overflows));
 }
 
-// -------------------------------------------------------------------------
-// NVML GPM, loaded at run time (Debian's CUDA has no nvml.h). The few types
-// below follow the public NVML API reference (nvml.h, R520+).
-namespace nvml {
-using Return = int;  // nvmlReturn_t; 0 = NVML_SUCCESS
-struct DeviceSt;
-using Device = DeviceSt*;
-struct GpmSampleSt;
-using GpmSample = GpmSampleSt*;
-struct GpmMetric {
-    unsigned metricId;
-    Return nvmlReturn;
-    double value;
-    struct {
-        char* shortName;
-        char* longName;
-        char* unit;
-    } metricInfo;
-};
-constexpr unsigned kMetricsGetVersion = 1;  // NVML_GPM_METRICS_GET_VERSION
-constexpr unsigned kSupportVersion = 1;     // NVML_GPM_SUPPORT_VERSION
-struct GpmMetricsGet {
-    unsigned version;
-    unsigned numMetrics;
-    GpmSample sample1;
-    GpmSample sample2;
-    GpmMetric metrics[98];  // NVML_GPM_METRIC_MAX in R525; NVML reads numMetrics entries
-};
-struct GpmSupport {
-    unsigned version;
-    unsigned isSupportedDevice;
-};
-// nvmlGpmMetricId_t values used here.
-constexpr unsigned kIntegerUtil = 4, kAnyTensorUtil = 5, kDramBwUtil = 10, kFp64Util = 11, kFp32Util = 12,
-                   kFp16Util = 13;
-}  // namespace nvml
-
-struct Gpm {
-    nvml::Return (*init)() = nullptr;
-    nvml::Return (*handleByUuid)(const char*, nvml::Device*) = nullptr;
-    nvml::Return (*querySupport)(nvml::Device, nvml::GpmSupport*) = nullptr;
-    nvml::Return (*sampleAlloc)(nvml::GpmSample*) = nullptr;
-    nvml::Return (*sampleGet)(nvml::Device, nvml::GpmSample) = nullptr;
-    nvml::Return (*metricsGet)(nvml::GpmMetricsGet*) = nullptr;
-    struct Dev {
-        int ordinal;
-        nvml::Device device;
-        nvml::GpmSample samples[2];
-        int current;
-        uint32_t smId, dramId, tensorId;
-    };
-    std::vector<Dev> devices;
-
-    bool load(std::string* why) {
-        void* lib = dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
-        if (!lib) {
-            *why = "libnvidia-ml.so.1 not found";
-            return false;
-        }
-        init = reinterpret_cast<decltype(init)>(dlsym(lib, "nvmlInit_v2"));
-        handleByUuid = reinterpret_cast<decltype(handleByUuid)>(dlsym(lib, "nvmlDeviceGetHandleByUUID"));
-        querySupport = reinterpret_cast<decltype(querySupport)>(dlsym(lib, "nvmlGpmQueryDeviceSupport"));
-        sampleAlloc = reinterpret_cast<decltype(sampleAlloc)>(dlsym(lib, "nvmlGpmSampleAlloc"));
-        sampleGet = reinterpret_cast<decltype(sampleGet)>(dlsym(lib, "nvmlGpmSampleGet"));
-        metricsGet = reinterpret_cast<decltype(metricsGet)>(dlsym(lib, "nvmlGpmMetricsGet"));
-        if (!init || !handleByUuid || !querySupport || !sampleAlloc || !sampleGet || !metricsGet) {
-            *why = "this NVML has no GPM functions (driver older than R520)";
-            return false;
-        }
-        nvml::Return rc = init();
-        if (rc != 0) {
-            *why = "nvmlInit failed (NVML error " + std::to_string(rc) + ")";
-            return false;
-        }
-        return true;
-    }
-
-    bool addDevice(Recorder& r, int ordinal, std::string* why) {
-        DeviceDescription desc;
-        if (!describeDevice(r.driver, ordinal, &desc)) {
-            *why = "the device could not be described";
-            return false;
-        }
-        char uuid[64];
-        const uint8_t* u = desc.uuid;
-        std::snprintf(uuid, sizeof uuid,
-                      "GPU-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2],
-                      u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
-        Dev d{};
-        d.ordinal = ordinal;
-        if (handleByUuid(uuid, &d.device) != 0) {
-            *why = std::string("NVML does not know ") + uuid;
-            return false;
-        }
-        nvml::GpmSupport support{nvml::kSupportVersion, 0};
-        if (querySupport(d.device, &support) != 0 || !support.isSupportedDevice) {
-            *why = "the device does not support GPM";
-            return false;
-        }
-        if (sampleAlloc(&d.samples[0]) != 0 || sampleAlloc(&d.samples[1]) != 0 || sampleGet(d.device, d.samples[0]) != 0) {
-            *why = "GPM samples could not be taken";
-            return false;
-        }
-        const uint64_t intervalNs = std::max<uint64_t>(uint64_t(r.config.counterIntervalUs) * 1000ull, 100000000ull);
-        d.smId = gNextCounterId++;
-        d.dramId = gNextCounterId++;
-        d.tensorId = gNextCounterId++;
-        pushInfo(d.smId, uint32_t(ordinal), CounterMetric::SmThroughputPct, CounterSource::Gpm,
-                 "gpm: max(fp32, fp16, fp64, integer, any tensor) util", intervalNs);
-        pushInfo(d.dramId, uint32_t(ordinal), CounterMetric::DramThroughputPct, CounterSource::Gpm, "gpm: dram bw util",
-                 intervalNs);
-        pushInfo(d.tensorId, uint32_t(ordinal), CounterMetric::TensorPipePct, CounterSource::Gpm,
-                 "gpm: any tensor util", intervalNs);
-        devices.push_back(d);
-        return true;
-    }
-
-    void sample() {
-        for (Dev& d : devices) {
-            int next = 1 - d.current;
-            if (sampleGet(d.device, d.samples[next]) != 0) continue;
-            uint64_t now = cuptiTimestamp();
-            static nvml::GpmMetricsGet get;  // large; this thread only
-            std::memset(&get, 0, sizeof get);
-            get.version = nvml::kMetricsGetVersion;
-            get.sample1 = d.samples[d.current];
-            get.sample2 = d.samples[next];
-            const unsigned ids[] = {nvml::kFp32Util,      nvml::kFp16Util,  nvml::kFp64Util,
-                                    nvml::kIntegerUtil,   nvml::kAnyTensorUtil, nvml::kDramBwUtil};
-            get.numMetrics = sizeof ids / sizeof ids[0];
-            for (unsigned i = 0; i < get.numMetrics; ++i) get.metrics[i].metricId = ids[i];
-            d.current = next;
-            if (metricsGet(&get) != 0) continue;
-            double v[6];
-            for (int i = 0; i < 6; ++i) v[i] = get.metrics[i].nvmlReturn == 0 ? get.metrics[i].value : 0;
-            pushSample(d.smId, now, combineValues(Combine::Max, v, 5, 0, 0));
-            pushSample(d.tensorId, now, v[4]);
-            pushSample(d.dramId, now, v[5]);
-        }
-    }
+// The counter ids of one GPM device (the GPM sampler's device order).
+struct GpmIds {
+    uint32_t sm, dram, tensor;
 };
 
 void* samplerMain(void*) {
@@ -674,28 +657,43 @@ void* samplerMain(void*) {
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, nullptr);
     Recorder& r = recorder();
+    bool contextMadeCurrent = false;
     try {
-        std::vector<PmDevice*> pm(kMaxDevices, nullptr);
+        std::vector<PmDevice*> pm(kMaxDevices, nullptr);  // never freed: see PmDevice
         void* retained[kMaxDevices] = {};
         uint64_t handled = 0;
         bool usePm = r.config.counters == CounterMode::Pm;
         bool gpmLoaded = false, gpmFailed = false;
-        Gpm gpm;
+        GpmSampler gpm;
+        std::vector<GpmIds> gpmIds;
         std::string pmWhy;
         // GPM read at 20 ms periods gave values far below ncu on an H100 (DRAM
         // 2.5 % for a GEMM ncu puts at 13 %); DCGM's finest profiling period is
         // 100 ms, so GPM is never read faster than that (not yet re-measured).
         const uint32_t gpmPeriodMs = r.config.counterIntervalUs / 1000 > 100 ? r.config.counterIntervalUs / 1000 : 100;
+        const uint64_t gpmIntervalNs = std::max<uint64_t>(uint64_t(r.config.counterIntervalUs) * 1000ull, 100000000ull);
+        auto sampleGpm = [&] {
+            for (size_t i = 0; i < gpm.deviceCount(); ++i) {
+                GpmReading reading;
+                if (!gpm.read(i, &reading)) continue;
+                uint64_t now = cuptiTimestamp();
+                pushSample(gpmIds[i].sm, now, reading.smPct);
+                pushSample(gpmIds[i].tensor, now, reading.tensorPct);
+                pushSample(gpmIds[i].dram, now, reading.dramPct);
+            }
+        };
         uint32_t sinceGpm = 0;
         while (!gStop.load(std::memory_order_acquire)) {
             sleepMs(usePm ? kDecodePeriodMs : 5);
             sinceGpm += usePm ? kDecodePeriodMs : 5;
+            if (gStop.load(std::memory_order_acquire)) break;  // the final decode is finishPm's
             // New devices: set up once their context is active.
             uint64_t pending = r.devicesSeen.load(std::memory_order_acquire) & ~handled;
             for (int o = 0; o < kMaxDevices && pending; ++o) {
                 if (!(pending & (1ull << o))) continue;
                 pending &= ~(1ull << o);
                 if (!makeContextCurrent(r, o, &retained[o])) continue;
+                contextMadeCurrent = true;
                 handled |= 1ull << o;
                 if (!gAtExitRegistered.exchange(true)) atexit(stopAtExit);
                 if (gStop.load(std::memory_order_acquire)) break;
@@ -726,7 +724,7 @@ void* samplerMain(void*) {
                     gpmLoaded = gpm.load(&why);
                     gpmFailed = !gpmLoaded;
                 }
-                if (!gpmLoaded || !gpm.addDevice(r, o, &why)) {
+                if (!gpmLoaded || !gpm.addDevice(r.driver, o, &why)) {
                     std::string text = "no hardware counters on device " + std::to_string(o) + ": " +
                                        (pmWhy.empty() ? "" : "PM sampling: " + pmWhy + "; ") + "NVML GPM: " + why +
                                        "; boundness falls back to an estimate from kernel names";
@@ -734,6 +732,14 @@ void* samplerMain(void*) {
                     printLine(text);
                     continue;
                 }
+                GpmIds ids{gNextCounterId++, gNextCounterId++, gNextCounterId++};
+                gpmIds.push_back(ids);
+                pushInfo(ids.sm, uint32_t(o), CounterMetric::SmThroughputPct, CounterSource::Gpm,
+                         "gpm: max(fp32, fp16, fp64, integer, any tensor) util", gpmIntervalNs);
+                pushInfo(ids.dram, uint32_t(o), CounterMetric::DramThroughputPct, CounterSource::Gpm,
+                         "gpm: dram bw util", gpmIntervalNs);
+                pushInfo(ids.tensor, uint32_t(o), CounterMetric::TensorPipePct, CounterSource::Gpm,
+                         "gpm: any tensor util", gpmIntervalNs);
                 std::string text = "hardware counters: NVML GPM on device " + std::to_string(o) +
                                    (pmWhy.empty() ? std::string() : " (PM sampling: " + pmWhy + ")");
                 addNote(int(format::Severity::Info), text);
@@ -742,22 +748,24 @@ void* samplerMain(void*) {
             for (PmDevice* d : pm) {
                 if (!d || !d->sampling || d->failed) continue;
                 if (d->context) r.driver.ctxSetCurrent(d->context);
-                if (!decodePm(r, *d)) d->failed = true;
+                decodePm(r, *d);
             }
-            if (gpmLoaded && !gpm.devices.empty() && sinceGpm >= gpmPeriodMs) {
+            if (gpmLoaded && gpm.deviceCount() && sinceGpm >= gpmPeriodMs) {
                 sinceGpm = 0;
-                gpm.sample();
+                sampleGpm();
             }
         }
+        // Stopping: only this thread ever calls into CUPTI's PM API, so the
+        // final decode happens exactly once, here.
         for (PmDevice* d : pm)
-            if (d && !d->failed) {
-                if (d->context) r.driver.ctxSetCurrent(d->context);
-                finishPm(r, *d);
-            }
-        if (gpmLoaded) gpm.sample();
+            if (d) finishPm(r, *d);
+        if (gpmLoaded && gpm.deviceCount()) sampleGpm();
     } catch (...) {
         printLine("the hardware-counter sampler failed; the trace has no further counter samples");
     }
+    // Leave no context current on a thread that is about to end while the
+    // process tears CUDA down.
+    if (contextMadeCurrent) r.driver.ctxSetCurrent(nullptr);
     gRunning.store(false, std::memory_order_release);
     return nullptr;
 }
@@ -774,25 +782,38 @@ bool startCounterSampler(Recorder& r) {
     gRunning.store(true);
     pthread_attr_t attr;
     pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_JOINABLE);
     // The profiler host library builds config images on this thread's stack.
     pthread_attr_setstacksize(&attr, 32u << 20);
-    pthread_t t;
-    int rc = pthread_create(&t, &attr, samplerMain, nullptr);
+    int rc = pthread_create(&gThread, &attr, samplerMain, nullptr);
     pthread_attr_destroy(&attr);
     if (rc != 0) {
         gRunning.store(false);
         return false;
     }
+    gThreadValid.store(true, std::memory_order_release);
     return true;
 }
 
 void stopCounterSampler() {
     if (int(getpid()) != gOwnerPid.load()) return;  // forked child: there is no sampler thread to wait for
+    if (!gThreadValid.load(std::memory_order_acquire)) return;
+    if (pthread_equal(pthread_self(), gThread)) return;
     gStop.store(true, std::memory_order_release);
     // Bounded: a set-up or decode stuck in CUPTI must not hang the exit. Set-up
-    // took hundreds of milliseconds on an H100; leaving while the thread is
-    // inside CUPTI is what crashed.
+    // took hundreds of milliseconds on an H100.
+    if (!gJoinClaimed.exchange(true)) {
+        timespec deadline{};
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += 10;
+        if (pthread_timedjoin_np(gThread, nullptr, &deadline) != 0) {
+            gJoinTimedOut.store(true);
+            printLine("the hardware-counter sampler did not stop within 10 s; exiting without it");
+        }
+        return;
+    }
+    // Another caller is joining (or has joined): wait for the thread's work to end.
+    if (gJoinTimedOut.load()) return;
     for (int i = 0; i < 10000 && gRunning.load(std::memory_order_acquire); ++i) sleepMs(1);
 }
 

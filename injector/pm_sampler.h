@@ -1,13 +1,13 @@
 // Hardware counters for boundness: SM throughput %, DRAM throughput % and
 // tensor-pipe activity over time, sampled while the job runs.
 //
-// Sources, tried in this order (VRAMSCOPE_COUNTERS=pm, the default):
+// Sources, tried in this order (VRAMSCOPE_COUNTERS=pm; off by default):
 //  1. CUPTI PM sampling (cupti_pmsampling.h, CUDA 12.6+): the GPU itself
 //     samples its performance monitors every VRAMSCOPE_COUNTER_INTERVAL_US
 //     into a device buffer; a decode thread turns that into percentages with
 //     GPU timestamps (CUPTI's clock). Runs beside activity tracing.
-//  2. NVML GPM (nvmlGpm*, Hopper and later): two GPM snapshots per interval
-//     give per-interval utilisations; libnvidia-ml is dlopen'ed.
+//  2. NVML GPM (nvmlGpm*, Hopper and later; gpm_sampler.h): two GPM
+//     snapshots per interval give per-interval utilisations.
 //  3. None: one Note in the trace says why.
 // Every failure turns the sampler off, never the job or the trace.
 //
@@ -19,8 +19,10 @@
 #include "side_queue.h"
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 namespace vramscope::inject {
 
@@ -45,7 +47,10 @@ using CounterQueue = BoundedQueue<CounterEvent, 16384>;
 // Starts the counter sampler thread if the configuration asks for one
 // (after the writer started). False only when no thread was started.
 bool startCounterSampler(Recorder& r);
-// Stops sampling and decodes what is left (bounded wait). Idempotent.
+// Asks the sampler thread to decode what is left and stop sampling, and
+// joins it (bounded: 10 s), so that no counter work, CUPTI call or thread
+// teardown of ours overlaps the process's exit. Idempotent; any thread
+// but the sampler's own; a no-op in a forked child.
 void stopCounterSampler();
 // Writer thread: pops every queued event. Null before the sampler started.
 CounterQueue* counterQueue();
@@ -105,6 +110,44 @@ inline uint32_t samplesPerDecode(uint32_t intervalUs, uint32_t decodePeriodMs) {
     if (n > 20000) n = 20000;
     return static_cast<uint32_t>(n);
 }
+
+// A byte buffer CUPTI writes into, with a guard zone behind it. CUPTI is
+// given data() and size(); the guard is ours and holds a pattern. A call
+// that writes past the size it was given then damages the guard, which the
+// sampler checks after every such call (and stops sampling, saying so),
+// instead of the allocator's bookkeeping of the next heap block.
+class GuardedBytes {
+public:
+    static constexpr uint8_t kPattern = 0xA5;
+    explicit GuardedBytes(size_t guardBytes = 4096) : guard_(guardBytes) {}
+    // size bytes of zeros followed by the guard. Invalidates data().
+    void assign(size_t size) {
+        size_ = size;
+        storage_.assign(size + guard_, kPattern);
+        if (size) std::memset(storage_.data(), 0, size);
+    }
+    uint8_t* data() { return storage_.data(); }
+    const uint8_t* data() const { return storage_.data(); }
+    size_t size() const { return size_; }
+    bool empty() const { return size_ == 0; }
+    // How many guard bytes no longer hold the pattern: 0 when nothing was
+    // written past size().
+    size_t damagedGuardBytes() const {
+        size_t n = 0;
+        for (size_t i = size_; i < storage_.size(); ++i) n += storage_[i] != kPattern;
+        return n;
+    }
+    // Copies size() bytes of `from` over ours (both the same size); the
+    // storage and so data() stay where they are.
+    void copyFrom(const std::vector<uint8_t>& from) {
+        if (from.size() == size_ && size_) std::memcpy(storage_.data(), from.data(), size_);
+    }
+
+private:
+    size_t guard_;
+    size_t size_ = 0;
+    std::vector<uint8_t> storage_;
+};
 
 // Copies a name into a fixed buffer, always terminated.
 inline void copyName(char* out, size_t size, const char* text) {

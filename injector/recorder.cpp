@@ -246,7 +246,7 @@ struct WriterThread {
                           "stats: activity=%llu kernels=%llu driverMemory=%llu poolReserved=%llu memcpy=%llu "
                           "memset=%llu ranges=%llu marks=%llu memInfo=%llu allocFailures=%llu vmmDuplicates=%llu "
                           "unknown=%llu droppedCupti=%llu refusedBuffers=%llu droppedSide=%llu tensorEvents=%llu "
-                          "droppedTensorEvents=%llu",
+                          "droppedTensorEvents=%llu callsites=%llu",
                           (unsigned long long)s.activityRecords, (unsigned long long)s.kernels,
                           (unsigned long long)s.driverMemory, (unsigned long long)s.poolReserved,
                           (unsigned long long)s.memcpys, (unsigned long long)s.memsets, (unsigned long long)s.ranges,
@@ -255,7 +255,7 @@ struct WriterThread {
                           (unsigned long long)s.unknownRecords,
                           (unsigned long long)r.cuptiDroppedRecords.load(), (unsigned long long)r.pool->refusedRequests(),
                           (unsigned long long)r.side->dropped(), (unsigned long long)tensorEventsWritten(),
-                          (unsigned long long)tensorEventsDropped());
+                          (unsigned long long)tensorEventsDropped(), (unsigned long long)callsitesWritten());
             printLine(line);
         }
     }

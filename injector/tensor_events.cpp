@@ -7,7 +7,11 @@
 #include <format/writer.h>
 
 #include <atomic>
+#include <mutex>
 #include <new>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace vramscope::inject {
 
@@ -19,6 +23,23 @@ using TensorQueue = BoundedQueue<TensorEvent, 65536>;
 std::atomic<TensorQueue*> queueInstance{nullptr};
 std::atomic<uint64_t> refusedEarly{0};  // before the queue existed (allocation failed)
 std::atomic<uint64_t> written{0};
+std::atomic<uint64_t> callsitesOut{0};
+
+struct PendingCallsite {
+    uint32_t id, parentId, line;
+    std::string file, function;
+};
+std::mutex callsiteMutex;
+std::vector<PendingCallsite> pendingCallsites;  // guarded by callsiteMutex
+
+constexpr size_t kMaxCallsiteText = 4096;  // a longer file or function name is cut
+
+std::string boundedText(const char* text) {
+    if (!text) return {};
+    size_t n = 0;
+    while (n < kMaxCallsiteText && text[n]) ++n;
+    return std::string(text, n);
+}
 
 TensorQueue* queue() {
     TensorQueue* q = queueInstance.load(std::memory_order_acquire);
@@ -44,8 +65,46 @@ bool pushTensorEvent(const TensorEvent& e) {
     return q->push(e);
 }
 
+bool pushCallsite(uint32_t id, uint32_t parentId, const char* file, const char* function, uint32_t line) {
+    if (id == 0) return false;
+    try {
+        PendingCallsite c{id, parentId, line, boundedText(file), boundedText(function)};
+        std::lock_guard<std::mutex> lock(callsiteMutex);
+        pendingCallsites.push_back(std::move(c));
+        return true;
+    } catch (...) {
+        return false;  // out of memory: the events keep their id, the trace lacks its text
+    }
+}
+
+namespace {
+
+uint64_t drainCallsites(format::TraceWriter& writer, void (*ensureOpen)(void*), void* context) {
+    std::vector<PendingCallsite> batch;
+    {
+        std::lock_guard<std::mutex> lock(callsiteMutex);
+        if (pendingCallsites.empty()) return 0;
+        batch.swap(pendingCallsites);
+    }
+    if (ensureOpen) ensureOpen(context);
+    for (const PendingCallsite& c : batch) {
+        format::CallsiteDef d;
+        d.id = c.id;
+        d.parentId = c.parentId;
+        d.fileId = writer.intern(c.file);
+        d.functionId = writer.intern(c.function);
+        d.line = c.line;
+        writer.write(d);
+    }
+    callsitesOut.fetch_add(batch.size(), std::memory_order_relaxed);
+    return batch.size();
+}
+
+}  // namespace
+
 uint64_t drainTensorEvents(format::TraceWriter& writer, void (*ensureOpen)(void*), void* context) {
     using namespace vramscope::format;
+    drainCallsites(writer, ensureOpen, context);
     TensorQueue* q = queueInstance.load(std::memory_order_acquire);
     if (!q) return 0;
     uint64_t n = 0;
@@ -59,6 +118,7 @@ uint64_t drainTensorEvents(format::TraceWriter& writer, void (*ensureOpen)(void*
             r.deviceId = e.deviceId;
             r.requestedBytes = e.bytes;
             r.freeBytes = e.address;
+            r.callsiteId = e.callsiteId;
             writer.write(r);
         } else if (e.action >= 1 && e.action <= 8) {
             TensorMemory r;
@@ -68,6 +128,7 @@ uint64_t drainTensorEvents(format::TraceWriter& writer, void (*ensureOpen)(void*
             r.address = e.address;
             r.bytes = e.bytes;
             r.streamId = e.streamId;
+            r.callsiteId = e.callsiteId;
             writer.write(r);
         } else {
             continue;  // unknown action from a newer bridge: skipped
@@ -84,5 +145,7 @@ uint64_t tensorEventsDropped() {
 }
 
 uint64_t tensorEventsWritten() { return written.load(std::memory_order_relaxed); }
+
+uint64_t callsitesWritten() { return callsitesOut.load(std::memory_order_relaxed); }
 
 }  // namespace vramscope::inject

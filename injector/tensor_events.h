@@ -28,6 +28,7 @@ struct TensorEvent {
     uint64_t streamId = 0;
     uint32_t deviceId = 0;
     uint32_t poolId = 0;       // the allocator's memory pool (0 = default); not stored in the format yet
+    uint32_t callsiteId = 0;   // CallsiteDef id from pushCallsite(), 0 = none
     uint8_t action = 0;        // format::TensorAction or kTensorActionOom
 };
 
@@ -35,7 +36,14 @@ struct TensorEvent {
 // counted) when the queue is full or capture is not active.
 bool pushTensorEvent(const TensorEvent& e);
 
-// Writer thread: moves every queued event into the trace as TensorMemory or
+// A Python callsite frame the bridge saw for the first time (its ids are the
+// bridge's own, > 0, parents defined before children). Any thread; takes a
+// short lock and copies the strings: it runs once per distinct frame, not per
+// event. False when capture is not active or the id is 0.
+bool pushCallsite(uint32_t id, uint32_t parentId, const char* file, const char* function, uint32_t line);
+
+// Writer thread: writes the pending CallsiteDefs (with their strings), then
+// moves every queued event into the trace as TensorMemory or
 // AllocFailure records. ensureOpen is called before the first record.
 // Returns how many were written.
 uint64_t drainTensorEvents(format::TraceWriter& writer, void (*ensureOpen)(void*), void* context);
@@ -44,5 +52,7 @@ uint64_t drainTensorEvents(format::TraceWriter& writer, void (*ensureOpen)(void*
 uint64_t tensorEventsDropped();
 // Events written so far (for the verbose statistics line).
 uint64_t tensorEventsWritten();
+// Callsite frames written so far.
+uint64_t callsitesWritten();
 
 }  // namespace vramscope::inject

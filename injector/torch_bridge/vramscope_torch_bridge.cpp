@@ -19,7 +19,16 @@
 // has no per-device allocators and the attach silently reaches none of them.
 // The Python side calls vramscope_torch_bridge_attach() from
 // torch.cuda._lazy_call, which runs right after torch's CUDA init.
+//
+// Python callsites (vramscope_torch_bridge_set_python_stacks): for each
+// tensor allocation, the allocating thread's Python frames are read without
+// the GIL and interned into CallsiteDef chains (python_stacks.h). Compiled in
+// when the build passes VRAMSCOPE_PYTHON_STACKS and the Python headers.
 #include <c10/cuda/CUDACachingAllocator.h>
+
+#ifdef VRAMSCOPE_PYTHON_STACKS
+#include "python_stacks.h"
+#endif
 
 #include <dlfcn.h>
 
@@ -42,8 +51,48 @@ using TraceEntry = alloc::TraceEntry;
 // int vramscope_tensor_event(action, device, address, bytes, stream, pool, timestampNs)
 using TensorEventFn = int (*)(int, int, unsigned long long, unsigned long long, unsigned long long, unsigned long long,
                               unsigned long long);
+// int vramscope_tensor_event_at(..., timestampNs, callsite)
+using TensorEventAtFn = int (*)(int, int, unsigned long long, unsigned long long, unsigned long long,
+                                unsigned long long, unsigned long long, unsigned int);
+// int vramscope_callsite(id, parentId, file, function, line)
+using CallsiteFn = int (*)(unsigned int, unsigned int, const char*, const char*, unsigned int);
 
 TensorEventFn forwardEvent = nullptr;
+TensorEventAtFn forwardEventAt = nullptr;  // injectors before interface 2 lack it
+CallsiteFn defineCallsite = nullptr;
+std::atomic<int> stackDepth{0};           // Python frames per allocation, 0 = off
+std::atomic<unsigned long long> withCallsite{0};
+
+#ifdef VRAMSCOPE_PYTHON_STACKS
+void defineInInjector(uint32_t id, uint32_t parentId, const char* file, const char* function, uint32_t line, void*) {
+    if (defineCallsite) defineCallsite(id, parentId, file, function, line);
+}
+
+vramscope::pystack::CallsiteInterner& interner() {
+    static auto* instance = new vramscope::pystack::CallsiteInterner(defineInInjector, nullptr);  // never freed:
+    return *instance;  // allocator events can arrive during static destruction
+}
+
+// The allocating Python line and its callers, interned; 0 when the thread has
+// no Python frames (the autograd engine's threads run backward in C++).
+uint32_t pythonCallsite() {
+    const int depth = stackDepth.load(std::memory_order_relaxed);
+    if (depth <= 0) return 0;
+    vramscope::pystack::RawFrame frames[vramscope::pystack::kMaxDepth];
+    const int n = vramscope::pystack::captureFrames(frames, depth);
+    return n > 0 ? interner().intern(frames, n) : 0;
+}
+#else
+uint32_t pythonCallsite() { return 0; }
+#endif
+
+// The injector's entry points, found at run time (absent: not traced).
+void resolveInjector() {
+    if (!forwardEvent) forwardEvent = reinterpret_cast<TensorEventFn>(dlsym(RTLD_DEFAULT, "vramscope_tensor_event"));
+    if (!forwardEventAt)
+        forwardEventAt = reinterpret_cast<TensorEventAtFn>(dlsym(RTLD_DEFAULT, "vramscope_tensor_event_at"));
+    if (!defineCallsite) defineCallsite = reinterpret_cast<CallsiteFn>(dlsym(RTLD_DEFAULT, "vramscope_callsite"));
+}
 std::atomic<bool> attached{false};
 std::atomic<unsigned long long> forwarded{0};
 std::atomic<unsigned long long> refused{0};
@@ -89,15 +138,28 @@ int actionCode(TraceEntry::Action a) {
 }
 
 // Runs inside the allocator, under its lock, on the allocating thread: no
-// allocation, no locks, no exceptions — one lock-free push.
+// exceptions, no Python API that needs the GIL; one lock-free push. With
+// Python stacks on, an allocation also reads the thread's frames and takes
+// the interner's lock (allocating only for frames never seen before).
 void onTraceEntry(const TraceEntry& e) noexcept {
     int action = actionCode(e.action_);
     if (action == 0) return;
     perAction[action].fetch_add(1, std::memory_order_relaxed);
+    uint32_t callsite = 0;
+    if (action == 1 || action == 9) {
+        try {
+            callsite = pythonCallsite();
+        } catch (...) {
+            callsite = 0;  // out of memory in the interner: this event goes without
+        }
+        if (callsite) withCallsite.fetch_add(1, std::memory_order_relaxed);
+    }
     // OOM: addr_ holds the free bytes the driver reported, size_ the request.
-    int ok = forwardEvent(action, deviceOf(e), static_cast<unsigned long long>(e.addr_),
-                          static_cast<unsigned long long>(e.size_),
-                          static_cast<unsigned long long>(reinterpret_cast<uintptr_t>(e.stream_)), poolOf(e), 0);
+    const auto address = static_cast<unsigned long long>(e.addr_);
+    const auto bytes = static_cast<unsigned long long>(e.size_);
+    const auto stream = static_cast<unsigned long long>(reinterpret_cast<uintptr_t>(e.stream_));
+    int ok = forwardEventAt ? forwardEventAt(action, deviceOf(e), address, bytes, stream, poolOf(e), 0, callsite)
+                            : forwardEvent(action, deviceOf(e), address, bytes, stream, poolOf(e), 0);
     (ok ? forwarded : refused).fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -117,7 +179,7 @@ __attribute__((visibility("default"))) const char* vramscope_torch_bridge_built_
 __attribute__((visibility("default"))) int vramscope_torch_bridge_attach(void) {
     if (attached.load()) return 1;
     try {
-        forwardEvent = reinterpret_cast<TensorEventFn>(dlsym(RTLD_DEFAULT, "vramscope_tensor_event"));
+        resolveInjector();
         if (!forwardEvent) return -1;
         alloc::CUDAAllocator* a = alloc::get();
         if (!a) return -2;
@@ -133,6 +195,29 @@ __attribute__((visibility("default"))) int vramscope_torch_bridge_attach(void) {
     }
     attached.store(false);
     return -4;
+}
+
+// Python callsites for tensor allocations: depth frames each (0 = off, at
+// most 64). Call before or after attach. Returns the depth now in effect:
+// 0 when this build or Python version cannot read frames, or the injector
+// has no callsite interface.
+__attribute__((visibility("default"))) int vramscope_torch_bridge_set_python_stacks(int depth) {
+#ifdef VRAMSCOPE_PYTHON_STACKS
+    if (!vramscope::pystack::supported()) depth = 0;
+#else
+    depth = 0;
+#endif
+    resolveInjector();
+    if (!forwardEventAt || !defineCallsite) depth = 0;
+    if (depth < 0) depth = 0;
+    if (depth > 64) depth = 64;
+    stackDepth.store(depth);
+    return depth;
+}
+
+// Allocations that carried a Python callsite so far.
+__attribute__((visibility("default"))) unsigned long long vramscope_torch_bridge_callsite_events(void) {
+    return withCallsite.load();
 }
 
 // Events seen so far: out[0] forwarded, out[1] refused by the injector

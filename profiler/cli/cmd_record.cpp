@@ -29,13 +29,19 @@ int runRecordCommand(const QStringList& arguments) {
     const QCommandLineOption noCopies("no-copies", "Do not record memcpy/memset.");
     const QCommandLineOption noNvtx("no-nvtx", "Do not record NVTX ranges.");
     const QCommandLineOption noCallbacks("no-callbacks", "No driver-API callbacks (failed allocations, VMM).");
+    const QCommandLineOption pythonStacks(
+        "python-stacks", "PyTorch jobs: the Python file:line (and callers) of every tensor allocation (off by default: it "
+                         "cost 4% of a 15 ms training step; docs/pytorch.md).");
+    const QCommandLineOption noPythonStacks("no-python-stacks", "PyTorch jobs: no Python callsites (the default).");
+    const QCommandLineOption stackDepth("python-stack-depth", "Python frames kept per allocation (1-64, default 16).",
+                                        "N");
     const QCommandLineOption start("start", "When capture starts: 'cuinit' (default: inside cuInit, processes that "
                                             "never use CUDA stay untouched) or 'preload' (at load time).", "WHEN", "cuinit");
     const QCommandLineOption quiet({"q", "quiet"}, "Print nothing of our own.");
     const QCommandLineOption verbose("verbose", "Print capture statistics at exit.");
     const QCommandLineOption noSummary("no-summary", "Do not read the trace back for a summary afterwards.");
-    parser.addOptions({output, injector, buffer, meminfo, noKernels, noCopies, noNvtx, noCallbacks, start, quiet,
-                       verbose, noSummary});
+    parser.addOptions({output, injector, buffer, meminfo, noKernels, noCopies, noNvtx, noCallbacks, pythonStacks,
+                       noPythonStacks, stackDepth, start, quiet, verbose, noSummary});
     // Everything after the command's first word belongs to the command.
     parser.setOptionsAfterPositionalArgumentsMode(QCommandLineParser::ParseAsPositionalArguments);
     int exitCode = 0;
@@ -60,6 +66,19 @@ int runRecordCommand(const QStringList& arguments) {
         o.memInfoIntervalMs = parser.value(meminfo).toInt(&ok);
         if (!ok || o.memInfoIntervalMs < 0) {
             printError("record", "--meminfo-ms must be 0 or a positive whole number");
+            return kExitUsage;
+        }
+    }
+    if (parser.isSet(pythonStacks) && parser.isSet(noPythonStacks)) {
+        printError("record", "--python-stacks and --no-python-stacks contradict each other");
+        return kExitUsage;
+    }
+    if (parser.isSet(pythonStacks)) o.pythonStacks = 1;
+    if (parser.isSet(noPythonStacks)) o.pythonStacks = 0;
+    if (parser.isSet(stackDepth)) {
+        o.pythonStackDepth = parser.value(stackDepth).toInt(&ok);
+        if (!ok || o.pythonStackDepth < 1 || o.pythonStackDepth > 64) {
+            printError("record", "--python-stack-depth must be a whole number from 1 to 64");
             return kExitUsage;
         }
     }

@@ -317,6 +317,8 @@ int runRecord(const RecordOptions& o, std::vector<std::string> command) {
     if (!o.copies) set["VRAMSCOPE_COPIES"] = "0";
     if (!o.nvtx) set["VRAMSCOPE_NVTX"] = "0";
     if (!o.callbacks) set["VRAMSCOPE_CALLBACKS"] = "0";
+    if (o.pythonStacks >= 0) set["VRAMSCOPE_PYTHON_STACKS"] = o.pythonStacks ? "1" : "0";
+    if (o.pythonStackDepth > 0) set["VRAMSCOPE_PYTHON_STACK_DEPTH"] = std::to_string(o.pythonStackDepth);
     if (o.quiet) set["VRAMSCOPE_QUIET"] = "1";
     if (o.verbose) set["VRAMSCOPE_VERBOSE"] = "1";
     // Python processes: vramscope's sitecustomize (first on PYTHONPATH)

@@ -24,6 +24,10 @@ struct RecordOptions {
     bool copies = true;            // --no-copies   (VRAMSCOPE_COPIES=0)
     bool nvtx = true;              // --no-nvtx     (VRAMSCOPE_NVTX=0)
     bool callbacks = true;         // --no-callbacks (VRAMSCOPE_CALLBACKS=0): no OOM/VMM driver callbacks
+    // --python-stacks / --no-python-stacks (VRAMSCOPE_PYTHON_STACKS=1/0):
+    // Python file:line of each PyTorch tensor allocation; -1 = the default.
+    int pythonStacks = -1;
+    int pythonStackDepth = 0;      // --python-stack-depth N (VRAMSCOPE_PYTHON_STACK_DEPTH); 0 = default (16)
     // --start=cuinit (default): the injector starts inside cuInit through
     // CUDA_INJECTION64_PATH, so processes that never use CUDA stay untouched.
     // --start=preload: it starts in its LD_PRELOAD constructor.

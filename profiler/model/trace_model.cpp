@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <string_view>
 
 namespace vramscope::model {
 
@@ -37,11 +38,25 @@ const std::string& TraceModel::text(uint32_t id) const {
 
 uint64_t TraceModel::deviceTotalBytes() const { return devices.empty() ? 0 : devices.front().totalMemoryBytes; }
 
-std::string TraceModel::callsiteText(uint32_t callsiteId) const {
-    auto it = callsites.find(callsiteId);
-    if (it == callsites.end()) return {};
-    const auto& c = it->second;
-    std::string s = text(c.fileId);
+namespace {
+
+// Installed packages, the standard library and generated pseudo-files:
+// where a user does not go to change an allocation.
+bool isLibraryFile(std::string_view file) {
+    return file.find("/site-packages/") != std::string_view::npos ||
+           file.find("/dist-packages/") != std::string_view::npos ||
+           file.find("/lib/python3") != std::string_view::npos || file.rfind("<frozen", 0) == 0;
+}
+
+std::string_view baseName(std::string_view path) {
+    const size_t slash = path.rfind('/');
+    return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+}  // namespace
+
+std::string TraceModel::frameText(const format::CallsiteDef& c, bool shortFile) const {
+    std::string s(shortFile ? baseName(text(c.fileId)) : std::string_view(text(c.fileId)));
     if (c.line) {
         s += ':';
         s += std::to_string(c.line);
@@ -52,6 +67,33 @@ std::string TraceModel::callsiteText(uint32_t callsiteId) const {
         s += function;
     }
     return s;
+}
+
+std::string TraceModel::callsiteText(uint32_t callsiteId) const {
+    auto it = callsites.find(callsiteId);
+    if (it == callsites.end()) return {};
+    const format::CallsiteDef& innermost = it->second;
+    if (!isLibraryFile(text(innermost.fileId))) return frameText(innermost, false);
+    // Walk out to the first frame of the user's own code (bounded: a damaged
+    // trace may hold a parent cycle).
+    const format::CallsiteDef* c = &innermost;
+    for (int hops = 0; hops < 256 && c->parentId; ++hops) {
+        auto parent = callsites.find(c->parentId);
+        if (parent == callsites.end()) break;
+        c = &parent->second;
+        if (!isLibraryFile(text(c->fileId))) return frameText(*c, false) + " \u2192 " + frameText(innermost, true);
+    }
+    return frameText(innermost, false);
+}
+
+std::vector<std::string> TraceModel::callsiteStack(uint32_t callsiteId) const {
+    std::vector<std::string> frames;
+    for (auto it = callsites.find(callsiteId); it != callsites.end() && frames.size() < 256;
+         it = callsites.find(it->second.parentId)) {
+        frames.push_back(frameText(it->second, false));
+        if (!it->second.parentId) break;
+    }
+    return frames;
 }
 
 void TraceModel::buildIndexes() {

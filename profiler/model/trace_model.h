@@ -168,8 +168,13 @@ struct TraceModel {
     const std::string& text(uint32_t id) const;
     // Total memory of the first device, 0 when unknown.
     uint64_t deviceTotalBytes() const;
-    // "file:line function" of a callsite (its innermost frame), "" when unknown.
+    // "file:line function" of a callsite's innermost frame in the user's own
+    // code (not an installed package or the standard library), followed by
+    // " → file:line function" of the innermost frame when that is library
+    // code (torch/nn/modules/linear.py and the like); "" when unknown.
     std::string callsiteText(uint32_t callsiteId) const;
+    // Every frame of a callsite chain, innermost first, "file:line function".
+    std::vector<std::string> callsiteStack(uint32_t callsiteId) const;
 
     // ---- queries --------------------------------------------------------------
     // Indices of the blocks live at timeNs (allocNs <= t < freeNs), in
@@ -196,6 +201,7 @@ struct TraceModel {
     void buildIndexes();
 
 private:
+    std::string frameText(const format::CallsiteDef& c, bool shortFile) const;
     // Pyramid of max(freeNs) over blocks, groups of kLiveFanout.
     static constexpr size_t kLiveFanout = 16;
     std::vector<std::vector<uint64_t>> freeMaxLevels_;

@@ -96,17 +96,27 @@ def build(torch, quiet=False):
     cxx = os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++") or "g++"
     os.makedirs(out_dir, exist_ok=True)
     tmp = f"{target}.{os.getpid()}.tmp"
-    cmd = [cxx, "-O2", "-std=c++17", "-shared", "-fPIC", "-w", f"-D_GLIBCXX_USE_CXX11_ABI={abi}",
-           f'-DVRAMSCOPE_TORCH_VERSION="{torch.__version__}"']
-    cmd += [f"-I{d}" for d in includes]
-    cmd += [source, "-o", tmp, f"-L{lib_dir}", "-lc10", "-lc10_cuda", f"-Wl,-rpath,{lib_dir}"]
+    base = [cxx, "-O2", "-std=c++17", "-shared", "-fPIC", "-w", f"-D_GLIBCXX_USE_CXX11_ABI={abi}",
+            f'-DVRAMSCOPE_TORCH_VERSION="{torch.__version__}"']
+    base += [f"-I{d}" for d in includes]
+    link = [source, "-o", tmp, f"-L{lib_dir}", "-lc10", "-lc10_cuda", f"-Wl,-rpath,{lib_dir}"]
+    # First with Python callsites (needs this Python's headers, 3.10-3.13),
+    # then without them if that does not compile.
+    attempts = []
+    py_include = sysconfig.get_paths().get("include")
+    if py_include and os.path.isfile(os.path.join(py_include, "Python.h")):
+        attempts.append(base + ["-DVRAMSCOPE_PYTHON_STACKS", f"-I{py_include}"] + link)
+    attempts.append(base + link)
     if not quiet:
         _say(f"building the PyTorch bridge for torch {torch.__version__} (once; cached in {out_dir})")
     log = os.path.join(out_dir, "build.log")
     try:
-        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600)
         with open(log, "wb") as f:
-            f.write((" ".join(cmd) + "\n").encode() + r.stdout)
+            for cmd in attempts:
+                r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600)
+                f.write((" ".join(cmd) + "\n").encode() + r.stdout)
+                if r.returncode == 0:
+                    break
         if r.returncode != 0:
             _say(f"could not build the PyTorch bridge (see {log}); no tensor-level events, the job runs on")
             return None
@@ -131,6 +141,12 @@ def _load(path, torch):
         if built_for().decode() != torch.__version__:
             return None
         lib.vramscope_torch_bridge_attach.restype = ctypes.c_int
+        try:
+            lib.vramscope_torch_bridge_set_python_stacks.restype = ctypes.c_int
+            lib.vramscope_torch_bridge_set_python_stacks.argtypes = [ctypes.c_int]
+            lib.vramscope_torch_bridge_callsite_events.restype = ctypes.c_ulonglong
+        except AttributeError:
+            pass  # a bridge from before Python callsites: tensor events only
         return lib
     except (OSError, AttributeError):
         return None
@@ -154,6 +170,39 @@ def find(torch):
     return _load(built, torch) if built else None
 
 
+DEFAULT_STACK_DEPTH = 16
+
+
+def stack_depth_setting():
+    """Python frames per tensor allocation from VRAMSCOPE_PYTHON_STACKS (on/off,
+    default off: see docs/pytorch.md, "Python callsites") and
+    VRAMSCOPE_PYTHON_STACK_DEPTH; 0 = off."""
+    value = os.environ.get("VRAMSCOPE_PYTHON_STACKS", "0").strip().lower()
+    if value in ("", "0", "off", "false", "no"):
+        return 0
+    try:
+        depth = int(os.environ.get("VRAMSCOPE_PYTHON_STACK_DEPTH", DEFAULT_STACK_DEPTH))
+    except ValueError:
+        _say("VRAMSCOPE_PYTHON_STACK_DEPTH is not a number; using %d" % DEFAULT_STACK_DEPTH)
+        depth = DEFAULT_STACK_DEPTH
+    return max(0, min(depth, 64))
+
+
+def _enable_stacks(lib):
+    wanted = stack_depth_setting()
+    setter = getattr(lib, "vramscope_torch_bridge_set_python_stacks", None)
+    if setter is None:
+        got = 0
+    else:
+        got = setter(wanted)
+    if wanted and not got:
+        _say("Python callsites are not available with this Python %d.%d or bridge build; "
+             "tensor events carry no callsite" % sys.version_info[:2])
+    elif got and os.environ.get("VRAMSCOPE_VERBOSE") == "1":
+        _say(f"Python callsites on ({got} frames per allocation)")
+    return got
+
+
 def attach():
     """Attaches the allocator trace tracker. Call after CUDA init. Returns the C result code."""
     global _handle
@@ -162,6 +211,7 @@ def attach():
         _handle = find(torch) or False
     if not _handle:
         return -10
+    _enable_stacks(_handle)
     rc = _handle.vramscope_torch_bridge_attach()
     if rc == -4:
         pass  # the bridge printed why

@@ -7,7 +7,9 @@ without it. What it emits (format::PhaseKind):
   StepBegin      lazily, before the first marker of a step
   ForwardBegin   first module forward after a step began or after a backward
                  (several per step with gradient accumulation; the analysis
-                 keeps the first)
+                 keeps the first). A forward under no_grad/inference_mode
+                 between steps (an evaluation pass, as Trainer and
+                 accelerate loops run one every N steps) opens no step.
   BackwardBegin  entry of the outermost torch.autograd.backward
   RecomputeBegin/End  a module forward *while backward runs*: activation
                  checkpointing re-running the forward (one pair per
@@ -21,7 +23,7 @@ from . import _native as N
 
 
 class PhaseTracker:
-    IDLE, FORWARD, BACKWARD, OPTIMIZER = range(4)
+    IDLE, FORWARD, BACKWARD, OPTIMIZER, EVAL = range(5)
 
     def __init__(self, emit=N.phase):
         self.emit = emit
@@ -54,15 +56,18 @@ class PhaseTracker:
         self.phase = self.IDLE
 
     # -- hook entry points -----------------------------------------------
-    def forward_pre(self):
+    def forward_pre(self, grad_enabled=True):
         """Any module's forward pre-hook. Cheap when nothing changes."""
-        if self.phase == self.FORWARD and not self.backward_depth:
+        if not self.backward_depth and (self.phase == self.FORWARD or (self.phase == self.EVAL and not grad_enabled)):
             return
         with self.lock:
             if self.backward_depth:
                 if self.recompute_depth == 0:
                     self.emit(N.RECOMPUTE_BEGIN, self.step, None)
                 self.recompute_depth += 1
+                return
+            if not grad_enabled and not self.step_open:
+                self.phase = self.EVAL  # evaluation between steps: not a training step
                 return
             if self.phase != self.FORWARD:
                 self._ensure_step()

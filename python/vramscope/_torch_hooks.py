@@ -43,11 +43,12 @@ def _compiling_fn(torch):
 def _install_module_hooks(torch):
     from torch.nn.modules import module as M
     compiling = _compiling_fn(torch)
+    grad_enabled = getattr(torch, "is_grad_enabled", lambda: True)
     t = tracker
 
     def pre(module, args):
         if not compiling():
-            t.forward_pre()
+            t.forward_pre(grad_enabled())
 
     def post(module, args, output):
         if t.recompute_depth and not compiling():

@@ -24,6 +24,8 @@ private slots:
     void outOfOrderFreesAreMatchedByTime();
     void torchTensorTraceBatch4PredictsBatch8WithinTenPercent();
     void torchTracesHavePhasesTensorEventsAndTheirFeatures();
+    void huggingFaceLoopsHaveOneIterationPerOptimizerStep();
+    void pythonCallsitesNameTheLeakingLine();
 };
 
 static QString dataDir() { return QStringLiteral(VRAMSCOPE_TEST_DATA); }
@@ -183,6 +185,37 @@ void TestFixtures::torchTracesHavePhasesTensorEventsAndTheirFeatures() {
     const auto sl = analysis::summarize(leak);
     QVERIFY(sl.leak.detected);
     QVERIFY(sl.leak.bytesPerIteration > 1000000);  // the sample keeps each step's graph alive
+}
+
+// transformers.Trainer and accelerate (real, on an H100): gradient
+// accumulation 2, evaluation forwards under no_grad between steps. Each of
+// the 6 optimizer steps the script printed is one iteration with all phases.
+void TestFixtures::huggingFaceLoopsHaveOneIterationPerOptimizerStep() {
+    for (const char* name : {"torch_hf_trainer.vtrace", "torch_hf_accelerate.vtrace"}) {
+        model::TraceModel m;
+        QVERIFY2(load(name, m), name);
+        const auto s = analysis::summarize(m);
+        QVERIFY2(s.tensorEvents > 0, name);
+        QCOMPARE(s.iterations.size(), size_t(6));
+        for (int p = 0; p < analysis::kPhaseCount; ++p) QCOMPARE(s.phases[size_t(p)].iterations, 6u);
+        QVERIFY2(!s.leak.detected, name);
+        QVERIFY2(!m.callsites.empty(), name);
+    }
+}
+
+// With --python-stacks the leak report points at the user's line: the
+// sample's `total += loss` forward on gpt_train.py line 132.
+void TestFixtures::pythonCallsitesNameTheLeakingLine() {
+    LOAD_OR_SKIP("torch_gpt_leak_stacks.vtrace", m);
+    QVERIFY(m.callsites.size() > 50);
+    const auto s = analysis::summarize(m);
+    QVERIFY(s.leak.detected);
+    QVERIFY(!s.leak.groups.empty());
+    const std::string& top = s.leak.groups.front().callsite;
+    QVERIFY2(top.find("samples/pytorch/gpt_train.py:132 main") != std::string::npos, top.c_str());
+    QVERIFY2(top.find("\u2192 functional.py:") != std::string::npos, top.c_str());  // where inside torch
+    // Every leaked group names a line of the sample, none a torch internal.
+    for (const auto& g : s.leak.groups) QVERIFY2(g.callsite.find("gpt_train.py:") != std::string::npos, g.callsite.c_str());
 }
 
 QTEST_GUILESS_MAIN(TestFixtures)

@@ -28,6 +28,7 @@ private slots:
     void driverOnlyTraceUsesDriverAllocations();
     void truncatedTraceLoadsWithProblems();
     void modelStaysUnder32BytesPerEvent();
+    void callsiteTextNamesTheUserFrame();
 };
 
 void TestModel::curveQueryMatchesBruteForce() {
@@ -235,6 +236,38 @@ void TestModel::modelStaysUnder32BytesPerEvent() {
     const double perEvent = double(m.memoryBytes()) / double(m.events);
     qInfo("model bytes per event: %.2f", perEvent);
     QVERIFY(perEvent <= 32.0);
+}
+
+// Python callsites: the text a user sees names their own line (model.py),
+// with the library frame that allocated after the arrow; the stack lists
+// every frame innermost first; a parent cycle in a damaged trace ends.
+void TestModel::callsiteTextNamesTheUserFrame() {
+    model::TraceModel m;
+    auto str = [&](uint32_t id, const char* text) {
+        m.strings[id] = text;
+        return id;
+    };
+    const uint32_t train = str(1, "/home/u/train.py"), modelPy = str(2, "/home/u/model.py"),
+                   linear = str(3, "/opt/venv/lib/python3.12/site-packages/torch/nn/modules/linear.py"),
+                   module = str(4, "<module>"), forward = str(5, "GPT.forward"), lin = str(6, "Linear.forward");
+    m.callsites[1] = format::CallsiteDef{1, 0, train, module, 120};
+    m.callsites[2] = format::CallsiteDef{2, 1, modelPy, forward, 57};
+    m.callsites[3] = format::CallsiteDef{3, 2, linear, lin, 125};
+    QCOMPARE(m.callsiteText(2), std::string("/home/u/model.py:57 GPT.forward"));
+    QCOMPARE(m.callsiteText(3), std::string("/home/u/model.py:57 GPT.forward \u2192 linear.py:125 Linear.forward"));
+    QCOMPARE(m.callsiteText(0), std::string());
+    QCOMPARE(m.callsiteText(99), std::string());
+    const std::vector<std::string> stack = m.callsiteStack(3);
+    QCOMPARE(stack.size(), size_t(3));
+    QCOMPARE(stack[2], std::string("/home/u/train.py:120 <module>"));
+    // Only library frames: the innermost is shown as is.
+    m.callsites[4] = format::CallsiteDef{4, 0, linear, lin, 9};
+    QCOMPARE(m.callsiteText(4), std::string("/opt/venv/lib/python3.12/site-packages/torch/nn/modules/linear.py:9 Linear.forward"));
+    // A cycle (hostile trace): bounded.
+    m.callsites[5] = format::CallsiteDef{5, 6, linear, lin, 1};
+    m.callsites[6] = format::CallsiteDef{6, 5, linear, lin, 2};
+    QVERIFY(!m.callsiteText(5).empty());
+    QVERIFY(m.callsiteStack(5).size() <= 256);
 }
 
 QTEST_GUILESS_MAIN(TestModel)

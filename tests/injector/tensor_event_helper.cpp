@@ -4,6 +4,8 @@
 //   tensor_event_helper threads T N      T threads, N allocations each
 //   tensor_event_helper burst N          N allocations as fast as possible
 //   tensor_event_helper inert            prints vramscope_active() and one event's result
+//   tensor_event_helper callsites N      a 3-frame callsite chain, N allocations at each frame
+//                                        (interface 2), plus one without and an OOM with one
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -13,6 +15,9 @@
 
 using TensorEventFn = int (*)(int, int, unsigned long long, unsigned long long, unsigned long long, unsigned long long,
                               unsigned long long);
+using TensorEventAtFn = int (*)(int, int, unsigned long long, unsigned long long, unsigned long long,
+                                unsigned long long, unsigned long long, unsigned int);
+using CallsiteFn = int (*)(unsigned int, unsigned int, const char*, const char*, unsigned int);
 using ActiveFn = int (*)();
 
 int main(int argc, char** argv) {
@@ -49,6 +54,20 @@ int main(int argc, char** argv) {
         long n = std::atol(argv[2]), queued = 0;
         for (long i = 0; i < n; ++i) queued += event(1, 0, uint64_t(i) * 64, 64, 0, 0, 0);
         std::printf("queued %ld\n", queued);
+        return 0;
+    }
+    if (!std::strcmp(mode, "callsites") && argc > 2) {
+        auto eventAt = reinterpret_cast<TensorEventAtFn>(dlsym(RTLD_DEFAULT, "vramscope_tensor_event_at"));
+        auto callsite = reinterpret_cast<CallsiteFn>(dlsym(RTLD_DEFAULT, "vramscope_callsite"));
+        if (!eventAt || !callsite) return 4;
+        int n = std::atoi(argv[2]);
+        callsite(1, 0, "train.py", "<module>", 120);
+        callsite(2, 1, "model.py", "GPT.forward", 57);
+        callsite(3, 2, "/usr/lib/python3/dist-packages/torch/nn/modules/linear.py", "Linear.forward", 125);
+        for (unsigned id = 1; id <= 3; ++id)
+            for (int i = 0; i < n; ++i) eventAt(1, 0, (uint64_t(id) << 32) + uint64_t(i) * 512, 512 * id, 7, 0, 0, id);
+        event(1, 0, 1ull << 44, 4096, 7, 0, 0);                  // interface 1: no callsite
+        eventAt(9, 0, 1ull << 20, 1ull << 40, 7, 0, 0, 2);       // OOM at model.py:57
         return 0;
     }
     if (!std::strcmp(mode, "inert")) {

@@ -98,6 +98,39 @@ private slots:
         QCOMPARE(failures[0].freeBytes, 1ull << 20);
     }
 
+    // The bridge's Python callsites: CallsiteDef chains with their strings,
+    // and each allocation (and the OOM) carrying its innermost frame's id.
+    void allocationsCarryTheirPythonCallsite() {
+        QTemporaryDir dir;
+        QString path = dir.path() + "/t.vtrace";
+        QCOMPARE(run({"callsites", "50"}, {"VRAMSCOPE_TEST_NO_CUPTI=1", "VRAMSCOPE_OUTPUT=" + path}).exitCode, 0);
+        Loaded l = load(path);
+        QVERIFY(l.ok && l.footer);
+        std::map<uint32_t, std::string> text;
+        for (const auto& s : l.t.get<StringDef>()) text[s.id] = s.text;
+        std::map<uint32_t, CallsiteDef> defs;
+        for (const auto& c : l.t.get<CallsiteDef>()) defs[c.id] = c;
+        QCOMPARE(defs.size(), size_t(3));
+        QCOMPARE(text[defs[2].fileId], std::string("model.py"));
+        QCOMPARE(text[defs[2].functionId], std::string("GPT.forward"));
+        QCOMPARE(defs[2].line, 57u);
+        QCOMPARE(defs[2].parentId, 1u);
+        QCOMPARE(defs[3].parentId, 2u);
+        QCOMPARE(defs[1].parentId, 0u);
+        std::map<uint32_t, int> perCallsite;
+        for (const auto& m : l.t.get<TensorMemory>()) {
+            ++perCallsite[m.callsiteId];
+            if (m.callsiteId) QCOMPARE(m.bytes, 512ull * m.callsiteId);
+        }
+        QCOMPARE(perCallsite[1], 50);
+        QCOMPARE(perCallsite[2], 50);
+        QCOMPARE(perCallsite[3], 50);
+        QCOMPARE(perCallsite[0], 1);
+        const auto& failures = l.t.get<AllocFailure>();
+        QCOMPARE(failures.size(), size_t(1));
+        QCOMPARE(failures[0].callsiteId, 2u);
+    }
+
     void eventsFromManyThreadsAllArrive() {
         QTemporaryDir dir;
         QString path = dir.path() + "/t.vtrace";
@@ -131,6 +164,30 @@ private slots:
         Run r = run({"inert"}, {"VRAMSCOPE_DISABLE=1", "VRAMSCOPE_OUTPUT=" + dir.path() + "/t.vtrace"});
         QCOMPARE(r.exitCode, 0);
         QCOMPARE(r.out.trimmed(), QByteArray("active 0 event 0"));
+    }
+
+    void recordPassesThePythonStackOptions() {
+        QTemporaryDir dir;
+        vramscope::cli::RecordOptions o;
+        o.injectorPath = kInjector.toStdString();
+        o.summary = false;
+        o.quiet = true;
+        o.output = (dir.path() + "/t.vtrace").toStdString();
+        const QString file = dir.path() + "/env";
+        const std::string show = "echo \"$VRAMSCOPE_PYTHON_STACKS/$VRAMSCOPE_PYTHON_STACK_DEPTH\" > " + file.toStdString();
+        auto seen = [&] {
+            QFile f(file);
+            return f.open(QIODevice::ReadOnly) ? QString::fromUtf8(f.readAll()).trimmed() : QString("unreadable");
+        };
+        QCOMPARE(vramscope::cli::runRecord(o, {"/bin/sh", "-c", show}), 0);
+        QCOMPARE(seen(), QString("/"));  // defaults: the Python side decides
+        o.pythonStacks = 0;
+        QCOMPARE(vramscope::cli::runRecord(o, {"/bin/sh", "-c", show}), 0);
+        QCOMPARE(seen(), QString("0/"));
+        o.pythonStacks = 1;
+        o.pythonStackDepth = 4;
+        QCOMPARE(vramscope::cli::runRecord(o, {"/bin/sh", "-c", show}), 0);
+        QCOMPARE(seen(), QString("1/4"));
     }
 
     void recordPutsThePythonHooksFirstOnPythonPath() {

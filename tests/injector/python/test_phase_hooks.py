@@ -132,6 +132,28 @@ class PhaseHookTest(unittest.TestCase):
         self.assertEqual(self.events, ["step0", "fwd", "bwd", "fwd", "opt", "end0"])
 
 
+    def test_evalPassesBetweenStepsOpenNoStep(self):
+        # Trainer / accelerate loops: every N steps an evaluation forward
+        # under no_grad, after the optimizer step; it must not become a step.
+        model, opt = Model(), torch.optim.Optimizer()
+        for _ in range(2):
+            model.loss().backward()
+            opt.step()
+            with torch.no_grad():
+                model()
+                model()
+        one = ["fwd", "bwd", "opt"]
+        self.assertEqual(self.events, ["step0"] + one + ["end0", "step1"] + one + ["end1"])
+
+    def test_noGradForwardInsideAStepStaysInIt(self):
+        model, opt = Model(), torch.optim.Optimizer()
+        model.loss().backward()
+        with torch.no_grad():
+            model()  # e.g. an EMA or logging pass before the update
+        opt.step()
+        self.assertEqual(self.events, ["step0", "fwd", "bwd", "fwd", "opt", "end0"])
+
+
 class ImportHookTest(unittest.TestCase):
     def test_sitecustomizeInstallsHooksWhenTorchIsImported(self):
         env = dict(os.environ)

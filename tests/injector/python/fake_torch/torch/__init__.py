@@ -3,6 +3,7 @@ hook logic is tested where torch is not installed. Module calls run the
 global forward hooks the way torch.nn.Module._call_impl does; backward runs
 a callback (to simulate checkpoint recompute inside backward); optimizers
 run the global step hooks. Registrations are counted in `registered`."""
+import contextlib
 import types
 
 registered = {"forward_pre": 0, "forward": 0, "optimizer_pre": 0, "optimizer_post": 0, "lazy_calls": 0}
@@ -69,6 +70,22 @@ def _opt_register_pre(fn):
 def _opt_register_post(fn):
     registered["optimizer_post"] += 1
     _opt_post.append(fn)
+
+
+_grad = [True]
+
+
+def is_grad_enabled():
+    return _grad[-1]
+
+
+@contextlib.contextmanager
+def no_grad():
+    _grad.append(False)
+    try:
+        yield
+    finally:
+        _grad.pop()
 
 
 def _lazy_call(fn):
