@@ -5,7 +5,7 @@
 
 #include <QFile>
 #include <QOpenGLContext>
-#include <QOpenGLFunctions>
+#include <QOpenGLExtraFunctions>
 #include <QKeyEvent>
 #include <QMouseEvent>
 #include <QWheelEvent>
@@ -36,6 +36,10 @@ ImGuiWidget::ImGuiWidget(QWidget* parent) : QOpenGLWidget(parent) {
 ImGuiWidget::~ImGuiWidget() {
     if (!context_) return;
     makeCurrent();
+    if (image_.texture) {
+        context()->extraFunctions()->glDeleteFramebuffers(1, &image_.framebuffer);
+        context()->extraFunctions()->glDeleteTextures(1, &image_.texture);
+    }
     ImGui::SetCurrentContext(context_);
     ImGui_ImplOpenGL3_Shutdown();
     ImGui::DestroyContext(context_);
@@ -97,16 +101,63 @@ void ImGuiWidget::paintGL() {
     ImGui_ImplOpenGL3_NewFrame();
     ImGui::NewFrame();
     anotherFrame_ = false;
+    image_.shown = false;
     drawFrame();
     ImGui::Render();
     auto* f = context()->functions();
     f->glViewport(0, 0, int(width() * dpr), int(height() * dpr));
     f->glClearColor(0.09f, 0.09f, 0.11f, 1.0f);
     f->glClear(GL_COLOR_BUFFER_BIT);
+    if (image_.shown) blitBackgroundImage();
     ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
     // ImGui needs one more frame to settle hover state after input, and more
     // while something animates.
     if (anotherFrame_) update();
+}
+
+void ImGuiWidget::setBackgroundImage(const uint32_t* pixels, int left, int top, int width, int height) {
+    if (!context_ || width <= 0 || height <= 0) return;
+    auto* f = context()->extraFunctions();
+    if (!image_.texture) {
+        f->glGenTextures(1, &image_.texture);
+        f->glGenFramebuffers(1, &image_.framebuffer);
+    }
+    f->glBindTexture(GL_TEXTURE_2D, image_.texture);
+    f->glPixelStorei(GL_UNPACK_ALIGNMENT, 4);
+    f->glPixelStorei(GL_UNPACK_ROW_LENGTH, 0);
+    if (image_.textureWidth != width || image_.textureHeight != height) {
+        f->glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MIN_FILTER, GL_NEAREST);
+        f->glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MAG_FILTER, GL_NEAREST);
+        f->glTexImage2D(GL_TEXTURE_2D, 0, GL_RGBA8, width, height, 0, GL_RGBA, GL_UNSIGNED_BYTE, pixels);
+        image_.textureWidth = width;
+        image_.textureHeight = height;
+        GLint current = 0;
+        f->glGetIntegerv(GL_FRAMEBUFFER_BINDING, &current);
+        f->glBindFramebuffer(GL_FRAMEBUFFER, image_.framebuffer);
+        f->glFramebufferTexture2D(GL_FRAMEBUFFER, GL_COLOR_ATTACHMENT0, GL_TEXTURE_2D, image_.texture, 0);
+        f->glBindFramebuffer(GL_FRAMEBUFFER, GLuint(current));
+    } else {
+        f->glTexSubImage2D(GL_TEXTURE_2D, 0, 0, 0, width, height, GL_RGBA, GL_UNSIGNED_BYTE, pixels);
+    }
+    image_.left = left;
+    image_.top = top;
+    image_.shown = true;
+}
+
+void ImGuiWidget::blitBackgroundImage() {
+    auto* f = context()->extraFunctions();
+    const qreal dpr = devicePixelRatioF();
+    const int framebufferHeight = int(height() * dpr);
+    const int x0 = int(image_.left * dpr), x1 = int((image_.left + image_.textureWidth) * dpr);
+    const int y0 = framebufferHeight - int((image_.top + image_.textureHeight) * dpr);
+    const int y1 = framebufferHeight - int(image_.top * dpr);
+    GLint target = 0;
+    f->glGetIntegerv(GL_DRAW_FRAMEBUFFER_BINDING, &target);
+    f->glBindFramebuffer(GL_READ_FRAMEBUFFER, image_.framebuffer);
+    // A scissored blit is not a plain copy (llvmpipe then draws a quad).
+    f->glDisable(GL_SCISSOR_TEST);
+    f->glBlitFramebuffer(0, 0, image_.textureWidth, image_.textureHeight, x0, y0, x1, y1, GL_COLOR_BUFFER_BIT, GL_NEAREST);
+    f->glBindFramebuffer(GL_READ_FRAMEBUFFER, GLuint(target));
 }
 
 void ImGuiWidget::renderFrameNow() {

@@ -9,6 +9,8 @@
 #include <QElapsedTimer>
 #include <QOpenGLWidget>
 
+#include <cstdint>
+
 struct ImGuiContext;
 struct ImFont;
 
@@ -30,6 +32,14 @@ protected:
     virtual void drawFrame() = 0;
     // Wants another frame right after this one (an animation is running).
     void requestAnotherFrame() { anotherFrame_ = true; }
+    // Shows an RGBA8 image on screen pixels [left, left + width) x [top,
+    // top + height), behind everything ImGui draws this frame. Its rows run
+    // bottom-up, as OpenGL stores them: it is copied into the framebuffer
+    // with one glBlitFramebuffer, which a software rasteriser (Mesa
+    // llvmpipe) does as a memcpy per row, where a textured quad costs it a
+    // shader run per pixel. Call from drawFrame(); the pixels are uploaded
+    // at once.
+    void setBackgroundImage(const uint32_t* pixels, int left, int top, int width, int height);
 
     void initializeGL() override;
     void paintGL() override;
@@ -49,11 +59,18 @@ protected:
 private:
     void makeImGuiCurrent();
     void setModifiers(Qt::KeyboardModifiers modifiers);
+    void blitBackgroundImage();  // into the framebuffer, after glClear
 
     ImGuiContext* context_ = nullptr;
     ImFont* monoFont_ = nullptr;
     QElapsedTimer clock_;
     bool anotherFrame_ = false;
+    struct BackgroundImage {
+        unsigned texture = 0, framebuffer = 0;  // GL names, made on first use
+        int textureWidth = 0, textureHeight = 0;
+        int left = 0, top = 0;
+        bool shown = false;  // set this frame
+    } image_;
 };
 
 }  // namespace vramscope::app

@@ -1,6 +1,7 @@
 #include "timeline_canvas.h"
 
 #include "format_text.h"
+#include "sweep_search.h"
 
 #include <imgui.h>
 
@@ -23,6 +24,9 @@ constexpr float kCounterHeight = 30;
 constexpr float kGap = 6;
 
 ImU32 rgba(int r, int g, int b, int a = 255) { return IM_COL32(r, g, b, a); }
+
+// What glClear paints (ImGuiWidget::paintGL): 0.09, 0.09, 0.11.
+const ImU32 kBackground = IM_COL32(23, 23, 28, 255);
 
 ImU32 categoryColor(analysis::Category c) {
     switch (c) {
@@ -96,6 +100,42 @@ double niceStep(double rawStep) {
 void laneLabel(ImDrawList* dl, float x, float y, const char* text, ImU32 color = rgba(200, 200, 200)) {
     dl->AddText(ImVec2(x + 4, y), color, text);
 }
+
+// The labels of one row of rectangles. The rectangles go to the raster,
+// under everything ImGui draws, so the labels are held back and clipped: a
+// rectangle drawn after a label hides the part of it that it overlaps, as
+// when each label was drawn right after its own rectangle.
+class RowLabels {
+public:
+    // A rectangle spanning [a, b) in x; `a` never decreases from one call to the next.
+    void cover(float a, float b) {
+        for (Label& l : labels_) {
+            if (l.clipEnd <= a || l.clipStart >= b) continue;
+            if (a > l.clipStart) l.clipEnd = a;
+            else l.clipStart = b;
+        }
+    }
+    void add(float a, float b, ImVec2 at, ImU32 color, std::string text) {
+        labels_.push_back({a, b, at, color, std::move(text)});
+    }
+    void draw(ImDrawList* dl, float y0, float y1) const {
+        for (const Label& l : labels_) {
+            if (l.clipEnd <= l.clipStart) continue;
+            dl->PushClipRect(ImVec2(l.clipStart, y0), ImVec2(l.clipEnd, y1), true);
+            dl->AddText(l.at, l.color, l.text.c_str());
+            dl->PopClipRect();
+        }
+    }
+
+private:
+    struct Label {
+        float clipStart, clipEnd;
+        ImVec2 at;
+        ImU32 color;
+        std::string text;
+    };
+    std::vector<Label> labels_;
+};
 
 }  // namespace
 
@@ -204,6 +244,9 @@ void TimelineCanvas::drawFrame() {
         return;
     }
 
+    // The lanes' rectangles go to raster_, which is copied into the
+    // framebuffer behind the labels, lines and tooltips ImGui draws.
+    raster_.reset(int(left_), int(kAxisHeight), int(right_ - left_), int(height - kAxisHeight), kBackground);
     drawAxis(0, left_, right_);
     const bool compare = bool(docs_[1]);
     const float top = kAxisHeight + 2;
@@ -217,6 +260,7 @@ void TimelineCanvas::drawFrame() {
     }
     drawSelection(kAxisHeight, height, left_, right_);
     handleInput(left_, right_, kAxisHeight, height);
+    setBackgroundImage(raster_.pixels(), raster_.left(), raster_.top(), raster_.width(), raster_.height());
     ImGui::End();
     ImGui::PopStyleVar();
 }
@@ -269,6 +313,7 @@ void TimelineCanvas::drawTrace(int di, float top, float bottom, float left, floa
         // started earlier but still cover t0.
         while (it != spans.begin() && std::prev(it)->endNs >= ut0) --it;
         float lastX = -1e9f;
+        RowLabels labels;
         for (; it != spans.end() && double(it->startNs) < t1; ++it) {
             float a = std::max(left, x(double(it->startNs))), b = std::min(right, x(double(it->endNs)));
             if (b < left || a > right) continue;
@@ -278,16 +323,17 @@ void TimelineCanvas::drawTrace(int di, float top, float bottom, float left, floa
             }
             lastX = a;
             bool re = it->kind == PhaseSpanKind::Recompute;
-            dl->AddRectFilled(ImVec2(a, re ? y0 + (y1 - y0) / 2 : y0), ImVec2(b, y1), phaseColor(it->kind));
+            raster_.fillRect(a, re ? y0 + (y1 - y0) / 2 : y0, b, y1, phaseColor(it->kind));
             ++stats_.phaseItems;
-            if (b - a > 70 && !re) {
+            if (re) continue;  // half height, under the label of the phase it is part of
+            labels.cover(a, b);
+            if (b - a > 70) {
                 char label[48];
                 std::snprintf(label, sizeof label, "%s %u", phaseName(it->kind), it->iteration);
-                dl->PushClipRect(ImVec2(a, y0), ImVec2(b, y1), true);
-                dl->AddText(ImVec2(a + 3, y0 + 1), rgba(15, 15, 15), label);
-                dl->PopClipRect();
+                labels.add(a, b, ImVec2(a + 3, y0 + 1), rgba(15, 15, 15), label);
             }
         }
+        labels.draw(dl, y0, y1);
         if (spans.empty()) dl->AddText(ImVec2(left + 4, y0), rgba(140, 140, 140), "no phase markers");
         y += kPhaseHeight + kGap;
     }
@@ -295,10 +341,32 @@ void TimelineCanvas::drawTrace(int di, float top, float bottom, float left, floa
     // ---- memory lane
     {
         float y0 = y, y1 = y + memHeight;
-        // No lane background: under a software rasteriser (Mesa llvmpipe)
-        // every blended pixel counts, and glClear already paints it.
         const size_t columns = size_t(std::max(1.0f, right - left));
-        auto allocated = m.allocated.query(ut0, std::max(ut1, ut0 + 1), columns);
+        const auto& cats = doc.categoryCurves.curves;
+        bool stacked = false;
+        for (const auto& curve : cats) stacked |= !curve.empty();
+        // Allocated bytes per column. Stacked, the categories are read at each
+        // column's peak, and the peak's value is all the column needs: one
+        // peakIn per column over the same range as query()'s bucket, rather
+        // than query() and then peakIn (on a 10M-event trace these searches
+        // are most of the frame). minBytes is then not filled in.
+        std::vector<model::MemoryCurve::Bucket> allocated;
+        std::vector<uint64_t> peakAtNs;
+        if (stacked) {
+            const uint64_t qt1 = std::max(ut1, ut0 + 1);
+            const double width = double(qt1 - ut0) / double(columns);
+            allocated.resize(columns);
+            peakAtNs.resize(columns);
+            for (size_t c = 0; c < columns; ++c) {
+                const uint64_t a = ut0 + uint64_t(width * double(c));
+                const uint64_t b = std::max(c + 1 == columns ? qt1 : ut0 + uint64_t(width * double(c + 1)), a + 1);
+                const auto peak = m.allocated.peakIn(a, b);
+                allocated[c] = {a, b, peak.bytes, peak.bytes};
+                peakAtNs[c] = peak.timeNs;
+            }
+        } else {
+            allocated = m.allocated.query(ut0, std::max(ut1, ut0 + 1), columns);
+        }
         auto reserved = m.reserved.query(ut0, std::max(ut1, ut0 + 1), columns);
         auto used = m.deviceUsed.query(ut0, std::max(ut1, ut0 + 1), columns);
         // Scale: the largest thing in the whole trace, so zooming keeps the scale.
@@ -320,12 +388,12 @@ void TimelineCanvas::drawTrace(int di, float top, float bottom, float left, floa
         double gridStep = niceStep(double(top) / 4);
         for (double g = gridStep; g < double(top) * 1.01; g += gridStep) {
             float gy = yOf(uint64_t(g));
-            dl->AddLine(ImVec2(left, gy), ImVec2(right, gy), rgba(50, 50, 58));
+            raster_.fillRect(left, gy, right, gy + 1, rgba(50, 50, 58));  // AddLine's pixel row
             std::string label = formatBytes(g);
             dl->AddText(ImVec2(4, gy - 7), rgba(150, 150, 150), label.c_str());
         }
-        // Adjacent columns that round to the same pixels merge into one rect:
-        // fewer triangles for the rasteriser when zoomed in on flat stretches.
+        // Adjacent columns that round to the same pixels merge into one rect
+        // (flat stretches when zoomed in).
         auto columnsOf = [&](const std::vector<model::MemoryCurve::Bucket>& buckets, auto&& drawRun) {
             size_t c = 0;
             while (c < buckets.size()) {
@@ -340,23 +408,19 @@ void TimelineCanvas::drawTrace(int di, float top, float bottom, float left, floa
             }
         };
         // Allocated memory stacked by category at each column's peak: each
-        // category's cumulative top is a skyline cut into wide rectangles (a
-        // software rasteriser such as Mesa llvmpipe fills wide rects on its
-        // fast path and 1-pixel columns on its slow one). Drawn from the top
-        // category down, each over the last.
-        const auto& cats = doc.categoryCurves.curves;
-        bool stacked = false;
-        for (const auto& curve : cats) stacked |= !curve.empty();
+        // category's cumulative top is a skyline cut into wide rectangles.
         std::vector<std::array<float, analysis::kCategoryCount>> tops(allocated.size());
+        // Column peaks come in time order: each category is read by a sweep.
+        std::vector<MemoryCurveSweep> catSweeps(cats.begin(), cats.end());
         for (size_t c = 0; c < allocated.size(); ++c) {
             const auto& b = allocated[c];
             stats_.peakAllocatedInView = std::max(stats_.peakAllocatedInView, b.maxBytes);
             if (b.maxBytes) ++stats_.memoryColumns;
             uint64_t cumulative = 0;
             if (stacked && b.maxBytes) {
-                uint64_t at = m.allocated.peakIn(b.startNs, std::max(b.endNs, b.startNs + 1)).timeNs;
+                const uint64_t at = peakAtNs[c];
                 for (int k = 0; k < analysis::kCategoryCount; ++k) {
-                    cumulative += cats[size_t(k)].empty() ? 0 : cats[size_t(k)].valueAt(at);
+                    cumulative += cats[size_t(k)].empty() ? 0 : catSweeps[size_t(k)].valueAt(at);
                     tops[c][size_t(k)] = std::round(yOf(cumulative));
                 }
             } else {
@@ -365,10 +429,9 @@ void TimelineCanvas::drawTrace(int di, float top, float bottom, float left, floa
             }
         }
         // Each category as its own band between its neighbours, so every
-        // pixel is filled once: under a software rasteriser (Mesa llvmpipe)
-        // fill rate, not triangle count, sets the frame time. Adjacent
-        // columns with the same band merge into one rect (flat weights and
-        // optimizer state become a few wide rects).
+        // pixel is filled once. Adjacent columns with the same band merge
+        // into one rect (flat weights and optimizer state become a few wide
+        // rects).
         std::vector<float> lower(allocated.size()), upper(allocated.size());
         auto band = [&](ImU32 color) {
             size_t c = 0;
@@ -376,7 +439,7 @@ void TimelineCanvas::drawTrace(int di, float top, float bottom, float left, floa
                 size_t e = c + 1;
                 while (e < upper.size() && upper[e] == upper[c] && lower[e] == lower[c]) ++e;
                 if (upper[c] < lower[c])
-                    dl->AddRectFilled(ImVec2(left + float(c), upper[c]), ImVec2(left + float(e), lower[c]), color);
+                    raster_.fillRect(left + float(c), upper[c], left + float(e), lower[c], color);
                 c = e;
             }
         };
@@ -396,7 +459,7 @@ void TimelineCanvas::drawTrace(int di, float top, float bottom, float left, floa
         auto line = [&](const std::vector<model::MemoryCurve::Bucket>& buckets, ImU32 color) {
             columnsOf(buckets, [&](float xa, float xb, float lo, float hi, const model::MemoryCurve::Bucket& b) {
                 if (b.maxBytes == 0 && b.minBytes == 0) return;
-                dl->AddRectFilled(ImVec2(xa, hi - 1), ImVec2(xb, lo + 1), color);
+                raster_.fillRect(xa, hi - 1, xb, lo + 1, color);
             });
         };
         line(used, rgba(160, 160, 160, 160));
@@ -473,29 +536,33 @@ void TimelineCanvas::drawTrace(int di, float top, float bottom, float left, floa
         auto it = std::lower_bound(list.begin(), list.end(), ut0 > back ? ut0 - back : 0,
                                    [&](uint32_t i, uint64_t t) { return r.startNs[i] < t; });
         float lastX = -1e9f;
+        RowLabels labels;
         while (it != list.end() && double(r.startNs[*it]) < t1) {
             uint32_t i = *it;
             float a = std::max(left, x(double(r.startNs[i]))), b = std::min(right, x(double(r.endNs[i])));
             if (b < left) { ++it; continue; }
             if (b - a < 1) {
                 // Sub-pixel: one mark for this column, then jump to the next column.
-                if (a - lastX >= 1) { dl->AddRectFilled(ImVec2(a, y0), ImVec2(a + 1, y1), rgba(130, 130, 150)); ++stats_.rangeItems; lastX = a; }
+                if (a - lastX >= 1) {
+                    raster_.fillRect(a, y0, a + 1, y1, rgba(130, 130, 150));
+                    labels.cover(a, a + 1);
+                    ++stats_.rangeItems;
+                    lastX = a;
+                }
                 uint64_t next = uint64_t(std::max(0.0, traceNs(a + 1)));
-                auto jump = std::lower_bound(it, list.end(), next, [&](uint32_t j, uint64_t t) { return r.startNs[j] < t; });
+                auto jump = gallopLowerBound(it, list.end(), next, [&](uint32_t j, uint64_t t) { return r.startNs[j] < t; });
                 it = jump > it ? jump : it + 1;
                 continue;
             }
             const std::string& name = m.text(r.nameId[i]);
-            dl->AddRectFilled(ImVec2(a, y0), ImVec2(b, y1), nameColor(hashText(name)) & 0xB0FFFFFF);
-            if (b - a > 30) {
-                dl->PushClipRect(ImVec2(a, y0), ImVec2(b, y1), true);
-                dl->AddText(ImVec2(a + 2, y0 - 1), rgba(15, 15, 15), name.c_str());
-                dl->PopClipRect();
-            }
+            raster_.fillRect(a, y0, b, y1, nameColor(hashText(name)) & 0xB0FFFFFF);
+            labels.cover(a, b);
+            if (b - a > 30) labels.add(a, b, ImVec2(a + 2, y0 - 1), rgba(15, 15, 15), name);
             ++stats_.rangeItems;
             lastX = b;
             ++it;
         }
+        labels.draw(dl, y0, y1);
         y += kRangeRowHeight;
     }
     if (rangeRows) y += kGap;
@@ -518,13 +585,13 @@ void TimelineCanvas::drawTrace(int di, float top, float bottom, float left, floa
             if (b < left) { ++it; continue; }
             ImU32 color = boundColor(doc, k.nameId[i]);
             if (b - a < 1) {
-                if (a - lastX >= 1) { dl->AddRectFilled(ImVec2(a, y0), ImVec2(a + 1, y1), color); ++stats_.kernelItems; lastX = a; }
+                if (a - lastX >= 1) { raster_.fillRect(a, y0, a + 1, y1, color); ++stats_.kernelItems; lastX = a; }
                 uint64_t next = uint64_t(std::max(0.0, traceNs(a + 1)));
-                auto jump = std::lower_bound(it, list.end(), next, [&](uint32_t j, uint64_t t) { return k.startNs[j] < t; });
+                auto jump = gallopLowerBound(it, list.end(), next, [&](uint32_t j, uint64_t t) { return k.startNs[j] < t; });
                 it = jump > it ? jump : it + 1;
                 continue;
             }
-            dl->AddRectFilled(ImVec2(a, y0), ImVec2(b, y1), color);
+            raster_.fillRect(a, y0, b, y1, color);
             ++stats_.kernelItems;
             lastX = b;
             ImVec2 mouse = ImGui::GetIO().MousePos;
@@ -547,7 +614,7 @@ void TimelineCanvas::drawTrace(int di, float top, float bottom, float left, floa
     for (size_t c = 0; c < counterRows; ++c) {
         const auto& series = m.counters[c];
         float y0 = y, y1 = y + kCounterHeight;
-        dl->AddLine(ImVec2(left, y1), ImVec2(right, y1), rgba(50, 50, 58));
+        raster_.fillRect(left, y1, right, y1 + 1, rgba(50, 50, 58));  // AddLine's pixel row
         const char* label = series.info.metric == format::CounterMetric::SmThroughputPct     ? "SM %"
                             : series.info.metric == format::CounterMetric::DramThroughputPct ? "DRAM %"
                             : series.info.metric == format::CounterMetric::TensorPipePct     ? "tensor %"
@@ -559,14 +626,16 @@ void TimelineCanvas::drawTrace(int di, float top, float bottom, float left, floa
         float runStart = left, runHeight = -1;
         auto flush = [&](float end) {
             if (runHeight > 0) {
-                dl->AddRectFilled(ImVec2(runStart, y1 - runHeight), ImVec2(end, y1), color);
+                raster_.fillRect(runStart, y1 - runHeight, end, y1, color);
                 ++stats_.counterPoints;
             }
         };
+        auto from = ts.begin();  // columns only move right: search on from the last one
         for (float px = left; px < right; px += 1) {
             uint64_t a = uint64_t(std::max(0.0, traceNs(px))), b = uint64_t(std::max(0.0, traceNs(px + 1)));
-            auto i0 = std::lower_bound(ts.begin(), ts.end(), a);
-            auto i1 = std::lower_bound(i0, ts.end(), std::max(b, a + 1));
+            auto i0 = gallopLowerBound(from, ts.end(), a);
+            auto i1 = gallopLowerBound(i0, ts.end(), std::max(b, a + 1));
+            from = i0;
             float h = 0;
             if (i0 == i1 && !(i0 == ts.end() || (i0 != ts.begin() && *i0 - *(i0 - 1) > 4 * series.info.intervalNs + 1)))
                 i1 = i0 + 1;  // no sample ends in this column: the next one covers it

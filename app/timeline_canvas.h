@@ -3,6 +3,8 @@
 // device used, device limit), NVTX ranges, kernels per stream, counter
 // sparklines. Everything drawn is asked of the model for the visible window
 // at pixel resolution, so a frame costs O(pixels · log n), not O(events).
+// The lanes' rectangles are filled on the CPU into one image (lane_raster.h)
+// that goes behind the text, lines and tooltips ImGui draws.
 //
 // Interaction: wheel zooms around the cursor, left-drag pans, shift-drag or
 // right-drag selects a range, W/S zoom, A/D pan, Home fits. Hover shows a
@@ -10,6 +12,7 @@
 #pragma once
 
 #include "imgui_widget.h"
+#include "lane_raster.h"
 #include "trace_document.h"
 
 #include <memory>
@@ -36,7 +39,7 @@ public:
     void pan(double fractionOfView);
 
     std::optional<std::pair<uint64_t, uint64_t>> selection() const { return selection_; }
-    // What the lanes currently show, for tests: number of drawn primitives per lane.
+    // What the lanes currently show, for tests: number of marks drawn per lane.
     struct LaneStats {
         int memoryColumns = 0, kernelItems = 0, rangeItems = 0, phaseItems = 0, counterPoints = 0;
         uint64_t peakAllocatedInView = 0;
@@ -74,6 +77,7 @@ private:
     double selectAnchorNs_ = 0;
     double cursorNs_ = -1;
     LaneStats stats_;
+    LaneRaster raster_;  // this frame's lane fills (see lane_raster.h)
 };
 
 }  // namespace vramscope::app

@@ -2,7 +2,7 @@
 # Installs what vramscope needs to build and test on Debian 12 / Ubuntu 24.04.
 # Qt and Dear ImGui are optional for the injector alone (see README).
 set -euo pipefail
-packages=(build-essential cmake pkg-config libzstd-dev qt6-base-dev libgl-dev python3-dev
+packages=(build-essential cmake pkg-config libzstd-dev qt6-base-dev libqt6opengl6-dev libgl-dev python3-dev
           libimgui-dev xvfb xauth clang)
 missing=()
 for p in "${packages[@]}"; do

@@ -1,9 +1,13 @@
 // The desktop app as a user meets it: open a trace, see lanes and docks with
 // the right numbers, compare two runs, survive bad files.
+#include "lane_raster.h"
 #include "main_window.h"
+#include "sweep_search.h"
 #include "timeline_canvas.h"
 
 #include "synth/synth.h"
+
+#include <imgui.h>
 
 #include <QFileInfo>
 #include <QJsonDocument>
@@ -92,6 +96,80 @@ private slots:
         QCOMPARE(c->viewEndNs(), b);
         QTest::keyClick(c, Qt::Key_W);
         QVERIFY(c->viewEndNs() - c->viewStartNs() < b - a);
+    }
+
+    void lanesReachTheScreenInPlace() {
+        // The lanes are drawn on the CPU and copied into the framebuffer
+        // bottom-up; a flipped or shifted copy would put the phases band
+        // somewhere else.
+        MainWindow w;
+        w.setInteractive(false);
+        w.resize(1400, 900);
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        QVERIFY(load(w, fixture_));
+        QImage image = w.canvas()->grabFramebuffer().convertToFormat(QImage::Format_RGB32);
+        QVERIFY(image.height() > 100);
+        const QSet<QRgb> phases = {qRgb(66, 133, 244), qRgb(244, 160, 0), qRgb(52, 168, 83)};
+        const int phaseRow = 33;  // axis (22 px), a 2 px gap, then the 18 px phases band
+        int inLanes = 0, inGutter = 0;
+        for (int x = 0; x < image.width(); ++x) {
+            const bool phase = phases.contains(image.pixel(x, phaseRow));
+            if (x < 90) inGutter += phase;
+            else inLanes += phase;
+        }
+        QVERIFY2(inLanes > (image.width() - 100) / 2, qPrintable(QString::number(inLanes)));
+        QCOMPARE(inGutter, 0);
+    }
+
+    void laneRasterFillsThePixelsOpenGLWould() {
+        const uint32_t bg = 0xFF1C1717u, red = 0xFF0000FFu;
+        LaneRaster r;
+        r.reset(10, 20, 8, 6, bg);
+        // Pixels whose centres lie in [11.5, 13.5) x [20, 22): x 11-12, y 20-21.
+        r.fillRect(11.5f, 20.0f, 13.5f, 22.0f, red);
+        QCOMPARE(r.pixelAt(11, 20), red);
+        QCOMPARE(r.pixelAt(12, 21), red);
+        QCOMPARE(r.pixelAt(10, 20), bg);
+        QCOMPARE(r.pixelAt(13, 20), bg);
+        QCOMPARE(r.pixelAt(12, 22), bg);
+        // A sliver that holds no pixel centre fills nothing.
+        r.fillRect(14.6f, 20.0f, 15.4f, 26.0f, red);
+        QCOMPARE(r.pixelAt(14, 23), bg);
+        QCOMPARE(r.pixelAt(15, 23), bg);
+        // Rows are stored bottom-up, as OpenGL blits them.
+        r.fillRect(10.0f, 25.0f, 11.0f, 26.0f, red);
+        QCOMPARE(r.pixels()[0], red);
+        QCOMPARE(r.pixels()[size_t(5 * 8) + 1], red);  // (11, 20): the top row comes last
+        // Translucent colours blend over what is there; anything outside is clipped.
+        r.reset(0, 0, 4, 4, 0xFF000000u);
+        r.fillRect(-1e9f, -1e9f, 1e9f, 1e9f, IM_COL32(255, 255, 255, 128));
+        QCOMPARE(r.pixelAt(3, 3), uint32_t(IM_COL32(128, 128, 128, 255)));
+        QCOMPARE(r.pixelAt(4, 0), uint32_t(0));
+    }
+
+    void sweepSearchMatchesBinarySearch() {
+        QRandomGenerator rng(7);
+        std::vector<uint64_t> times;
+        vramscope::model::MemoryCurve curve;
+        uint64_t t = 0;
+        for (int i = 0; i < 5000; ++i) {
+            t += rng.bounded(3) == 0 ? 0 : rng.bounded(1000);  // repeated times too
+            times.push_back(t);
+            curve.append(t, rng.bounded(1u << 30));
+        }
+        curve.finish();
+        MemoryCurveSweep sweep(curve);
+        auto from = times.begin();
+        for (uint64_t q = 0; q < t + 2000; q += rng.bounded(5000)) {
+            auto expected = std::lower_bound(times.begin(), times.end(), q);
+            from = gallopLowerBound(from, times.end(), q);
+            QCOMPARE(from - times.begin(), expected - times.begin());
+            QCOMPARE(sweep.valueAt(q), curve.valueAt(q));
+        }
+        // Going back in time starts over rather than answering wrong.
+        QCOMPARE(sweep.valueAt(times[10]), curve.valueAt(times[10]));
+        QCOMPARE(sweep.valueAt(0), curve.valueAt(0));
     }
 
     void comparesTwoRunsAlignedByIteration() {
