@@ -104,6 +104,12 @@ QVariant LiveSetModel::data(const QModelIndex& index, int role) const {
         }
         }
     }
+    if (role == Qt::ToolTipRole && index.column() == Callsite) {
+        // The whole Python stack, innermost first (traces made with --python-stacks).
+        QStringList frames;
+        for (const std::string& f : m.callsiteStack(m.blocks.callsiteId[b])) frames << QString::fromStdString(f);
+        return frames.isEmpty() ? QVariant() : QVariant(frames.join('\n'));
+    }
     if (role == Qt::TextAlignmentRole && (index.column() == Size || index.column() == Age))
         return int(Qt::AlignRight | Qt::AlignVCenter);
     return {};

@@ -45,6 +45,30 @@ private slots:
         QVERIFY(vramscope::synth::writeSynthTrace(path("leak.vtrace").toStdString(), o, nullptr, &error));
     }
 
+    // A real trace recorded with --python-stacks: the live set names the
+    // user's line, and its tooltip holds the whole stack, innermost first.
+    void liveSetShowsPythonCallsitesAndTheirStack() {
+        MainWindow w;
+        w.setInteractive(false);
+        QVERIFY(load(w, QStringLiteral(VRAMSCOPE_SOURCE_DIR "/tests/data/torch_gpt_leak_stacks.vtrace")));
+        auto doc = w.document(0);
+        QVERIFY(doc);
+        LiveSetModel* live = w.liveSetModel();
+        live->setTime(doc, doc->model.allocated.peak().timeNs);
+        int withStack = 0;
+        for (int row = 0; row < live->rowCount(); ++row) {
+            const QString text = live->data(live->index(row, LiveSetModel::Callsite), Qt::DisplayRole).toString();
+            const QString tip = live->data(live->index(row, LiveSetModel::Callsite), Qt::ToolTipRole).toString();
+            if (tip.isEmpty()) continue;
+            const QStringList frames = tip.split('\n');
+            QVERIFY2(text.contains("gpt_train.py:"), qPrintable(text));
+            QVERIFY2(frames.size() >= 2 && frames.size() <= 16, qPrintable(tip));
+            QVERIFY2(frames.last().contains("<module>") || frames.size() == 16, qPrintable(tip));
+            ++withStack;
+        }
+        QVERIFY(withStack > 10);
+    }
+
     void opensAFixtureAndShowsItsNumbers() {
         MainWindow w;
         w.setInteractive(false);
