@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <set>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -176,11 +177,6 @@ const Candidate kCandidates[] = {
 // "corrupted double-linked list"), while the same runs without it exited
 // cleanly (injector/tools/gpu_pm_check.sh). So a refused metric set is never
 // retried metric by metric: setupPm gives PM sampling up instead.
-std::vector<const Candidate*> candidateList() {
-    std::vector<const Candidate*> out;
-    for (const Candidate& c : kCandidates) out.push_back(&c);
-    return out;
-}
 
 struct ChosenCounter {
     const Candidate* candidate;
@@ -276,19 +272,28 @@ std::string baseName(const char* metric) {
     return m;
 }
 
+// The base metrics of one type the host object's chip offers for PM sampling.
+std::vector<std::string> baseMetricsOfType(const HostObject& host, CUpti_MetricType type) {
+    std::vector<std::string> names;
+    auto p = cuptiParams<CUpti_Profiler_Host_GetBaseMetrics_Params>(CUpti_Profiler_Host_GetBaseMetrics_Params_STRUCT_SIZE);
+    p.pHostObject = host.object;
+    p.metricType = type;
+    if (cuptiProfilerHostGetBaseMetrics(&p) != CUPTI_SUCCESS || !p.ppMetricNames) return names;
+    for (size_t i = 0; i < p.numMetrics; ++i)
+        if (p.ppMetricNames[i]) names.emplace_back(p.ppMetricNames[i]);
+    return names;
+}
+
+constexpr CUpti_MetricType kMetricTypes[] = {CUPTI_METRIC_TYPE_COUNTER, CUPTI_METRIC_TYPE_RATIO,
+                                             CUPTI_METRIC_TYPE_THROUGHPUT};
+
 // Every base metric the chip offers for PM sampling; empty when CUPTI cannot say.
 std::set<std::string> baseMetrics(const std::string& chip, const GuardedBytes& availability) {
     std::set<std::string> names;
     HostObject host;
     if (host.init(chip, availability) != CUPTI_SUCCESS) return names;
-    for (CUpti_MetricType type : {CUPTI_METRIC_TYPE_COUNTER, CUPTI_METRIC_TYPE_RATIO, CUPTI_METRIC_TYPE_THROUGHPUT}) {
-        auto p = cuptiParams<CUpti_Profiler_Host_GetBaseMetrics_Params>(CUpti_Profiler_Host_GetBaseMetrics_Params_STRUCT_SIZE);
-        p.pHostObject = host.object;
-        p.metricType = type;
-        if (cuptiProfilerHostGetBaseMetrics(&p) != CUPTI_SUCCESS || !p.ppMetricNames) continue;
-        for (size_t i = 0; i < p.numMetrics; ++i)
-            if (p.ppMetricNames[i]) names.insert(p.ppMetricNames[i]);
-    }
+    for (CUpti_MetricType type : kMetricTypes)
+        for (std::string& m : baseMetricsOfType(host, type)) names.insert(std::move(m));
     return names;
 }
 
@@ -296,22 +301,18 @@ void listMetrics(const std::string& chip, const GuardedBytes& availability) {
     HostObject host;
     if (host.init(chip, availability) != CUPTI_SUCCESS) return;
     const char* filters[] = {"dram", "sm__throughput", "sm__inst_executed", "tensor", "sm__cycles_active", "gr__"};
-    for (CUpti_MetricType type : {CUPTI_METRIC_TYPE_COUNTER, CUPTI_METRIC_TYPE_RATIO, CUPTI_METRIC_TYPE_THROUGHPUT}) {
-        auto p = cuptiParams<CUpti_Profiler_Host_GetBaseMetrics_Params>(CUpti_Profiler_Host_GetBaseMetrics_Params_STRUCT_SIZE);
-        p.pHostObject = host.object;
-        p.metricType = type;
-        if (cuptiProfilerHostGetBaseMetrics(&p) != CUPTI_SUCCESS) continue;
+    for (CUpti_MetricType type : kMetricTypes) {
+        const std::vector<std::string> names = baseMetricsOfType(host, type);
+        if (names.empty()) continue;
         std::string line;
-        size_t shown = 0;
-        for (size_t i = 0; i < p.numMetrics; ++i) {
-            const char* m = p.ppMetricNames[i];
+        for (const std::string& m : names) {
             bool match = false;
-            for (const char* f : filters) match = match || std::strstr(m, f);
+            for (const char* f : filters) match = match || m.find(f) != std::string::npos;
             if (!match) continue;
-            if (shown++) line += ' ';
+            if (!line.empty()) line += ' ';
             line += m;
         }
-        printLine("pm sampling " + chip + " type " + std::to_string(int(type)) + ": " + std::to_string(p.numMetrics) +
+        printLine("pm sampling " + chip + " type " + std::to_string(int(type)) + ": " + std::to_string(names.size()) +
                   " base metrics; matching: " + line);
     }
 }
@@ -401,15 +402,15 @@ bool setupPm(Recorder& r, PmDevice& d, std::string* why) {
     // cuptiProfilerHostConfigAddMetrics was seen to corrupt the heap.
     const std::set<std::string> offered = baseMetrics(d.chip, d.availability);
     std::vector<const Candidate*> picked;
-    for (const Candidate* c : candidateList()) {
+    for (const Candidate& c : kCandidates) {
         bool have = false;
-        for (const Candidate* p : picked) have = have || p->metric == c->metric;
+        for (const Candidate* p : picked) have = have || p->metric == c.metric;
         if (have) continue;
         bool listed = true;
-        for (int i = 0; i < c->count; ++i) listed = listed && (offered.empty() || offered.count(baseName(c->names[i])));
+        for (int i = 0; i < c.count; ++i) listed = listed && (offered.empty() || offered.count(baseName(c.names[i])));
         if (!listed) continue;
-        picked.push_back(c);
-        for (int i = 0; i < c->count; ++i) d.metricNames.push_back(c->names[i]);
+        picked.push_back(&c);
+        for (int i = 0; i < c.count; ++i) d.metricNames.push_back(c.names[i]);
     }
     if (picked.empty()) {
         *why = "the chip " + d.chip + " lists none of the SM/DRAM/tensor metrics for PM sampling";
@@ -418,7 +419,7 @@ bool setupPm(Recorder& r, PmDevice& d, std::string* why) {
     std::string reason;
     if (!buildConfig(d.host, d.chip, d.availability, d.metricNames, &d.config, &reason)) {
         // Not retried with other metrics: a refusal inside CUPTI's host
-        // object was seen to corrupt the heap (see candidateList).
+        // object was seen to corrupt the heap (see kCandidates).
         d.host.reset();
         *why = "the chip " + d.chip + " refuses the SM/DRAM/tensor metric set (" + reason + ")";
         return false;

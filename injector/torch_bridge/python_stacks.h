@@ -169,11 +169,6 @@ public:
         return parent;
     }
 
-    size_t size() const {
-        std::lock_guard<std::mutex> lock(mutex_);
-        return byText_.size();
-    }
-
 private:
     static constexpr size_t kMaxStacks = 1 << 16;
 

@@ -27,6 +27,14 @@ class TestApp : public QObject {
 
     QString path(const QString& name) const { return dir_.path() + "/" + name; }
 
+    // Shows a non-interactive window of the given size, ready to render.
+    static bool showWindow(MainWindow& w, int width, int height) {
+        w.setInteractive(false);
+        w.resize(width, height);
+        w.show();
+        return QTest::qWaitForWindowExposed(&w);
+    }
+
     static bool load(MainWindow& w, const QString& file, int slot = 0) {
         QSignalSpy spy(&w, &MainWindow::loadFinished);
         w.openTrace(file, slot);
@@ -71,10 +79,7 @@ private slots:
 
     void opensAFixtureAndShowsItsNumbers() {
         MainWindow w;
-        w.setInteractive(false);
-        w.resize(1400, 900);
-        w.show();
-        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        QVERIFY(showWindow(w, 1400, 900));
         QVERIFY(load(w, fixture_));
         auto doc = w.document(0);
         QVERIFY(doc);
@@ -101,10 +106,7 @@ private slots:
 
     void zoomAndPanKeepTheViewConsistent() {
         MainWindow w;
-        w.setInteractive(false);
-        w.resize(1200, 800);
-        w.show();
-        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        QVERIFY(showWindow(w, 1200, 800));
         QVERIFY(load(w, fixture_));
         TimelineCanvas* c = w.canvas();
         const double a = c->viewStartNs(), b = c->viewEndNs();
@@ -127,10 +129,7 @@ private slots:
         // bottom-up; a flipped or shifted copy would put the phases band
         // somewhere else.
         MainWindow w;
-        w.setInteractive(false);
-        w.resize(1400, 900);
-        w.show();
-        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        QVERIFY(showWindow(w, 1400, 900));
         QVERIFY(load(w, fixture_));
         QImage image = w.canvas()->grabFramebuffer().convertToFormat(QImage::Format_RGB32);
         QVERIFY(image.height() > 100);
@@ -198,10 +197,7 @@ private slots:
 
     void comparesTwoRunsAlignedByIteration() {
         MainWindow w;
-        w.setInteractive(false);
-        w.resize(1400, 900);
-        w.show();
-        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        QVERIFY(showWindow(w, 1400, 900));
         QVERIFY(load(w, fixture_, 0));
         QVERIFY(load(w, path("leak.vtrace"), 1));
         QVERIFY(w.document(1));

@@ -49,6 +49,16 @@ Run run(const QStringList& args, const QStringList& env) {
     return r;
 }
 
+// runRecord options for a quiet capture into dir, with this build's injector.
+vramscope::cli::RecordOptions quietRecordOptions(const QTemporaryDir& dir) {
+    vramscope::cli::RecordOptions o;
+    o.injectorPath = kInjector.toStdString();
+    o.summary = false;
+    o.quiet = true;
+    o.output = (dir.path() + "/t.vtrace").toStdString();
+    return o;
+}
+
 using vramscope::inject::testing::Loaded;
 using vramscope::inject::testing::load;
 
@@ -168,11 +178,7 @@ private slots:
 
     void recordPassesThePythonStackOptions() {
         QTemporaryDir dir;
-        vramscope::cli::RecordOptions o;
-        o.injectorPath = kInjector.toStdString();
-        o.summary = false;
-        o.quiet = true;
-        o.output = (dir.path() + "/t.vtrace").toStdString();
+        vramscope::cli::RecordOptions o = quietRecordOptions(dir);
         const QString file = dir.path() + "/env";
         const std::string show = "echo \"$VRAMSCOPE_PYTHON_STACKS/$VRAMSCOPE_PYTHON_STACK_DEPTH\" > " + file.toStdString();
         auto seen = [&] {
@@ -192,11 +198,7 @@ private slots:
 
     void recordPutsThePythonHooksFirstOnPythonPath() {
         QTemporaryDir dir;
-        vramscope::cli::RecordOptions o;
-        o.injectorPath = kInjector.toStdString();
-        o.summary = false;
-        o.quiet = true;
-        o.output = (dir.path() + "/t.vtrace").toStdString();
+        vramscope::cli::RecordOptions o = quietRecordOptions(dir);
         const QString file = dir.path() + "/pythonpath";
         qputenv("PYTHONPATH", "/elsewhere");
         QCOMPARE(vramscope::cli::runRecord(o, {"/bin/sh", "-c", ("echo \"$PYTHONPATH\" > " + file).toStdString()}), 0);
@@ -211,12 +213,8 @@ private slots:
         const QString python = QStandardPaths::findExecutable("python3");
         if (python.isEmpty()) QSKIP("no python3");
         QTemporaryDir dir;
-        vramscope::cli::RecordOptions o;
-        o.injectorPath = kInjector.toStdString();
-        o.summary = false;
-        o.quiet = true;
+        vramscope::cli::RecordOptions o = quietRecordOptions(dir);
         o.startAtCuInit = false;  // test mode never calls cuInit
-        o.output = (dir.path() + "/t.vtrace").toStdString();
         qputenv("VRAMSCOPE_TEST_NO_CUPTI", "1");
         qputenv("PYTHONPATH", VRAMSCOPE_SOURCE_DIR "/tests/injector/python/fake_torch");
         const char* script =
