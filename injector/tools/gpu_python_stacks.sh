@@ -4,13 +4,15 @@
 #   injector/tools/gpu_python_stacks.sh [BUILD_DIR]     (after the GPU build,
 #   see gpu_torch_bridge.sh; REPS=N adds the overhead comparison)
 #
-# 1. records the GPT sample with Python callsites (the default) and its leak
+# 1. records the GPT sample with Python callsites (--python-stacks) and its leak
 #    variant, and shows how many allocations carry a callsite;
 # 2. records samples/pytorch/hf_style_train.py with transformers' Trainer
 #    (when installed) and with an accelerate-style loop, printing the
 #    optimizer steps each made (a trace must find that many iterations);
-# 3. with REPS set: step time plain / traced without callsites / traced with
-#    callsites, alternating, on the default GPT (6×512, batch 8×512).
+# 3. with REPS set: step time plain / traced without the bridge / traced (the
+#    default) / with callsites / with PM counters, alternating, on the
+#    injector benchmark's GPT-2 small (GPT_ARGS overrides the workload);
+# 4. with COUNTERS_GPT set: a GPT training run recorded with PM counters.
 # Traces and logs go to $OUT (or the current directory).
 set -uo pipefail
 build="${1:-build-gpu}"
@@ -36,8 +38,8 @@ rec() {
   ls -la "$W/$name.vtrace" | awk '{print "bytes", $5}'
 }
 if [[ -z "${SKIP_RECORD:-}" ]]; then
-rec torch_gpt_stacks "${S[@]}"
-rec torch_gpt_leak_stacks "${S[@]}" --leak
+VRAMSCOPE_PYTHON_STACKS=1 rec torch_gpt_stacks "${S[@]}"
+VRAMSCOPE_PYTHON_STACKS=1 rec torch_gpt_leak_stacks "${S[@]}" --leak
 VRAMSCOPE_PYTHON_STACKS=0 rec torch_gpt_nostacks "${S[@]}"
 rec torch_hf_accelerate python3 samples/pytorch/hf_style_train.py --loop accelerate --steps 6 --grad-accum 2
 if python3 -c "import transformers" 2>/dev/null; then
@@ -52,31 +54,62 @@ fi
 
 if [[ -n "${REPS:-}" ]]; then
   # GPT_ARGS: the workload (default: the injector benchmark's GPT-2 small,
-  # 12 layers × 768, batch 8 × 1024 tokens, bf16).
-  read -r -a G <<<"python3 samples/pytorch/gpt_train.py ${GPT_ARGS:---layers 12 --dim 768 --heads 12 --seq 1024 --batch 8 --vocab 8192 --steps 25 --warmup 5}"
-  echo "== overhead ($REPS alternating reps of ${G[*]}):"
-  echo "   plain / traced, no bridge / bridge without callsites / with callsites (default) / default + PM counters"
-  ms() { awk '$1=="step_ms_median"{print $2}'; }
-  for ((i = 1; i <= REPS; i++)); do
-    p=$("${G[@]}" 2>/dev/null | ms)
-    b=$(VRAMSCOPE_TORCH_BRIDGE=0 "$REC" --quiet -o "$W/nb.vtrace" -- "${G[@]}" 2>/dev/null | ms)
-    n=$(VRAMSCOPE_PYTHON_STACKS=0 "$REC" --quiet -o "$W/ns.vtrace" -- "${G[@]}" 2>/dev/null | ms)
-    s=$("$REC" --quiet -o "$W/st.vtrace" -- "${G[@]}" 2>/dev/null | ms)
-    c=$(VRAMSCOPE_COUNTERS=pm "$REC" --quiet -o "$W/pm.vtrace" -- "${G[@]}" 2>/dev/null | ms)
-    echo "rep$i plain $p nobridge $b nostacks $n stacks $s stacks_pm $c" | tee -a "$out/python_stacks_overhead.txt"
-  done
-  median() { sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
+  # 12 layers × 768, batch 8 × 1024 tokens, vocabulary 50304, bf16; the same
+  # as gpu_gpt2_overhead.sh). CONFIGS: which runs alternate, from
+  #   plain     not traced
+  #   preload   the injector alone through LD_PRELOAD (no Python hooks, no
+  #             bridge: what bench/injector_overhead.sh measures)
+  #   nohooks   `vramscope record` without the Python side (VRAMSCOPE_PYTHON_HOOKS=0)
+  #   all       the default, but every module hooked all along (VRAMSCOPE_PHASE_HOOKS=all)
+  #   nobridge  traced without the PyTorch bridge (driver level only)
+  #   default   traced as `vramscope record` does by default
+  #   stacks    the default plus Python callsites
+  #   pm        the default plus PM-sampled hardware counters
+  read -r -a G <<<"python3 samples/pytorch/gpt_train.py ${GPT_ARGS:---layers 12 --dim 768 --heads 12 --seq 1024 --batch 8 --vocab 50304 --steps 40 --warmup 10}"
+  read -r -a CF <<<"${CONFIGS:-plain default stacks pm}"
   f="$out/python_stacks_overhead.txt"
-  col() { awk -v c="$1" '{print $c}' "$f" | median; }
-  pair() { awk -v a="$1" -v b="$2" '{printf "%.5f\n", $a/$b}' "$f" | median; }
-  summary=$(echo "median_ms plain $(col 3) nobridge $(col 5) nostacks $(col 7) stacks $(col 9) stacks_pm $(col 11)"
-    echo "pair_ratio_median nobridge/plain $(pair 5 3) nostacks/plain $(pair 7 3) stacks/plain $(pair 9 3) stacks_pm/plain $(pair 11 3)"
-    echo "pair_ratio_median nostacks/nobridge $(pair 7 5) stacks/nostacks $(pair 9 7) stacks_pm/stacks $(pair 11 9)")
-  echo "$summary" | tee -a "$f"
+  echo "== overhead ($REPS alternating reps of ${G[*]}): ${CF[*]}" | tee -a "$f"
+  ms() { awk '$1=="step_ms_median"{print $2}'; }
+  run() {
+    case "$1" in
+      plain) "${G[@]}" ;;
+      preload) VRAMSCOPE_QUIET=1 VRAMSCOPE_OUTPUT="$W/preload.vtrace" LD_PRELOAD="$PWD/$build/injector/libvramscope_inject.so" "${G[@]}" ;;
+      nohooks) VRAMSCOPE_PYTHON_HOOKS=0 "$REC" --quiet -o "$W/nohooks.vtrace" -- "${G[@]}" ;;
+      all) VRAMSCOPE_PHASE_HOOKS=all "$REC" --quiet -o "$W/all.vtrace" -- "${G[@]}" ;;
+      nobridge) VRAMSCOPE_TORCH_BRIDGE=0 "$REC" --quiet -o "$W/nobridge.vtrace" -- "${G[@]}" ;;
+      default) "$REC" --quiet -o "$W/default.vtrace" -- "${G[@]}" ;;
+      stacks) "$REC" --quiet --python-stacks -o "$W/stacks.vtrace" -- "${G[@]}" ;;
+      pm) VRAMSCOPE_COUNTERS=pm "$REC" --quiet -o "$W/pm.vtrace" -- "${G[@]}" ;;
+    esac 2>/dev/null | ms
+  }
+  for ((i = 1; i <= REPS; i++)); do
+    line="rep$i"
+    for c in "${CF[@]}"; do line+=" $c $(run "$c")"; done
+    echo "$line" | tee -a "$f"
+  done
+  for c in "${CF[@]}"; do
+    [[ -f "$W/$c.vtrace" ]] && echo "trace $c $("$C" "$W/$c.vtrace" | grep -E "^(footer|count\.(tensor_memory|callsite|counter_sample|kernel|phase) )" | paste -sd' ')"
+  done | tee -a "$f"
+  median() { sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
+  # Column of config c in this run's rows: field 2k+3 for the k-th config.
+  field() { local k; for k in "${!CF[@]}"; do [[ "${CF[$k]}" == "$1" ]] && echo $((2 * k + 3)); done; }
+  rows() { grep "^rep[0-9]* ${CF[0]} " "$f" | tail -n "$REPS"; }
+  line="median_ms"
+  for c in "${CF[@]}"; do line+=" $c $(rows | awk -v c="$(field "$c")" '{print $c}' | median)"; done
+  echo "$line" | tee -a "$f"
+  line="pair_ratio_median"
+  for c in "${CF[@]:1}"; do
+    line+=" $c/${CF[0]} $(rows | awk -v a="$(field "$c")" -v b="$(field "${CF[0]}")" '{printf "%.5f\n", $a/$b}' | median)"
+  done
+  echo "$line" | tee -a "$f"
 fi
 if [[ -n "${COUNTERS_GPT:-}" ]]; then
-  # The GPT training step with hardware counters: phases classified from real samples.
+  # GPT training steps with hardware counters: phases classified from real
+  # samples. GPT-2 small keeps the GPU busy; the 6 × 768 model on 4096 tokens
+  # leaves it waiting for launches most of each step.
+  VRAMSCOPE_COUNTERS=pm rec torch_gpt2_counters python3 samples/pytorch/gpt_train.py --layers 12 --dim 768 --heads 12 \
+      --seq 1024 --vocab 50304 --batch 8 --steps 8 --warmup 3
   VRAMSCOPE_COUNTERS=pm rec torch_gpt_counters python3 samples/pytorch/gpt_train.py --layers 6 --dim 768 --heads 12 \
       --seq 512 --vocab 8192 --batch 8 --steps 6 --warmup 2
-  [[ -f "$W/torch_gpt_counters.vtrace" ]] && cp "$W/torch_gpt_counters.vtrace" "$out/"
+  for f in torch_gpt2_counters torch_gpt_counters; do [[ -f "$W/$f.vtrace" ]] && cp "$W/$f.vtrace" "$out/"; done
 fi

@@ -2,6 +2,7 @@
 // containers) where only the injector is built.
 //   vramscope-record [-o FILE] [--buffer-mb N] [--meminfo-ms N] [--no-kernels]
 //                    [--no-copies] [--no-nvtx] [--no-callbacks] [--start=preload]
+//                    [--python-stacks | --no-python-stacks] [--python-stack-depth N]
 //                    [--quiet] [--verbose] -- CMD ARGS...
 #include "record_command.h"
 
@@ -28,6 +29,9 @@ int main(int argc, char** argv) {
         else if (a == "--no-callbacks") o.callbacks = false;
         else if (a == "--start=preload") o.startAtCuInit = false;
         else if (a == "--start=cuinit") o.startAtCuInit = true;
+        else if (a == "--python-stacks") o.pythonStacks = 1;
+        else if (a == "--no-python-stacks") o.pythonStacks = 0;
+        else if (a == "--python-stack-depth") value(o.pythonStackDepth);
         else if (a == "--quiet") o.quiet = true;
         else if (a == "--verbose") o.verbose = true;
         else if (a[0] != '-') break;

@@ -28,6 +28,7 @@ class PhaseTracker:
     def __init__(self, emit=N.phase):
         self.emit = emit
         self.lock = threading.RLock()  # backward runs module hooks on autograd worker threads
+        self.step_end_listener = None  # called after each StepEnd (the module hooks narrow down)
         self.reset()
 
     def reset(self):
@@ -49,11 +50,17 @@ class PhaseTracker:
         if self.recompute_depth:
             self.emit(N.RECOMPUTE_END, self.step, None)
             self.recompute_depth = 0
+        ended = self.step_open
         if self.step_open:
             self.emit(N.STEP_END, self.step, None)
             self.step += 1
             self.step_open = False
         self.phase = self.IDLE
+        if ended and self.step_end_listener is not None:
+            try:
+                self.step_end_listener()
+            except Exception:  # never into the user's optimizer step
+                pass
 
     # -- hook entry points -----------------------------------------------
     def forward_pre(self, grad_enabled=True):

@@ -52,6 +52,7 @@ class PhaseHookTest(unittest.TestCase):
     def setUp(self):
         self.events = []
         tracker.reset()
+        _torch_hooks._module_hooks.reset(keep_global=False)
         tracker.emit = lambda kind, step, name: self.events.append(
             NAMES[kind] + (f"{step}" if kind in (N.STEP_BEGIN, N.STEP_END) else "") + (f":{name}" if name else ""))
 
@@ -65,13 +66,12 @@ class PhaseHookTest(unittest.TestCase):
                 vramscope.mark_step()
 
     def test_installsEveryHookOnce(self):
-        self.assertEqual(torch.registered["forward_pre"], 1)
-        self.assertEqual(torch.registered["forward"], 1)
+        self.assertEqual((len(torch._pre_hooks), len(torch._post_hooks)), (1, 1))
         self.assertEqual(torch.registered["optimizer_pre"], 1)
         self.assertEqual(torch.registered["optimizer_post"], 1)
         self.assertEqual(torch.registered["lazy_calls"], 1)  # the bridge, after CUDA init
         self.assertTrue(_torch_hooks.install(torch))
-        self.assertEqual(torch.registered["forward_pre"], 1)
+        self.assertEqual((len(torch._pre_hooks), len(torch._post_hooks)), (1, 1))
 
     def test_plainLoopGivesOneOfEachPhasePerStep(self):
         self.run_steps(3)
@@ -91,9 +91,42 @@ class PhaseHookTest(unittest.TestCase):
         self.assertEqual(self.events, ["step0"] + one + ["end0", "step1"] + one + ["end1"])
 
     def test_checkpointRecomputeInsideBackward(self):
-        self.run_steps(2, checkpointing=True)
+        # Step 0 runs with the global hooks, steps 1 and 2 with root hooks
+        # (the global ones back only while backward runs).
+        self.run_steps(3, checkpointing=True)
         one = ["fwd", "bwd", "rc+", "rc-", "rc+", "rc-", "opt"]
-        self.assertEqual(self.events, ["step0"] + one + ["end0", "step1"] + one + ["end1"])
+        self.assertEqual(self.events, ["step0"] + one + ["end0", "step1"] + one + ["end1", "step2"] + one + ["end2"])
+        self.assertEqual(torch._pre_hooks, [])
+
+    def test_afterOneStepOnlyTheOutermostModuleIsHooked(self):
+        model, opt = Model(), torch.optim.Optimizer()
+        model.loss().backward()
+        self.assertEqual(len(torch._pre_hooks), 1)  # global, while discovering
+        opt.step()
+        self.assertEqual((torch._pre_hooks, torch._post_hooks), ([], []))
+        self.assertEqual(len(model._own_pre_hooks), 1)
+        self.assertTrue(all(not b._own_pre_hooks for b in model.blocks))
+        for _ in range(2):
+            model.loss().backward()
+            opt.step()
+        one = ["fwd", "bwd", "opt"]
+        self.assertEqual(self.events, ["step0"] + one + ["end0", "step1"] + one + ["end1", "step2"] + one + ["end2"])
+
+    def test_unhookedModelSendsHooksBackToDiscovery(self):
+        self.run_steps(1)
+        other, opt = Model(), torch.optim.Optimizer()
+        for _ in range(2):
+            other.loss().backward()
+            opt.step()
+        # Its first forward goes unseen; its backward turns discovery back on.
+        self.assertEqual(self.events[5:], ["step1", "bwd", "opt", "end1", "step2", "fwd", "bwd", "opt", "end2"])
+        self.assertEqual(len(other._own_pre_hooks), 1)
+
+    def test_allModeKeepsTheGlobalHooks(self):
+        _torch_hooks._module_hooks.reset(keep_global=True)
+        self.run_steps(2)
+        self.assertEqual(len(torch._pre_hooks), 1)
+        self.assertEqual(self.events.count("fwd"), 2)
 
     def test_recomputeCutShortEndsWithBackward(self):
         # Non-reentrant checkpointing stops a recompute early by raising

@@ -1,6 +1,7 @@
 """A stand-in for the parts of torch that vramscope's hooks touch, so the
 hook logic is tested where torch is not installed. Module calls run the
-global forward hooks the way torch.nn.Module._call_impl does; backward runs
+global forward hooks and a module's own pre-hooks the way
+torch.nn.Module._call_impl does (registrations return removable handles); backward runs
 a callback (to simulate checkpoint recompute inside backward); optimizers
 run the global step hooks. Registrations are counted in `registered`."""
 import contextlib
@@ -11,22 +12,38 @@ _pre_hooks, _post_hooks, _opt_pre, _opt_post, lazy_calls = [], [], [], [], []
 __version__ = "0.0-fake"
 
 
+class _Handle:
+    def __init__(self, hooks, fn):
+        self.hooks, self.fn = hooks, fn
+
+    def remove(self):
+        if self.fn in self.hooks:
+            self.hooks.remove(self.fn)
+
+
 def _register_pre(fn):
     registered["forward_pre"] += 1
     _pre_hooks.append(fn)
+    return _Handle(_pre_hooks, fn)
 
 
 def _register_post(fn, always_call=False):
     registered["forward"] += 1
     _post_hooks.append(fn)
+    return _Handle(_post_hooks, fn)
 
 
 class Module:
     def __init__(self, *children):
         self.children = list(children)
+        self._own_pre_hooks = []
+
+    def register_forward_pre_hook(self, fn):
+        self._own_pre_hooks.append(fn)
+        return _Handle(self._own_pre_hooks, fn)
 
     def __call__(self, *args):
-        for h in _pre_hooks:
+        for h in (*_pre_hooks, *self._own_pre_hooks):
             h(self, args)
         try:
             out = self.forward(*args)
