@@ -19,8 +19,8 @@ namespace {
 int runExport(const QStringList& arguments) {
     QCommandLineParser parser;
     parser.setApplicationDescription(
-        "Exports a trace. chrome: Chrome trace / Perfetto JSON (open in ui.perfetto.dev) with memory as counter "
-        "tracks, kernels and copies per stream, NVTX ranges, iterations and phases. csv: one row per allocation "
+        "Exports a trace. chrome: Chrome trace / Perfetto JSON (open in ui.perfetto.dev) with memory and hardware counters as "
+        "counter tracks, kernels and copies per stream, NVTX ranges, iterations and phases. csv: one row per allocation "
         "with its lifetime, size, category, iteration and phase.");
     parser.addPositionalArgument("FILE", "The .vtrace file.");
     const QCommandLineOption format("format", "chrome or csv.", "FORMAT");

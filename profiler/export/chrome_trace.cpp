@@ -33,6 +33,15 @@ void writeJsonString(std::ostream& out, std::string_view text) {
 
 namespace {
 
+std::string counterMetricLabel(format::CounterMetric metric) {
+    switch (metric) {
+    case format::CounterMetric::SmThroughputPct: return "SM throughput %";
+    case format::CounterMetric::DramThroughputPct: return "DRAM throughput %";
+    case format::CounterMetric::TensorPipePct: return "tensor pipe %";
+    default: return {};
+    }
+}
+
 // Process ids of the tracks.
 constexpr int kMemoryPid = 1, kGpuPid = 2, kHostPid = 3, kTrainingPid = 4;
 
@@ -53,6 +62,15 @@ public:
         separator();
         out_ << "{\"ph\":\"C\",\"pid\":" << pid << ",\"name\":\"" << name << "\",\"ts\":" << micros(timeNs)
              << ",\"args\":{\"bytes\":" << bytes << "}}";
+    }
+    // A hardware counter sample: percent of peak with three decimals.
+    void percent(int pid, std::string_view name, uint64_t timeNs, uint32_t valueMilli) {
+        separator();
+        out_ << "{\"ph\":\"C\",\"pid\":" << pid << ",\"name\":";
+        writeJsonString(out_, name);
+        char value[32];
+        std::snprintf(value, sizeof value, "%u.%03u", valueMilli / 1000, valueMilli % 1000);
+        out_ << ",\"ts\":" << micros(timeNs) << ",\"args\":{\"percent\":" << value << "}}";
     }
     void slice(int pid, uint64_t tid, std::string_view name, const char* category, uint64_t startNs, uint64_t endNs) {
         separator();
@@ -122,6 +140,14 @@ bool writeChromeTrace(const TraceModel& m, const analysis::IterationSet& iterati
     if (const uint64_t total = m.deviceTotalBytes(); total && !m.allocated.empty()) {
         w.counter(kMemoryPid, "device total", m.firstNs, total);
         w.counter(kMemoryPid, "device total", m.lastNs, total);
+    }
+
+    // Hardware counters as counter tracks of the GPU, each value at the end
+    // of its sampled interval.
+    for (const model::CounterSeries& c : m.counters) {
+        std::string name = counterMetricLabel(c.info.metric);
+        if (name.empty()) name = m.text(c.info.nameId);
+        for (size_t i = 0; i < c.timesNs.size(); ++i) w.percent(kGpuPid, name, c.timesNs[i], c.valuesMilli[i]);
     }
 
     if (options.kernels) {

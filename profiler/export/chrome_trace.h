@@ -1,5 +1,6 @@
 // Chrome trace / Perfetto JSON export: open the file in ui.perfetto.dev or
-// chrome://tracing. Memory curves become counter tracks, kernels and copies
+// chrome://tracing. Memory curves and hardware counters (percent of
+// peak) become counter tracks, kernels and copies
 // slices on one track per stream, NVTX ranges slices per host thread, and
 // iterations, phases and recomputes slices on a "training" process.
 // Timestamps are microseconds from the trace's first event.

@@ -39,12 +39,17 @@ void TestExport::chromeTraceIsValidJsonWithAllTracks() {
     const QJsonArray events = chromeEvents(m, {});
     QVERIFY(!events.isEmpty());
     std::set<QString> counters, categories;
-    size_t kernels = 0, phases = 0, iterations = 0;
+    size_t kernels = 0, phases = 0, iterations = 0, smSamples = 0;
+    double smMax = 0;
     for (const auto& v : events) {
         const QJsonObject e = v.toObject();
         QVERIFY(e.contains("ph") && e.contains("pid"));
         const QString ph = e["ph"].toString();
         if (ph == "C") counters.insert(e["name"].toString());
+        if (ph == "C" && e["name"].toString() == "SM throughput %") {
+            ++smSamples;
+            smMax = std::max(smMax, e["args"].toObject()["percent"].toDouble());
+        }
         if (ph == "X") {
             QVERIFY(e["dur"].toDouble() >= 0);
             categories.insert(e["cat"].toString());
@@ -54,6 +59,14 @@ void TestExport::chromeTraceIsValidJsonWithAllTracks() {
         }
     }
     QVERIFY(counters.count("allocated") && counters.count("reserved") && counters.count("device total"));
+    // Hardware counters: one track each, every sample, in percent.
+    QVERIFY(counters.count("DRAM throughput %") && counters.count("tensor pipe %"));
+    const model::CounterSeries* sm = nullptr;
+    for (const auto& c : m.counters)
+        if (c.info.metric == format::CounterMetric::SmThroughputPct) sm = &c;
+    QVERIFY(sm);
+    QCOMPARE(smSamples, sm->timesNs.size());
+    QCOMPARE(smMax, *std::max_element(sm->valuesMilli.begin(), sm->valuesMilli.end()) / 1000.0);
     QCOMPARE(kernels, m.kernels.size());
     QCOMPARE(iterations, size_t(5));
     QCOMPARE(phases, size_t(15));
