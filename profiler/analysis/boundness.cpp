@@ -130,6 +130,7 @@ BoundnessReport analyzeBoundness(const TraceModel& m, const IterationSet& set) {
         if (added) it->second = boundFromKernelName(m.text(nameId));
         return it->second;
     };
+    const double smThreshold = computeThresholdPct(m, sm);
     std::array<Accumulator, kPhaseCount> acc{};
     Accumulator all;
     const auto& k = m.kernels;
@@ -148,14 +149,36 @@ BoundnessReport analyzeBoundness(const TraceModel& m, const IterationSet& set) {
             if (tensor) addSamples(*tensor, span, a.tensor, a.tensorCount, nullptr);
         }
     };
-    for (const auto& it : set.iterations) {
-        for (int p = 0; p < kPhaseCount; ++p)
-            if (it.phases[static_cast<size_t>(p)].valid()) accumulate(acc[static_cast<size_t>(p)], it.phases[static_cast<size_t>(p)]);
-        accumulate(all, it.span);
+    auto add = [](Accumulator& to, const Accumulator& a) {
+        to.sm += a.sm, to.dram += a.dram, to.tensor += a.tensor;
+        to.smCount += a.smCount, to.dramCount += a.dramCount, to.tensorCount += a.tensorCount;
+        to.samples += a.samples, to.busyNs += a.busyNs, to.durationNs += a.durationNs;
+        to.computeNs += a.computeNs, to.bandwidthNs += a.bandwidthNs;
+    };
+
+    std::vector<uint64_t> durations;
+    for (const auto& it : set.iterations) durations.push_back(it.span.durationNs());
+    std::nth_element(durations.begin(), durations.begin() + std::ptrdiff_t(durations.size() / 2), durations.end());
+    r.medianIterationNs = durations[durations.size() / 2];
+    r.iterations.resize(set.iterations.size());
+    for (size_t i = 0; i < set.iterations.size(); ++i) {
+        const auto& it = set.iterations[i];
+        IterationBoundness& ib = r.iterations[i];
+        ib.steady = set.iterations.size() < 3 || it.span.durationNs() <= 3 * r.medianIterationNs;
+        if (!ib.steady) r.leftOut.push_back(i);
+        for (size_t p = 0; p < kPhaseCount; ++p) {
+            if (!it.phases[p].valid()) continue;
+            Accumulator a;
+            accumulate(a, it.phases[p]);
+            ib.phases[p] = finish(a, counters, smThreshold);
+            if (ib.steady) add(acc[p], a);
+        }
+        Accumulator a;
+        accumulate(a, it.span);
+        ib.overall = finish(a, counters, smThreshold);
+        if (ib.steady) add(all, a);
     }
-    const double smThreshold = computeThresholdPct(m, sm);
-    for (int p = 0; p < kPhaseCount; ++p)
-        r.phases[static_cast<size_t>(p)] = finish(acc[static_cast<size_t>(p)], counters, smThreshold);
+    for (size_t p = 0; p < kPhaseCount; ++p) r.phases[p] = finish(acc[p], counters, smThreshold);
     r.overall = finish(all, counters, smThreshold);
     return r;
 }

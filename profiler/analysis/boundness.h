@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace vramscope::analysis {
 
@@ -32,12 +33,25 @@ struct PhaseBoundness {
     uint64_t durationNs = 0;        // summed over iterations
 };
 
+struct IterationBoundness {
+    std::array<PhaseBoundness, kPhaseCount> phases;
+    PhaseBoundness overall;
+    bool steady = true;  // counted in BoundnessReport::phases
+};
+
 struct BoundnessReport {
     // "pm_sampling", "gpm", "synthetic" (from CounterInfo.source), "estimated"
     // (kernel names), or "none" (no phases).
     std::string source = "none";
+    // Over the steady iterations: with 3 or more, those lasting more than
+    // 3× the median are left out (the first step's lazy initialisation,
+    // cuBLAS autotuning, a checkpoint save), since their idle GPU would
+    // otherwise outweigh every real step.
     std::array<PhaseBoundness, kPhaseCount> phases;
-    PhaseBoundness overall;  // all iterations
+    PhaseBoundness overall;
+    std::vector<IterationBoundness> iterations;  // one per IterationSet iteration
+    std::vector<size_t> leftOut;                 // indices of the iterations not steady
+    uint64_t medianIterationNs = 0;
 };
 
 BoundnessReport analyzeBoundness(const model::TraceModel& model, const IterationSet& iterations);

@@ -32,6 +32,15 @@ const char* levelText(model::AllocationLevel level) {
 
 QJsonValue orNull(int64_t value, bool present) { return present ? QJsonValue(qint64(value)) : QJsonValue(); }
 
+// ", SM 12%, DRAM 58%" where counters were sampled.
+QString counterText(const PhaseBoundness& b) {
+    QString out;
+    if (b.smThroughputPct >= 0) out += QString(", SM %1%").arg(b.smThroughputPct, 0, 'f', 0);
+    if (b.dramThroughputPct >= 0) out += QString(", DRAM %1%").arg(b.dramThroughputPct, 0, 'f', 0);
+    if (b.tensorPipePct >= 0) out += QString(", tensor %1%").arg(b.tensorPipePct, 0, 'f', 0);
+    return out;
+}
+
 QJsonObject boundJson(const PhaseBoundness& b) {
     return QJsonObject{
         {"bound", boundText(b.bound)},
@@ -49,12 +58,21 @@ QJsonObject summaryJson(const QString& path, const model::TraceModel& m, const T
     for (size_t i = 0; i < s.perIteration.size(); ++i) {
         const IterationStats& it = s.perIteration[i];
         QJsonObject phases;
+        const IterationBoundness* ib = i < s.boundness.iterations.size() ? &s.boundness.iterations[i] : nullptr;
         for (int p = 0; p < kPhaseCount; ++p) {
             if (!it.phaseDurationNs[size_t(p)]) continue;
-            phases[phaseNameText(PhaseName(p))] = QJsonObject{
+            QJsonObject phase{
                 {"duration_ns", qint64(it.phaseDurationNs[size_t(p)])},
                 {"peak_allocated_bytes", qint64(it.phasePeakBytes[size_t(p)])},
             };
+            if (ib) {
+                const PhaseBoundness& b = ib->phases[size_t(p)];
+                phase["bound"] = boundText(b.bound);
+                phase["busy_fraction"] = b.busyFraction;
+                if (b.smThroughputPct >= 0) phase["sm_throughput_pct"] = b.smThroughputPct;
+                if (b.dramThroughputPct >= 0) phase["dram_throughput_pct"] = b.dramThroughputPct;
+            }
+            phases[phaseNameText(PhaseName(p))] = phase;
         }
         perIteration.append(QJsonObject{
             {"index", qint64(i)},
@@ -65,6 +83,8 @@ QJsonObject summaryJson(const QString& path, const model::TraceModel& m, const T
             {"peak_allocated_bytes", qint64(it.peakAllocatedBytes)},
             {"peak_reserved_bytes", qint64(it.peakReservedBytes)},
             {"phases", phases},
+            {"bound", ib ? QJsonValue(boundText(ib->overall.bound)) : QJsonValue()},
+            {"steady", ib ? ib->steady : true},
         });
     }
     QJsonObject phases;
@@ -121,6 +141,8 @@ QJsonObject summaryJson(const QString& path, const model::TraceModel& m, const T
     }
     const Estimate& e = s.estimate;
     const CheckpointingReport& c = s.checkpointing;
+    QJsonArray leftOut;
+    for (size_t i : s.boundness.leftOut) leftOut.append(qint64(i));
     QJsonObject boundPhases;
     for (int p = 0; p < kPhaseCount; ++p) boundPhases[phaseNameText(PhaseName(p))] = boundJson(s.boundness.phases[size_t(p)]);
     QJsonArray kernels;
@@ -198,6 +220,8 @@ QJsonObject summaryJson(const QString& path, const model::TraceModel& m, const T
              {"source", QString::fromStdString(s.boundness.source)},
              {"phases", boundPhases},
              {"overall", boundJson(s.boundness.overall)},
+             {"median_iteration_ns", qint64(s.boundness.medianIterationNs)},
+             {"left_out_iterations", leftOut},
          }},
         {"top_kernels", kernels},
         {"problems", problems},
@@ -216,8 +240,10 @@ void printText(const QString& path, const model::TraceModel& m, const TraceSumma
     for (int p = 0; p < kPhaseCount; ++p) {
         const PhaseStats& ps = s.phases[size_t(p)];
         if (!ps.iterations) continue;
-        std::printf("    %-10s  mean %s, peak %s, %s-bound\n", phaseNameText(PhaseName(p)), qPrintable(msText(double(ps.meanNs))),
-                    qPrintable(bytesText(double(ps.peakAllocatedBytes))), boundText(s.boundness.phases[size_t(p)].bound));
+        const PhaseBoundness& b = s.boundness.phases[size_t(p)];
+        std::printf("    %-10s  mean %s, peak %s, %s-bound (GPU busy %.0f%%%s)\n", phaseNameText(PhaseName(p)),
+                    qPrintable(msText(double(ps.meanNs))), qPrintable(bytesText(double(ps.peakAllocatedBytes))),
+                    boundText(b.bound), 100 * b.busyFraction, qPrintable(counterText(b)));
     }
     std::printf("  peak          allocated %s at %.3f s, reserved %s\n", qPrintable(bytesText(double(s.peakAllocated.bytes))),
                 double(s.peakAllocated.timeNs - s.firstNs) / 1e9, qPrintable(bytesText(double(s.peakReserved.bytes))));
@@ -258,7 +284,15 @@ void printText(const QString& path, const model::TraceModel& m, const TraceSumma
         std::printf("\n");
         if (!e.note.empty()) std::printf("                (%s)\n", e.note.c_str());
     }
-    std::printf("  boundness     from %s counters\n", s.boundness.source.c_str());
+    std::printf("  boundness     from %s counters", s.boundness.source.c_str());
+    if (!s.boundness.leftOut.empty()) {
+        QStringList which;
+        for (size_t i : s.boundness.leftOut) which << QString::number(i);
+        std::printf("; iteration%s %s left out (over 3x the median %s: warm-up or a stall)",
+                    s.boundness.leftOut.size() > 1 ? "s" : "", qPrintable(which.join(", ")),
+                    qPrintable(msText(double(s.boundness.medianIterationNs))));
+    }
+    std::printf("\n");
     for (const auto& p : m.problems) std::printf("  problem       %s\n", p.message.c_str());
 }
 

@@ -72,7 +72,10 @@ void TestCli::summaryJsonHasTheDocumentedKeys() {
                             "persistent"}));
     QCOMPARE(keys(o["per_iteration"][0].toObject()),
              (QSet<QString>{"index", "step", "start_ns", "duration_ns", "allocated_at_start_bytes",
-                            "peak_allocated_bytes", "peak_reserved_bytes", "phases"}));
+                            "peak_allocated_bytes", "peak_reserved_bytes", "phases", "bound", "steady"}));
+    QCOMPARE(keys(o["per_iteration"][0]["phases"]["forward"].toObject()),
+             (QSet<QString>{"duration_ns", "peak_allocated_bytes", "bound", "busy_fraction", "sm_throughput_pct",
+                            "dram_throughput_pct"}));
     QCOMPARE(keys(o["top_blocks_at_peak"][0].toObject()),
              (QSet<QString>{"bytes", "address", "alloc_ns", "free_ns", "category", "iteration", "phase", "callsite"}));
     QCOMPARE(keys(o["checkpointing"].toObject()),
@@ -85,7 +88,8 @@ void TestCli::summaryJsonHasTheDocumentedKeys() {
                             "fixed_bytes_at_peak", "target_batch", "target_sequence", "predicted_peak_bytes",
                             "device_total_bytes", "headroom", "reserved_per_allocated", "context_bytes",
                             "max_batch_that_fits", "note"}));
-    QCOMPARE(keys(o["boundness"].toObject()), (QSet<QString>{"source", "phases", "overall"}));
+    QCOMPARE(keys(o["boundness"].toObject()),
+             (QSet<QString>{"source", "phases", "overall", "median_iteration_ns", "left_out_iterations"}));
     QCOMPARE(keys(o["boundness"]["phases"]["forward"].toObject()),
              (QSet<QString>{"bound", "sm_throughput_pct", "dram_throughput_pct", "tensor_pipe_pct", "busy_fraction",
                             "samples", "duration_ns"}));
@@ -98,6 +102,8 @@ void TestCli::summaryJsonCountsFortyIterationsAndTheLeak() {
     QCOMPARE(clean["leak"]["bytes_per_iteration"].toInteger(), 0);
     QCOMPARE(clean["boundness"]["source"].toString(), QString("synthetic"));
     QCOMPARE(clean["boundness"]["phases"]["forward"]["bound"].toString(), QString("compute"));
+    QCOMPARE(clean["boundness"]["left_out_iterations"].toArray().size(), 0);  // every synth step alike
+    QCOMPARE(clean["per_iteration"][7]["phases"]["optimizer"]["bound"].toString(), QString("bandwidth"));
     QCOMPARE(clean["boundness"]["phases"]["optimizer"]["bound"].toString(), QString("bandwidth"));
     const QJsonObject leak =
         QJsonDocument::fromJson(runCli({"summary", trace("leak40", 8388608), "--json"}).out).object();
