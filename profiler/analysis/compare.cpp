@@ -73,6 +73,16 @@ Comparison compareRuns(const TraceSummary& a, const TraceSummary& b, size_t topK
     c.peakSavedBytes = static_cast<int64_t>(a.peakAllocated.bytes) - static_cast<int64_t>(b.peakAllocated.bytes);
     c.iterationTimeAddedNs = static_cast<int64_t>(c.meanIterationNs.b) - static_cast<int64_t>(c.meanIterationNs.a);
     c.recomputeNsPerIteration = {double(a.checkpointing.recomputeNsPerIteration), double(b.checkpointing.recomputeNsPerIteration)};
+    c.boundSourceA = a.boundness.source;
+    c.boundSourceB = b.boundness.source;
+    for (size_t p = 0; p < kPhaseCount; ++p) {
+        const PhaseBoundness &x = a.boundness.phases[p], &y = b.boundness.phases[p];
+        c.boundA[p] = x.bound;
+        c.boundB[p] = y.bound;
+        c.busyFraction[p] = {x.busyFraction, y.busyFraction};
+        c.smThroughputPct[p] = {x.smThroughputPct, y.smThroughputPct};
+        c.dramThroughputPct[p] = {x.dramThroughputPct, y.dramThroughputPct};
+    }
     return c;
 }
 

@@ -46,6 +46,12 @@ struct Comparison {
     int64_t peakSavedBytes = 0;          // a.peak - b.peak
     int64_t iterationTimeAddedNs = 0;    // b.mean - a.mean
     ValueDelta recomputeNsPerIteration;
+    // Boundness per phase (steady iterations), each run's own source.
+    std::string boundSourceA, boundSourceB;
+    std::array<Bound, kPhaseCount> boundA{}, boundB{};
+    std::array<ValueDelta, kPhaseCount> busyFraction;
+    // Mean counters; -1 on a side without them.
+    std::array<ValueDelta, kPhaseCount> smThroughputPct, dramThroughputPct;
 
     // True when b's peak allocated exceeds a's by more than percent.
     bool regressed(double percent) const { return peakAllocatedBytes.b > peakAllocatedBytes.a * (1.0 + percent / 100.0); }

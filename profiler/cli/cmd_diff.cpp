@@ -24,6 +24,15 @@ QJsonObject deltaJson(const ValueDelta& d) {
     return QJsonObject{{"a", d.a}, {"b", d.b}, {"delta", d.delta()}, {"percent", d.percent()}};
 }
 
+// A counter mean: null on a side that had no counters (-1), no delta then.
+QJsonObject counterDeltaJson(const ValueDelta& d) {
+    if (d.a >= 0 && d.b >= 0) return deltaJson(d);
+    return QJsonObject{{"a", d.a >= 0 ? QJsonValue(d.a) : QJsonValue()},
+                       {"b", d.b >= 0 ? QJsonValue(d.b) : QJsonValue()},
+                       {"delta", QJsonValue()},
+                       {"percent", QJsonValue()}};
+}
+
 QString bytesText(double bytes) { return QString::fromStdString(formatBytes(bytes)); }
 
 void printRow(const char* label, const ValueDelta& d, bool bytes) {
@@ -86,8 +95,16 @@ int runDiff(const QStringList& arguments) {
     if (parser.isSet(json)) {
         QJsonObject phases, categories;
         for (int p = 0; p < kPhaseCount; ++p)
-            phases[phaseNameText(PhaseName(p))] = QJsonObject{{"mean_duration_ns", deltaJson(c.phaseMeanNs[size_t(p)])},
-                                                             {"peak_allocated_bytes", deltaJson(c.phasePeakBytes[size_t(p)])}};
+            phases[phaseNameText(PhaseName(p))] = QJsonObject{
+                {"mean_duration_ns", deltaJson(c.phaseMeanNs[size_t(p)])},
+                {"peak_allocated_bytes", deltaJson(c.phasePeakBytes[size_t(p)])},
+                {"bound", QJsonObject{{"a", boundText(c.boundA[size_t(p)])},
+                                      {"b", boundText(c.boundB[size_t(p)])},
+                                      {"changed", c.boundA[size_t(p)] != c.boundB[size_t(p)]}}},
+                {"busy_fraction", deltaJson(c.busyFraction[size_t(p)])},
+                {"sm_throughput_pct", counterDeltaJson(c.smThroughputPct[size_t(p)])},
+                {"dram_throughput_pct", counterDeltaJson(c.dramThroughputPct[size_t(p)])},
+            };
         for (int k = 0; k < kCategoryCount; ++k)
             categories[categoryName(Category(k))] = deltaJson(c.categoryPeakBytes[size_t(k)]);
         QJsonArray kernels, iterations;
@@ -115,6 +132,8 @@ int runDiff(const QStringList& arguments) {
             {"checkpointing", QJsonObject{{"peak_saved_bytes", qint64(c.peakSavedBytes)},
                                           {"iteration_time_added_ns", qint64(c.iterationTimeAddedNs)},
                                           {"recompute_ns_per_iteration", deltaJson(c.recomputeNsPerIteration)}}},
+            {"boundness_source", QJsonObject{{"a", QString::fromStdString(c.boundSourceA)},
+                                             {"b", QString::fromStdString(c.boundSourceB)}}},
             {"regression", QJsonObject{{"threshold_percent", threshold >= 0 ? QJsonValue(threshold) : QJsonValue()},
                                        {"regressed", regressed}}},
         };
@@ -131,6 +150,16 @@ int runDiff(const QStringList& arguments) {
             printRow((name + " time").constData(), c.phaseMeanNs[size_t(p)], false);
             printRow((name + " peak").constData(), c.phasePeakBytes[size_t(p)], true);
         }
+        for (int p = 0; p < kPhaseCount; ++p) {
+            const size_t i = size_t(p);
+            if (c.boundA[i] == Bound::Unknown && c.boundB[i] == Bound::Unknown) continue;
+            std::printf("  %-22s %14s -> %-14s GPU busy %.0f%% -> %.0f%%%s\n",
+                        (QByteArray(phaseNameText(PhaseName(p))) + " bound").constData(), boundText(c.boundA[i]),
+                        boundText(c.boundB[i]), 100 * c.busyFraction[i].a, 100 * c.busyFraction[i].b,
+                        c.boundA[i] != c.boundB[i] ? "  (changed)" : "");
+        }
+        if (c.boundSourceA != c.boundSourceB)
+            std::printf("  boundness from %s counters in A, %s in B\n", c.boundSourceA.c_str(), c.boundSourceB.c_str());
         for (int k = 0; k < kCategoryCount; ++k)
             if (c.categoryPeakBytes[size_t(k)].a || c.categoryPeakBytes[size_t(k)].b)
                 printRow(categoryName(Category(k)), c.categoryPeakBytes[size_t(k)], true);

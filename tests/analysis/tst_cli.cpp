@@ -122,6 +122,11 @@ void TestCli::diffOfCleanAndLeakFailsOnFivePercent() {
     QVERIFY(o["regression"]["regressed"].toBool());
     QCOMPARE(o["aligned_iterations"].toInt(), 40);
     QVERIFY(o["peak_allocated_bytes"]["percent"].toDouble() > 5);
+    // The same workload: the classes stay, and say so.
+    QCOMPARE(o["phases"]["forward"]["bound"]["a"].toString(), QString("compute"));
+    QCOMPARE(o["phases"]["forward"]["bound"]["changed"].toBool(), false);
+    QCOMPARE(o["boundness_source"]["b"].toString(), QString("synthetic"));
+    QVERIFY(r.out.contains("forward bound"));
 }
 
 void TestCli::diffOfTheSameRunPasses() {

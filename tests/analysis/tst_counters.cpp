@@ -2,6 +2,7 @@
 // an H100 with CUPTI PM sampling; see tests/data/README.md): the classes the
 // analysis gives the compute-bound, bandwidth-bound and launch-bound samples.
 #include "analysis/boundness.h"
+#include "analysis/compare.h"
 #include "analysis/iterations.h"
 #include "analysis/kernel_boundness.h"
 #include "model/model_builder.h"
@@ -28,6 +29,7 @@ private slots:
     void summaryNamesComputeBandwidthAndLatency();
     void gpt2PhasesFromRealCounters();
     void smallGptIsLaunchBoundThroughout();
+    void diffNamesTheBackwardThatBecameBandwidthBound();
 };
 
 static bool load(const char* name, model::TraceModel& m) {
@@ -198,6 +200,20 @@ void TestCounters::smallGptIsLaunchBoundThroughout() {
         QCOMPARE(p.bound, Bound::Latency);
         QVERIFY(p.busyFraction < 0.5 && p.smThroughputPct < 30 && p.dramThroughputPct < 50);
     }
+}
+
+// diff between the two GPT runs: the backward goes from launch-bound (GPU
+// busy ~30 %) to bandwidth-bound; the forward stays launch-bound.
+void TestCounters::diffNamesTheBackwardThatBecameBandwidthBound() {
+    LOAD_OR_FAIL("torch_gpt_counters.vtrace", small);
+    LOAD_OR_FAIL("torch_gpt2_counters.vtrace", gpt2);
+    const auto c = analysis::compareRuns(analysis::summarize(small), analysis::summarize(gpt2));
+    QCOMPARE(c.boundSourceA, std::string("pm_sampling"));
+    QCOMPARE(c.boundA[1], Bound::Latency);
+    QCOMPARE(c.boundB[1], Bound::Bandwidth);
+    QCOMPARE(c.boundA[0], c.boundB[0]);
+    QVERIFY(c.busyFraction[1].b > c.busyFraction[1].a + 0.5);
+    QVERIFY(c.dramThroughputPct[1].delta() > 30);
 }
 
 #include "tst_counters.moc"
