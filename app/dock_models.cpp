@@ -135,8 +135,17 @@ void KernelTableModel::setDocument(std::shared_ptr<const TraceDocument> doc) {
             if (added) {
                 auto b = doc->kernelBoundness.byName.find(k.nameId[i]);
                 QString cls = b == doc->kernelBoundness.byName.end() ? QString("unknown") : QString(analysis::boundText(b->second));
-                if (!doc->kernelBoundness.fromCounters) cls += " (estimated)";
-                rows_.push_back({QString::fromStdString(doc->model.text(k.nameId[i])), 0, 0, cls});
+                const auto& kb = doc->kernelBoundness;
+                if (!kb.fromCounters) cls += " (estimated)";
+                QString tip = kb.fromCounters ? QString("estimated from the kernel's name: no counter sample covered it")
+                                              : QString("estimated from the kernel's name: no hardware counters in this trace");
+                if (auto c = kb.smAndDramPct.find(k.nameId[i]); c != kb.smAndDramPct.end()) {
+                    tip = QString("SM %1 %, DRAM %2 %").arg(c->second.first, 0, 'f', 1).arg(c->second.second, 0, 'f', 1);
+                    if (auto t = kb.tensorPct.find(k.nameId[i]); t != kb.tensorPct.end())
+                        tip += QString(", tensor pipes %1 %").arg(t->second, 0, 'f', 1);
+                    tip += " of peak, fitted to the counter samples across all its launches";
+                }
+                rows_.push_back({QString::fromStdString(doc->model.text(k.nameId[i])), 0, 0, cls, tip});
             }
             rows_[it->second].launches++;
             rows_[it->second].totalNs += k.durationNs[i];
@@ -172,6 +181,7 @@ QVariant KernelTableModel::data(const QModelIndex& index, int role) const {
         }
     }
     if (role == Qt::ToolTipRole && index.column() == Name) return r.name;
+    if (role == Qt::ToolTipRole && index.column() == Class) return r.classTip;
     if (role == Qt::TextAlignmentRole && index.column() != Name && index.column() != Class) return int(Qt::AlignRight | Qt::AlignVCenter);
     return {};
 }

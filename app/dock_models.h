@@ -66,6 +66,7 @@ public:
         QString name;
         uint64_t launches = 0, totalNs = 0;
         QString boundClass;  // compute / bandwidth / latency (+ "estimated" without counters)
+        QString classTip;    // the fitted counters behind the class
     };
     void setDocument(std::shared_ptr<const TraceDocument> doc);
     const std::vector<Row>& rows() const { return rows_; }

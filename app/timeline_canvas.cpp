@@ -2,6 +2,7 @@
 
 #include "format_text.h"
 #include "sweep_search.h"
+#include "timeline_style.h"
 
 #include <imgui.h>
 
@@ -22,64 +23,34 @@ constexpr float kRangeRowHeight = 14;
 constexpr float kStreamHeight = 16;
 constexpr float kCounterHeight = 30;
 constexpr float kGap = 6;
+constexpr float kBoundBand = 4;  // the phase's class, along the bottom of the phases band
 
-ImU32 rgba(int r, int g, int b, int a = 255) { return IM_COL32(r, g, b, a); }
-
-// What glClear paints (ImGuiWidget::paintGL): 0.09, 0.09, 0.11.
-const ImU32 kBackground = IM_COL32(23, 23, 28, 255);
-
-ImU32 categoryColor(analysis::Category c) {
-    switch (c) {
-    case analysis::Category::Weights: return rgba(66, 133, 244);
-    case analysis::Category::OptimizerState: return rgba(0, 172, 193);
-    case analysis::Category::Gradients: return rgba(255, 167, 38);
-    case analysis::Category::Activations: return rgba(171, 71, 188);
-    case analysis::Category::Temporaries: return rgba(236, 64, 122);
-    case analysis::Category::Leaked: return rgba(229, 57, 53);
-    case analysis::Category::Other: return rgba(120, 144, 156);
-    }
-    return rgba(120, 144, 156);
-}
-
-ImU32 phaseColor(PhaseSpanKind k) {
-    switch (k) {
-    case PhaseSpanKind::Forward: return rgba(66, 133, 244);
-    case PhaseSpanKind::Backward: return rgba(244, 160, 0);
-    case PhaseSpanKind::Optimizer: return rgba(52, 168, 83);
-    case PhaseSpanKind::Recompute: return rgba(171, 71, 188);
-    case PhaseSpanKind::Step: return rgba(120, 120, 120);
-    }
-    return rgba(120, 120, 120);
-}
-
-const char* phaseName(PhaseSpanKind k) {
-    switch (k) {
-    case PhaseSpanKind::Forward: return "forward";
-    case PhaseSpanKind::Backward: return "backward";
-    case PhaseSpanKind::Optimizer: return "optimizer";
-    case PhaseSpanKind::Recompute: return "recompute";
-    case PhaseSpanKind::Step: return "step";
-    }
-    return "";
-}
-
-// Kernels coloured by a stable hash of their name: the same kernel has the
-// same colour in both traces of a comparison.
-ImU32 nameColor(uint32_t hash) {
-    static const ImU32 palette[] = {rgba(0x4e, 0x79, 0xa7), rgba(0xf2, 0x8e, 0x2b), rgba(0xe1, 0x57, 0x59),
-                                    rgba(0x76, 0xb7, 0xb2), rgba(0x59, 0xa1, 0x4f), rgba(0xed, 0xc9, 0x48),
-                                    rgba(0xb0, 0x7a, 0xa1), rgba(0xff, 0x9d, 0xa7), rgba(0x9c, 0x75, 0x5f)};
-    return palette[hash % (sizeof palette / sizeof palette[0])];
-}
-
-// Kernels are coloured by what limits them (analysis::kernelBoundness).
-ImU32 boundColor(const TraceDocument& doc, uint32_t nameId) {
-    auto it = doc.kernelBoundness.byName.find(nameId);
-    switch (it == doc.kernelBoundness.byName.end() ? analysis::Bound::Unknown : it->second) {
-    case analysis::Bound::Compute: return rgba(102, 187, 106);    // green: compute-bound
-    case analysis::Bound::Bandwidth: return rgba(255, 112, 67);   // orange: bandwidth-bound
-    case analysis::Bound::Latency: return rgba(149, 117, 205);    // violet: neither (latency/launch)
-    default: return rgba(150, 150, 150);
+// The phase under the mouse: its iteration, length and what limited the GPU.
+void phaseTooltip(const TraceDocument& doc, uint64_t t) {
+    // Spans are sorted by start and do not overlap, except recomputes inside a backward.
+    auto after = std::upper_bound(doc.phases.begin(), doc.phases.end(), t,
+                                  [](uint64_t time, const PhaseSpan& s) { return time < s.startNs; });
+    for (int back = 0; back < 64 && after != doc.phases.begin(); ++back) {
+        const PhaseSpan& s = *--after;
+        if (s.endNs < t || s.phase < 0) continue;
+        ImGui::BeginTooltip();
+        ImGui::Text("%s, iteration %u: %s", phaseName(s.kind), s.iteration,
+                    formatDuration(double(s.endNs - s.startNs), 0).c_str());
+        const auto& b = doc.summary.boundness;
+        if (s.iteration < b.iterations.size()) {
+            const analysis::PhaseBoundness& p = b.iterations[s.iteration].phases[size_t(s.phase)];
+            ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(boundColor(p.bound)), "%s-bound", analysis::boundText(p.bound));
+            std::string counters = "GPU busy " + std::to_string(int(std::lround(100 * p.busyFraction))) + "%";
+            if (p.smThroughputPct >= 0) counters += "   SM " + std::to_string(int(std::lround(p.smThroughputPct))) + "%";
+            if (p.dramThroughputPct >= 0) counters += "   DRAM " + std::to_string(int(std::lround(p.dramThroughputPct))) + "%";
+            if (p.tensorPipePct >= 0) counters += "   tensor " + std::to_string(int(std::lround(p.tensorPipePct))) + "%";
+            ImGui::TextUnformatted(counters.c_str());
+            ImGui::TextDisabled("%s", b.source == "estimated" ? "estimated from kernel names (no counters in this trace)"
+                                                              : ("from " + b.source + " counters").c_str());
+            if (!b.iterations[s.iteration].steady) ImGui::TextDisabled("a slow iteration: left out of the per-phase classes");
+        }
+        ImGui::EndTooltip();
+        return;
     }
 }
 
@@ -100,42 +71,6 @@ double niceStep(double rawStep) {
 void laneLabel(ImDrawList* dl, float x, float y, const char* text, ImU32 color = rgba(200, 200, 200)) {
     dl->AddText(ImVec2(x + 4, y), color, text);
 }
-
-// The labels of one row of rectangles. The rectangles go to the raster,
-// under everything ImGui draws, so the labels are held back and clipped: a
-// rectangle drawn after a label hides the part of it that it overlaps, as
-// when each label was drawn right after its own rectangle.
-class RowLabels {
-public:
-    // A rectangle spanning [a, b) in x; `a` never decreases from one call to the next.
-    void cover(float a, float b) {
-        for (Label& l : labels_) {
-            if (l.clipEnd <= a || l.clipStart >= b) continue;
-            if (a > l.clipStart) l.clipEnd = a;
-            else l.clipStart = b;
-        }
-    }
-    void add(float a, float b, ImVec2 at, ImU32 color, std::string text) {
-        labels_.push_back({a, b, at, color, std::move(text)});
-    }
-    void draw(ImDrawList* dl, float y0, float y1) const {
-        for (const Label& l : labels_) {
-            if (l.clipEnd <= l.clipStart) continue;
-            dl->PushClipRect(ImVec2(l.clipStart, y0), ImVec2(l.clipEnd, y1), true);
-            dl->AddText(l.at, l.color, l.text.c_str());
-            dl->PopClipRect();
-        }
-    }
-
-private:
-    struct Label {
-        float clipStart, clipEnd;
-        ImVec2 at;
-        ImU32 color;
-        std::string text;
-    };
-    std::vector<Label> labels_;
-};
 
 }  // namespace
 
@@ -326,6 +261,8 @@ void TimelineCanvas::drawTrace(int di, float top, float bottom, float left, floa
             raster_.fillRect(a, re ? y0 + (y1 - y0) / 2 : y0, b, y1, phaseColor(it->kind));
             ++stats_.phaseItems;
             if (re) continue;  // half height, under the label of the phase it is part of
+            // The boundness band: what limited the GPU in this phase of this iteration.
+            if (it->bound != analysis::Bound::Unknown) raster_.fillRect(a, y1 - kBoundBand, b, y1, boundColor(it->bound));
             labels.cover(a, b);
             if (b - a > 70) {
                 char label[48];
@@ -335,6 +272,9 @@ void TimelineCanvas::drawTrace(int di, float top, float bottom, float left, floa
         }
         labels.draw(dl, y0, y1);
         if (spans.empty()) dl->AddText(ImVec2(left + 4, y0), rgba(140, 140, 140), "no phase markers");
+        ImVec2 mouse = ImGui::GetIO().MousePos;
+        if (mouse.x >= left && mouse.x < right && mouse.y >= y0 && mouse.y < y1 && !ImGui::IsMouseDragging(0))
+            phaseTooltip(doc, uint64_t(std::max(0.0, traceNs(mouse.x))));
         y += kPhaseHeight + kGap;
     }
 

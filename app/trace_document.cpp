@@ -22,7 +22,10 @@ void buildPhaseSpans(TraceDocument& doc) {
         bool any = false;
         for (int p = 0; p < analysis::kPhaseCount; ++p) {
             if (!it.phases[size_t(p)].valid()) continue;
-            doc.phases.push_back({it.phases[size_t(p)].startNs, it.phases[size_t(p)].endNs, kinds[p], uint32_t(i)});
+            const auto& classes = doc.summary.boundness.iterations;
+            const analysis::Bound bound = i < classes.size() ? classes[i].phases[size_t(p)].bound : analysis::Bound::Unknown;
+            doc.phases.push_back({it.phases[size_t(p)].startNs, it.phases[size_t(p)].endNs, kinds[p], uint32_t(i),
+                                  int8_t(p), bound});
             any = true;
         }
         if (!any) doc.phases.push_back({it.span.startNs, it.span.endNs, PhaseSpanKind::Step, uint32_t(i)});

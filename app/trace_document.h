@@ -24,6 +24,8 @@ struct PhaseSpan {
     uint64_t startNs = 0, endNs = 0;
     PhaseSpanKind kind = PhaseSpanKind::Forward;
     uint32_t iteration = 0;
+    int8_t phase = -1;                            // analysis::PhaseName for forward/backward/optimizer
+    analysis::Bound bound = analysis::Bound::Unknown;  // this iteration's class of the phase
 };
 
 struct StreamKernels {

@@ -29,6 +29,12 @@ Bound boundFromKernelName(std::string_view name) {
     return Bound::Bandwidth;
 }
 
+Bound classifyCounters(double sm, double dram, double tensor, double smThreshold) {
+    if ((sm >= smThreshold && sm >= dram) || (tensor >= 50 && tensor >= dram)) return Bound::Compute;
+    if (dram >= 50) return Bound::Bandwidth;
+    return Bound::Latency;
+}
+
 namespace {
 
 // The SM side counts as the limit above this percentage. 50 % of peak for
@@ -45,13 +51,9 @@ double computeThresholdPct(const TraceModel& m, const model::CounterSeries* sm) 
     return 50;
 }
 
-// Thresholds (percent of peak): the SM side above its threshold and ahead of
-// DRAM, or DRAM above 50 %; otherwise neither (latency, launch overhead).
-Bound classify(double sm, double dram, double busy, double smThreshold = 50) {
+Bound classify(double sm, double dram, double tensor, double busy, double smThreshold) {
     if (busy < 0.5) return Bound::Latency;
-    if (sm >= smThreshold && sm >= dram) return Bound::Compute;
-    if (dram >= 50) return Bound::Bandwidth;
-    return Bound::Latency;
+    return classifyCounters(sm, dram, tensor, smThreshold);
 }
 
 const char* sourceText(CounterSource s) {
@@ -101,8 +103,8 @@ PhaseBoundness finish(const Accumulator& a, bool counters, double smThreshold) {
         if (a.dramCount > 0) p.dramThroughputPct = a.dram / a.dramCount;
         if (a.tensorCount > 0) p.tensorPipePct = a.tensor / a.tensorCount;
         if (a.smCount > 0 || a.dramCount > 0)
-            p.bound = classify(std::max(0.0, p.smThroughputPct), std::max(0.0, p.dramThroughputPct), p.busyFraction,
-                               smThreshold);
+            p.bound = classify(std::max(0.0, p.smThroughputPct), std::max(0.0, p.dramThroughputPct), p.tensorPipePct,
+                               p.busyFraction, smThreshold);
         return p;
     }
     if (p.busyFraction < 0.5) p.bound = Bound::Latency;
@@ -198,7 +200,7 @@ Bound kernelBound(const TraceModel& m, size_t kernel) {
     if (dram) addSamples(*dram, span, dramSum, dramWeight, nullptr);
     if (smWeight <= 0 && dramWeight <= 0) return byName;
     const double smPct = smWeight > 0 ? smSum / smWeight : 0, dramPct = dramWeight > 0 ? dramSum / dramWeight : 0;
-    const Bound fromCounters = classify(smPct, dramPct, 1.0, computeThresholdPct(m, sm));
+    const Bound fromCounters = classifyCounters(smPct, dramPct, -1, computeThresholdPct(m, sm));
     // A kernel much shorter than a sampling interval would only inherit its
     // neighbours' bound (measured on synth: most elementwise kernels read as
     // compute next to GEMMs); its name says more. Unless the samples around

@@ -19,6 +19,12 @@ enum class Bound : uint8_t { Unknown, Compute, Bandwidth, Latency };
 // "unknown", "compute", "bandwidth", "latency".
 const char* boundText(Bound bound);
 
+// The class from counters (percent of peak; -1 where not sampled): compute
+// when the SM side is at smThresholdPct or more, or the tensor pipes at 50 %
+// or more, and ahead of DRAM; bandwidth when DRAM is at 50 % or more;
+// otherwise neither (latency, launch overhead, dependent chains).
+Bound classifyCounters(double smPct, double dramPct, double tensorPct, double smThresholdPct);
+
 // A kernel's likely bound from its name alone (GEMM, convolution, attention:
 // compute; elementwise, norms, reductions, copies, optimizers: bandwidth).
 Bound boundFromKernelName(std::string_view name);

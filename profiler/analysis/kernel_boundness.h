@@ -19,7 +19,9 @@ struct KernelBoundness {
     std::unordered_map<uint32_t, Bound> byName;  // kernel name string id → bound
     // Mean SM and DRAM throughput (percent of peak) over each name's
     // executions, -1 where a counter never covered it; counters only.
+    // Per name, fitted to the samples (kernel_boundness.cpp says how).
     std::unordered_map<uint32_t, std::pair<double, double>> smAndDramPct;
+    std::unordered_map<uint32_t, double> tensorPct;  // where a tensor-pipe counter was sampled
 };
 
 // One entry per kernel name in model.kernels. O(kernels + samples).

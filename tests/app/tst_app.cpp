@@ -145,6 +145,47 @@ private slots:
         QCOMPARE(inGutter, 0);
     }
 
+    // A real GPT-2 trace with PM-sampled counters: each phase of each
+    // iteration carries its class, and the band along the bottom of the
+    // phases lane shows it (violet: neither unit, orange: bandwidth).
+    void phaseBandShowsEachPhasesClass() {
+        MainWindow w;
+        QVERIFY(showWindow(w, 1400, 900));
+        QVERIFY(load(w, QStringLiteral(VRAMSCOPE_SOURCE_DIR "/tests/data/torch_gpt2_counters.vtrace")));
+        auto doc = w.document(0);
+        QVERIFY(doc);
+        int backward = 0, forward = 0;
+        for (const PhaseSpan& s : doc->phases) {
+            if (s.iteration == 0) continue;  // the warm-up step
+            if (s.kind == PhaseSpanKind::Backward) backward += s.bound == vramscope::analysis::Bound::Bandwidth;
+            if (s.kind == PhaseSpanKind::Forward) forward += s.bound == vramscope::analysis::Bound::Latency;
+        }
+        QCOMPARE(backward, 7);
+        QCOMPARE(forward, 7);
+        // Zoom onto the steady steps so that each phase is wide enough to see.
+        const auto& its = doc->summary.iterations.iterations;
+        w.canvas()->setView(double(its[1].span.startNs), double(its.back().span.endNs));
+        w.canvas()->renderFrameNow();
+        QImage image = w.canvas()->grabFramebuffer().convertToFormat(QImage::Format_RGB32);
+        int orange = 0, violet = 0;
+        for (int y = 36; y <= 41; ++y)
+            for (int x = 92; x < image.width(); ++x) {
+                orange += image.pixel(x, y) == qRgb(255, 112, 67);
+                violet += image.pixel(x, y) == qRgb(149, 117, 205);
+            }
+        QVERIFY2(orange > 200 && violet > 200, qPrintable(QString("%1 %2").arg(orange).arg(violet)));
+        // Kernels dock: the longest tensor-core GEMM is compute-bound, and
+        // the tooltip says from which counters.
+        KernelTableModel* kernels = w.kernelModel();
+        for (int row = 0; row < kernels->rowCount(); ++row) {
+            if (!kernels->rows()[size_t(row)].name.startsWith("nvjet")) continue;
+            QCOMPARE(kernels->rows()[size_t(row)].boundClass, QString("compute"));
+            const QString tip = kernels->data(kernels->index(row, KernelTableModel::Class), Qt::ToolTipRole).toString();
+            QVERIFY2(tip.contains("tensor pipes") && tip.contains("fitted"), qPrintable(tip));
+            break;
+        }
+    }
+
     void laneRasterFillsThePixelsOpenGLWould() {
         const uint32_t bg = 0xFF1C1717u, red = 0xFF0000FFu;
         LaneRaster r;
