@@ -230,12 +230,15 @@ std::vector<KeyValueModel::Row> summaryRows(const TraceDocument& doc) {
     add(QObject::tr("Tensor events"), QString::number(s.tensorEvents));
     add(QObject::tr("Iterations"), QString::number(s.iterations.size()),
         QObject::tr("found from %1").arg(analysis::iterationSourceText(s.iterations.source)));
-    if (s.meanIterationNs) add(QObject::tr("Iteration time (mean)"), nsText(double(s.meanIterationNs)));
+    if (s.meanIterationNs)
+        add(QObject::tr("Iteration time (median)"), nsText(double(s.medianIterationNs)),
+            QObject::tr("mean %1 (a slow first step moves the mean)").arg(nsText(double(s.meanIterationNs))));
     for (int p = 0; p < analysis::kPhaseCount; ++p) {
         const auto& ph = s.phases[size_t(p)];
         if (!ph.iterations) continue;
         add(QObject::tr("  %1").arg(analysis::phaseNameText(analysis::PhaseName(p))),
-            QObject::tr("%1, peak %2").arg(nsText(double(ph.meanNs)), bytesText(double(ph.peakAllocatedBytes))));
+            QObject::tr("%1, peak %2").arg(nsText(double(ph.medianNs)), bytesText(double(ph.peakAllocatedBytes))),
+            QObject::tr("median over %1 iterations; mean %2").arg(ph.iterations).arg(nsText(double(ph.meanNs))));
     }
     add(QObject::tr("Peak allocated"), bytesText(double(s.peakAllocated.bytes)),
         QObject::tr("torch.cuda.max_memory_allocated() where tensor events exist, driver allocations otherwise"));

@@ -75,12 +75,25 @@ TraceSummary summarize(const TraceModel& m, const SummaryOptions& options) {
         totalIterationNs += st.durationNs;
         s.perIteration.push_back(st);
     }
-    for (auto& ps : s.phases) {
+    auto median = [](std::vector<uint64_t> v) -> uint64_t {
+        if (v.empty()) return 0;
+        std::nth_element(v.begin(), v.begin() + std::ptrdiff_t(v.size() / 2), v.end());
+        return v[v.size() / 2];
+    };
+    for (size_t p = 0; p < s.phases.size(); ++p) {
+        PhaseStats& ps = s.phases[p];
         if (!ps.iterations) continue;
         ps.meanNs = ps.totalNs / ps.iterations;
         ps.meanPeakAllocatedBytes /= ps.iterations;
+        std::vector<uint64_t> durations;
+        for (const IterationStats& st : s.perIteration)
+            if (st.phaseDurationNs[p]) durations.push_back(st.phaseDurationNs[p]);
+        ps.medianNs = median(std::move(durations));
     }
     if (!s.perIteration.empty()) s.meanIterationNs = totalIterationNs / s.perIteration.size();
+    std::vector<uint64_t> durations;
+    for (const IterationStats& st : s.perIteration) durations.push_back(st.durationNs);
+    s.medianIterationNs = median(std::move(durations));
 
     s.peakAllocated = m.allocated.peak();
     s.peakReserved = m.reserved.peak();

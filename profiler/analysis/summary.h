@@ -39,6 +39,7 @@ struct PhaseStats {
     uint32_t iterations = 0;
     uint64_t totalNs = 0;
     uint64_t meanNs = 0;
+    uint64_t medianNs = 0;                // a slow first step moves the mean, not this
     uint64_t peakAllocatedBytes = 0;      // the highest of any iteration
     uint64_t meanPeakAllocatedBytes = 0;
 };
@@ -71,6 +72,7 @@ struct TraceSummary {
     std::vector<IterationStats> perIteration;
     std::array<PhaseStats, kPhaseCount> phases;
     uint64_t meanIterationNs = 0;
+    uint64_t medianIterationNs = 0;
 
     model::MemoryCurve::Point peakAllocated, peakReserved;
     std::vector<BlockInfo> topBlocksAtPeak;

@@ -93,6 +93,7 @@ QJsonObject summaryJson(const QString& path, const model::TraceModel& m, const T
         phases[phaseNameText(PhaseName(p))] = QJsonObject{
             {"iterations", qint64(ps.iterations)},
             {"mean_duration_ns", qint64(ps.meanNs)},
+            {"median_duration_ns", qint64(ps.medianNs)},
             {"total_duration_ns", qint64(ps.totalNs)},
             {"peak_allocated_bytes", qint64(ps.peakAllocatedBytes)},
             {"mean_peak_allocated_bytes", qint64(ps.meanPeakAllocatedBytes)},
@@ -166,6 +167,7 @@ QJsonObject summaryJson(const QString& path, const model::TraceModel& m, const T
         {"phases_inferred", s.iterations.phasesInferred},
         {"kernels_per_iteration", qint64(s.iterations.kernelsPerIteration)},
         {"mean_iteration_ns", qint64(s.meanIterationNs)},
+        {"median_iteration_ns", qint64(s.medianIterationNs)},
         {"per_iteration", perIteration},
         {"phases", phases},
         {"peak_allocated_bytes", qint64(s.peakAllocated.bytes)},
@@ -235,14 +237,15 @@ void printText(const QString& path, const model::TraceModel& m, const TraceSumma
     std::printf("  duration      %.3f s, %llu events (%llu tensor, %llu driver memory; allocated from %s events)\n",
                 double(s.durationNs) / 1e9, (unsigned long long)s.events, (unsigned long long)s.tensorEvents,
                 (unsigned long long)s.driverEvents, levelText(s.allocationLevel));
-    std::printf("  iterations    %zu (%s%s), mean %s\n", s.perIteration.size(), iterationSourceText(s.iterations.source),
-                s.iterations.phasesInferred ? ", phases inferred" : "", qPrintable(msText(double(s.meanIterationNs))));
+    std::printf("  iterations    %zu (%s%s), median %s, mean %s\n", s.perIteration.size(),
+                iterationSourceText(s.iterations.source), s.iterations.phasesInferred ? ", phases inferred" : "",
+                qPrintable(msText(double(s.medianIterationNs))), qPrintable(msText(double(s.meanIterationNs))));
     for (int p = 0; p < kPhaseCount; ++p) {
         const PhaseStats& ps = s.phases[size_t(p)];
         if (!ps.iterations) continue;
         const PhaseBoundness& b = s.boundness.phases[size_t(p)];
-        std::printf("    %-10s  mean %s, peak %s, %s-bound (GPU busy %.0f%%%s)\n", phaseNameText(PhaseName(p)),
-                    qPrintable(msText(double(ps.meanNs))), qPrintable(bytesText(double(ps.peakAllocatedBytes))),
+        std::printf("    %-10s  median %s, peak %s, %s-bound (GPU busy %.0f%%%s)\n", phaseNameText(PhaseName(p)),
+                    qPrintable(msText(double(ps.medianNs))), qPrintable(bytesText(double(ps.peakAllocatedBytes))),
                     boundText(b.bound), 100 * b.busyFraction, qPrintable(counterText(b)));
     }
     std::printf("  peak          allocated %s at %.3f s, reserved %s\n", qPrintable(bytesText(double(s.peakAllocated.bytes))),

@@ -55,7 +55,7 @@ void TestCli::summaryJsonHasTheDocumentedKeys() {
     const QJsonObject o = QJsonDocument::fromJson(r.out).object();
     const QSet<QString> top{"file", "device", "duration_ns", "events", "tensor_events", "driver_events",
                             "allocation_level", "iterations", "iteration_source", "phases_inferred",
-                            "kernels_per_iteration", "mean_iteration_ns", "per_iteration", "phases",
+                            "kernels_per_iteration", "mean_iteration_ns", "median_iteration_ns", "per_iteration", "phases",
                             "peak_allocated_bytes", "peak_allocated_time_ns", "peak_reserved_bytes",
                             "peak_reserved_time_ns", "top_blocks_at_peak", "categories", "leak", "checkpointing",
                             "estimator", "boundness", "top_kernels", "problems"};
@@ -65,8 +65,8 @@ void TestCli::summaryJsonHasTheDocumentedKeys() {
                                                         "warmup_iterations", "blocks"}));
     QCOMPARE(keys(o["phases"].toObject()), (QSet<QString>{"forward", "backward", "optimizer"}));
     QCOMPARE(keys(o["phases"]["forward"].toObject()),
-             (QSet<QString>{"iterations", "mean_duration_ns", "total_duration_ns", "peak_allocated_bytes",
-                            "mean_peak_allocated_bytes"}));
+             (QSet<QString>{"iterations", "mean_duration_ns", "median_duration_ns", "total_duration_ns",
+                            "peak_allocated_bytes", "mean_peak_allocated_bytes"}));
     QCOMPARE(keys(o["categories"].toObject()),
              (QSet<QString>{"weights", "optimizer_state", "gradients", "activations", "temporaries", "leaked", "other",
                             "persistent"}));
