@@ -149,6 +149,9 @@ void ActivityDecoder::decodeKernel(const void* p) {
     r.dynamicSharedBytes = nonNegative(k->dynamicSharedMemory);
     r.correlationId = k->correlationId;
     r.graphId = k->graphId;
+    // With latency timestamps on: when the CPU queued the launch. A queued
+    // time at or after the start (clock skew) still says "launched by then".
+    if (k->queued != CUPTI_TIMESTAMP_UNKNOWN) r.queuedLeadNs = k->queued < k->start ? k->start - k->queued : 1;
     writer_.write(r);
     ++stats_.kernels;
 }

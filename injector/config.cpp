@@ -92,6 +92,7 @@ InjectorConfig parseConfig(GetEnvFunction getEnv, void* context, std::vector<std
     if (uint64_t(c.cuptiBufferKilobytes) * 1024 * 2 > uint64_t(c.bufferMegabytes) << 20)
         c.cuptiBufferKilobytes = c.bufferMegabytes * 1024 / 2;
     r.boolean("VRAMSCOPE_KERNELS", &c.kernels);
+    r.boolean("VRAMSCOPE_LAUNCH_TIMES", &c.launchTimes);
     r.boolean("VRAMSCOPE_COPIES", &c.copies);
     r.boolean("VRAMSCOPE_NVTX", &c.nvtx);
     r.boolean("VRAMSCOPE_CALLBACKS", &c.driverCallbacks);

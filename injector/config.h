@@ -24,6 +24,7 @@ struct InjectorConfig {
     uint32_t memInfoIntervalMs = 20;  // VRAMSCOPE_MEMINFO_MS: cuMemGetInfo period, 0 = off
     uint32_t flushIntervalMs = 100;   // VRAMSCOPE_FLUSH_MS: max time between chunk flushes
     bool kernels = true;              // VRAMSCOPE_KERNELS
+    bool launchTimes = false;         // VRAMSCOPE_LAUNCH_TIMES: CUPTI latency timestamps (when each kernel was queued)
     bool copies = true;               // VRAMSCOPE_COPIES (memcpy and memset)
     bool nvtx = true;                 // VRAMSCOPE_NVTX
     bool driverCallbacks = true;      // VRAMSCOPE_CALLBACKS (OOM + VMM via driver-API callbacks)

@@ -310,6 +310,14 @@ bool startCupti() {
         if (e != CUPTI_SUCCESS)
             addNote(2, std::string(o.what) + " records are off: CUPTI refused them (" + resultText(e) + ")");
     }
+    // When each kernel launch was queued by the CPU: lets the analysis give
+    // a phase the GPU work it launched, not what the GPU ran while the CPU
+    // was in it (a GPU-bound backward runs milliseconds behind).
+    if (r.config.kernels && r.config.launchTimes) {
+        CUptiResult e = cuptiActivityEnableLatencyTimestamps(1);
+        if (e != CUPTI_SUCCESS)
+            addNote(2, "kernel launch times are off: CUPTI refused latency timestamps (" + resultText(e) + ")");
+    }
     return true;
 }
 

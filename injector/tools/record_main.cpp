@@ -1,7 +1,7 @@
 // vramscope-record: `vramscope record` without Qt, for machines (GPU runners,
 // containers) where only the injector is built.
 //   vramscope-record [-o FILE] [--buffer-mb N] [--meminfo-ms N] [--no-kernels]
-//                    [--no-copies] [--no-nvtx] [--no-callbacks] [--start=preload]
+//                    [--launch-times] [--no-copies] [--no-nvtx] [--no-callbacks] [--start=preload]
 //                    [--python-stacks | --no-python-stacks] [--python-stack-depth N]
 //                    [--quiet] [--verbose] -- CMD ARGS...
 #include "record_command.h"
@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
         else if (a == "--buffer-mb") { int v = 0; value(v); o.bufferMegabytes = uint32_t(v); }
         else if (a == "--meminfo-ms") value(o.memInfoIntervalMs);
         else if (a == "--no-kernels") o.kernels = false;
+        else if (a == "--launch-times") o.launchTimes = true;
         else if (a == "--no-copies") o.copies = false;
         else if (a == "--no-nvtx") o.nvtx = false;
         else if (a == "--no-callbacks") o.callbacks = false;

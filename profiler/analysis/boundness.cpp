@@ -136,20 +136,59 @@ BoundnessReport analyzeBoundness(const TraceModel& m, const IterationSet& set) {
     std::array<Accumulator, kPhaseCount> acc{};
     Accumulator all;
     const auto& k = m.kernels;
+    // With launch times, a phase's GPU work is the kernels launched inside
+    // its CPU window, over the GPU span they ran in; kernels sorted by launch.
+    const bool byLaunch = k.hasLaunchTimes();
+    std::vector<uint32_t> byLaunchOrder;
+    std::vector<uint64_t> launchTimes;
+    if (byLaunch) {
+        r.attribution = "launch_time";
+        byLaunchOrder.resize(k.size());
+        for (uint32_t i = 0; i < k.size(); ++i) byLaunchOrder[i] = i;
+        std::stable_sort(byLaunchOrder.begin(), byLaunchOrder.end(),
+                         [&](uint32_t a, uint32_t b) { return k.launchNs(a) < k.launchNs(b); });
+        launchTimes.reserve(k.size());
+        for (uint32_t i : byLaunchOrder) launchTimes.push_back(k.launchNs(i));
+    }
+    auto addKernel = [&](Accumulator& a, size_t i, uint64_t s, uint64_t e) {
+        a.busyNs += e - s;
+        if (!counters) (boundOf(k.nameId[i]) == Bound::Compute ? a.computeNs : a.bandwidthNs) += e - s;
+    };
+    auto addCounters = [&](Accumulator& a, const TimeSpan& span) {
+        if (!counters) return;
+        if (sm) addSamples(*sm, span, a.sm, a.smCount, &a.samples);
+        if (dram) addSamples(*dram, span, a.dram, a.dramCount, sm ? nullptr : &a.samples);
+        if (tensor) addSamples(*tensor, span, a.tensor, a.tensorCount, nullptr);
+    };
     auto accumulate = [&](Accumulator& a, const TimeSpan& span) {
+        if (byLaunch) {
+            const auto first = std::lower_bound(launchTimes.begin(), launchTimes.end(), span.startNs);
+            const auto last = std::lower_bound(first, launchTimes.end(), span.endNs);
+            if (first != last) {
+                TimeSpan gpu{UINT64_MAX, 0};
+                Accumulator own;
+                for (auto it = first; it != last; ++it) {
+                    const size_t i = byLaunchOrder[size_t(it - launchTimes.begin())];
+                    gpu.startNs = std::min(gpu.startNs, k.startNs[i]);
+                    gpu.endNs = std::max(gpu.endNs, k.endNs(i));
+                    addKernel(own, i, k.startNs[i], k.endNs(i));
+                }
+                gpu.endNs = std::max(gpu.endNs, gpu.startNs + 1);
+                a.durationNs += gpu.durationNs();
+                a.busyNs += std::min(own.busyNs, gpu.durationNs());  // concurrent streams overlap
+                a.computeNs += own.computeNs, a.bandwidthNs += own.bandwidthNs;
+                addCounters(a, gpu);
+                return;
+            }
+            // Nothing launched in the phase: what the GPU did meanwhile.
+        }
         a.durationNs += span.durationNs();
         auto [first, last] = m.kernelsIn(span.startNs, span.endNs);
         for (size_t i = first; i < last; ++i) {
             const uint64_t s = std::max(span.startNs, k.startNs[i]), e = std::min(span.endNs, k.endNs(i));
-            if (s >= e) continue;
-            a.busyNs += e - s;
-            if (!counters) (boundOf(k.nameId[i]) == Bound::Compute ? a.computeNs : a.bandwidthNs) += e - s;
+            if (s < e) addKernel(a, i, s, e);
         }
-        if (counters) {
-            if (sm) addSamples(*sm, span, a.sm, a.smCount, &a.samples);
-            if (dram) addSamples(*dram, span, a.dram, a.dramCount, sm ? nullptr : &a.samples);
-            if (tensor) addSamples(*tensor, span, a.tensor, a.tensorCount, nullptr);
-        }
+        addCounters(a, span);
     };
     auto add = [](Accumulator& to, const Accumulator& a) {
         to.sm += a.sm, to.dram += a.dram, to.tensor += a.tensor;

@@ -58,6 +58,10 @@ struct BoundnessReport {
     std::vector<IterationBoundness> iterations;  // one per IterationSet iteration
     std::vector<size_t> leftOut;                 // indices of the iterations not steady
     uint64_t medianIterationNs = 0;
+    // How a phase gets its GPU work: "launch_time" (the kernels the CPU
+    // launched inside the phase, wherever they ran: traces recorded with
+    // launch times) or "cpu_time" (what the GPU ran while the CPU was in it).
+    std::string attribution = "cpu_time";
 };
 
 BoundnessReport analyzeBoundness(const model::TraceModel& model, const IterationSet& iterations);

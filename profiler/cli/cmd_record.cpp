@@ -26,6 +26,9 @@ int runRecordCommand(const QStringList& arguments) {
                                                  "dropped and counted, never the job slowed.", "N");
     const QCommandLineOption meminfo("meminfo-ms", "Device memory sampling interval in ms (default 20; 0 = off).", "N");
     const QCommandLineOption noKernels("no-kernels", "Do not record kernels.");
+    const QCommandLineOption launchTimes(
+        "launch-times", "Record when the CPU queued each kernel (CUPTI latency timestamps), so that each phase gets the GPU "
+                        "work it launched even where the GPU runs behind the CPU. Off by default: its cost is not measured yet.");
     const QCommandLineOption noCopies("no-copies", "Do not record memcpy/memset.");
     const QCommandLineOption noNvtx("no-nvtx", "Do not record NVTX ranges.");
     const QCommandLineOption noCallbacks("no-callbacks", "No driver-API callbacks (failed allocations, VMM).");
@@ -40,7 +43,7 @@ int runRecordCommand(const QStringList& arguments) {
     const QCommandLineOption quiet({"q", "quiet"}, "Print nothing of our own.");
     const QCommandLineOption verbose("verbose", "Print capture statistics at exit.");
     const QCommandLineOption noSummary("no-summary", "Do not read the trace back for a summary afterwards.");
-    parser.addOptions({output, injector, buffer, meminfo, noKernels, noCopies, noNvtx, noCallbacks, pythonStacks,
+    parser.addOptions({output, injector, buffer, meminfo, noKernels, launchTimes, noCopies, noNvtx, noCallbacks, pythonStacks,
                        noPythonStacks, stackDepth, start, quiet, verbose, noSummary});
     // Everything after the command's first word belongs to the command.
     parser.setOptionsAfterPositionalArgumentsMode(QCommandLineParser::ParseAsPositionalArguments);
@@ -89,6 +92,7 @@ int runRecordCommand(const QStringList& arguments) {
     }
     o.startAtCuInit = when == "cuinit";
     o.kernels = !parser.isSet(noKernels);
+    o.launchTimes = parser.isSet(launchTimes);
     o.copies = !parser.isSet(noCopies);
     o.nvtx = !parser.isSet(noNvtx);
     o.callbacks = !parser.isSet(noCallbacks);

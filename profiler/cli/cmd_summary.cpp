@@ -223,6 +223,7 @@ QJsonObject summaryJson(const QString& path, const model::TraceModel& m, const T
              {"phases", boundPhases},
              {"overall", boundJson(s.boundness.overall)},
              {"median_iteration_ns", qint64(s.boundness.medianIterationNs)},
+             {"attribution", QString::fromStdString(s.boundness.attribution)},
              {"left_out_iterations", leftOut},
          }},
         {"top_kernels", kernels},
@@ -287,7 +288,8 @@ void printText(const QString& path, const model::TraceModel& m, const TraceSumma
         std::printf("\n");
         if (!e.note.empty()) std::printf("                (%s)\n", e.note.c_str());
     }
-    std::printf("  boundness     from %s counters", s.boundness.source.c_str());
+    std::printf("  boundness     from %s counters, phases by %s", s.boundness.source.c_str(),
+                s.boundness.attribution == "launch_time" ? "kernel launch time" : "CPU time");
     if (!s.boundness.leftOut.empty()) {
         QStringList which;
         for (size_t i : s.boundness.leftOut) which << QString::number(i);

@@ -314,6 +314,7 @@ int runRecord(const RecordOptions& o, std::vector<std::string> command) {
     if (o.bufferMegabytes) set["VRAMSCOPE_BUFFER_MB"] = std::to_string(o.bufferMegabytes);
     if (o.memInfoIntervalMs >= 0) set["VRAMSCOPE_MEMINFO_MS"] = std::to_string(o.memInfoIntervalMs);
     if (!o.kernels) set["VRAMSCOPE_KERNELS"] = "0";
+    if (o.launchTimes) set["VRAMSCOPE_LAUNCH_TIMES"] = "1";
     if (!o.copies) set["VRAMSCOPE_COPIES"] = "0";
     if (!o.nvtx) set["VRAMSCOPE_NVTX"] = "0";
     if (!o.callbacks) set["VRAMSCOPE_CALLBACKS"] = "0";

@@ -21,6 +21,7 @@ struct RecordOptions {
     uint32_t bufferMegabytes = 0;  // --buffer-mb N (VRAMSCOPE_BUFFER_MB); 0 = injector default (64)
     int memInfoIntervalMs = -1;    // --meminfo-ms N (VRAMSCOPE_MEMINFO_MS); -1 = default (20), 0 = off
     bool kernels = true;           // --no-kernels  (VRAMSCOPE_KERNELS=0)
+    bool launchTimes = false;      // --launch-times (VRAMSCOPE_LAUNCH_TIMES=1)
     bool copies = true;            // --no-copies   (VRAMSCOPE_COPIES=0)
     bool nvtx = true;              // --no-nvtx     (VRAMSCOPE_NVTX=0)
     bool callbacks = true;         // --no-callbacks (VRAMSCOPE_CALLBACKS=0): no OOM/VMM driver callbacks

@@ -146,7 +146,7 @@ private:
 };
 
 // Largest payload of any fixed-size record (StringDef excluded): every field
-// at its longest varint. Kernel: 16 fields × 10 bytes.
+// at its longest varint. Kernel: 17 fields × 10 bytes.
 inline constexpr size_t kMaxFixedPayloadBytes = 192;
 
 // ---- decoder ---------------------------------------------------------------

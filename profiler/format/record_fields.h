@@ -53,7 +53,7 @@ template <class V> VRAMSCOPE_FIELDS_INLINE void visitFields(V& v, Kernel& r) {
     v.timestamp(r.startNs); v.span(r.endNs, r.startNs); v.u32(r.deviceId); v.u32(r.streamId);
     v.u32(r.nameId); v.u32(r.gridX); v.u32(r.gridY); v.u32(r.gridZ); v.u32(r.blockX);
     v.u32(r.blockY); v.u32(r.blockZ); v.u32(r.registersPerThread); v.u32(r.staticSharedBytes);
-    v.u32(r.dynamicSharedBytes); v.delta32(r.correlationId); v.u32(r.graphId);
+    v.u32(r.dynamicSharedBytes); v.delta32(r.correlationId); v.u32(r.graphId); v.u64(r.queuedLeadNs);
 }
 
 template <class V> VRAMSCOPE_FIELDS_INLINE void visitFields(V& v, Memcpy& r) {

@@ -19,7 +19,7 @@ namespace vramscope::format {
 // Major version: a reader refuses files with a different major.
 // Minor version: new record types or appended fields; readers accept any minor.
 inline constexpr uint32_t kFormatVersionMajor = 1;
-inline constexpr uint32_t kFormatVersionMinor = 0;
+inline constexpr uint32_t kFormatVersionMinor = 1;  // 1: Kernel.queuedLeadNs
 
 enum class RecordType : uint8_t {
     StringDef = 1,     // id → UTF-8 text (kernel names, NVTX names, files, notes)
@@ -208,6 +208,10 @@ struct Kernel {
     uint32_t dynamicSharedBytes = 0;
     uint32_t correlationId = 0;
     uint32_t graphId = 0;
+    // How long before startNs the launch was queued by the CPU (CUPTI's
+    // `queued` latency timestamp, VRAMSCOPE_LAUNCH_TIMES=1); 0 = unknown.
+    // Launch time = startNs − queuedLeadNs.
+    uint64_t queuedLeadNs = 0;
     bool operator==(const Kernel&) const = default;
 };
 

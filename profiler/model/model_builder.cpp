@@ -325,6 +325,9 @@ struct ModelBuilder::State {
             k.streamId.push_back(e.streamId);
             k.deviceId.push_back(static_cast<uint16_t>(e.deviceId));
             k.maxDurationNs = std::max(k.maxDurationNs, duration);
+            if (e.queuedLeadNs && k.queuedLeadNs.empty()) k.queuedLeadNs.assign(k.startNs.size() - 1, 0);
+            if (!k.queuedLeadNs.empty())
+                k.queuedLeadNs.push_back(static_cast<uint32_t>(std::min<uint64_t>(e.queuedLeadNs, UINT32_MAX)));
         }
         if (!r.get<Kernel>().empty()) {
             seen(r.get<Kernel>().front().startNs);
@@ -457,8 +460,10 @@ struct ModelBuilder::State {
         trimVector(o.allocatedEventBlocks);
 
         auto& k = o.kernels;
+        if (!k.queuedLeadNs.empty()) k.queuedLeadNs.resize(k.startNs.size(), 0);
         if (!std::is_sorted(k.startNs.begin(), k.startNs.end())) {
             const std::vector<uint32_t> order = sortOrder(k.startNs);
+            if (!k.queuedLeadNs.empty()) permute(k.queuedLeadNs, order);
             permute(k.startNs, order);
             permute(k.durationNs, order);
             permute(k.nameId, order);
@@ -495,6 +500,7 @@ struct ModelBuilder::State {
         trimVector(k.nameId);
         trimVector(k.streamId);
         trimVector(k.deviceId);
+        trimVector(k.queuedLeadNs);
         o.buildIndexes();
         out = std::move(o);
     }

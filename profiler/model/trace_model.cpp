@@ -17,7 +17,7 @@ size_t BlockColumns::memoryBytes() const {
 
 size_t KernelColumns::memoryBytes() const {
     return capacityBytes(startNs) + capacityBytes(durationNs) + capacityBytes(nameId) + capacityBytes(streamId) +
-           capacityBytes(deviceId);
+           capacityBytes(deviceId) + capacityBytes(queuedLeadNs);
 }
 
 size_t CopyColumns::memoryBytes() const {

@@ -55,10 +55,17 @@ struct KernelColumns {
     std::vector<uint32_t> nameId;      // string id
     std::vector<uint32_t> streamId;
     std::vector<uint16_t> deviceId;
+    // How long before its start each kernel was queued by the CPU (format
+    // Kernel.queuedLeadNs, clamped to 4.29 s); empty when the trace has no
+    // launch times, else one per kernel, 0 = unknown.
+    std::vector<uint32_t> queuedLeadNs;
     uint64_t maxDurationNs = 0;        // lets a window query find kernels that started before it
 
     size_t size() const { return startNs.size(); }
     uint64_t endNs(size_t i) const { return startNs[i] + durationNs[i]; }
+    bool hasLaunchTimes() const { return !queuedLeadNs.empty(); }
+    // When the CPU launched kernel i (its start when unknown).
+    uint64_t launchNs(size_t i) const { return startNs[i] - (queuedLeadNs.empty() ? 0 : queuedLeadNs[i]); }
     size_t memoryBytes() const;
 };
 

@@ -4,6 +4,8 @@
 
 #include "analysis/boundness.h"
 #include "analysis/iterations.h"
+#include "format/writer.h"
+#include "model/model_builder.h"
 
 #include <QtTest>
 
@@ -17,7 +19,102 @@ private slots:
     void inferredPhasesGiveTheSameBounds();
     void kernelBoundFollowsTheKernel();
     void kernelNamesGiveAnEstimate();
+    void launchTimesGiveEachPhaseItsOwnKernels();
 };
+
+// Four steps in which the GPU runs behind the CPU, as in a GPU-bound
+// training step: the CPU launches the forward's GEMMs in 0-4 ms, the
+// backward's in 4-6 ms and fused Adam in 6-7 ms, then waits; the GPU runs
+// them at 0-8, 8-18 and 18-20 ms. Counters follow what runs: SM 80 % /
+// DRAM 20 % for the GEMMs, SM 10 % / DRAM 90 % for Adam.
+static std::string writeLaggingSteps(const QString& name, bool launchTimes) {
+    using namespace vramscope::format;
+    const std::string path = testing::fixtureDir().filePath(name).toStdString();
+    TraceWriter w;
+    if (!w.open(path)) return {};
+    constexpr uint64_t ms = 1'000'000, t0 = 1'000'000'000;
+    const uint32_t gemm = w.intern("ampere_bf16_gemm_fwd"), bwd = w.intern("ampere_bf16_gemm_bwd");
+    const uint32_t adam = w.intern("multi_tensor_apply_kernel<FusedAdam>");
+    const CounterMetric metrics[] = {CounterMetric::SmThroughputPct, CounterMetric::DramThroughputPct};
+    for (uint32_t c = 0; c < 2; ++c) {
+        CounterInfo info;
+        info.timestampNs = t0;
+        info.counterId = c + 1;
+        info.metric = metrics[c];
+        info.source = CounterSource::PmSampling;
+        info.nameId = w.intern(c ? "dram__throughput" : "sm__throughput");
+        info.intervalNs = ms;
+        w.write(info);
+    }
+    for (uint64_t step = 0; step < 4; ++step) {
+        const uint64_t base = t0 + step * 20 * ms;
+        auto phase = [&](PhaseKind kind, uint64_t at) {
+            Phase p;
+            p.timestampNs = base + at;
+            p.kind = kind;
+            p.step = step;
+            w.write(p);
+        };
+        auto kernel = [&](uint32_t nameId, uint64_t launch, uint64_t start, uint64_t duration) {
+            Kernel k;
+            k.startNs = base + start;
+            k.endNs = base + start + duration;
+            k.nameId = nameId;
+            k.streamId = 7;
+            k.queuedLeadNs = launchTimes ? start - launch : 0;
+            w.write(k);
+        };
+        phase(PhaseKind::StepBegin, 0);
+        phase(PhaseKind::ForwardBegin, 0);
+        for (uint64_t i = 0; i < 8; ++i) kernel(gemm, i * ms / 2, i * ms, ms);
+        phase(PhaseKind::BackwardBegin, 4 * ms);
+        for (uint64_t i = 0; i < 10; ++i) kernel(bwd, 4 * ms + i * ms / 5, 8 * ms + i * ms, ms);
+        phase(PhaseKind::OptimizerBegin, 6 * ms);
+        kernel(adam, 6 * ms + ms / 10, 18 * ms, ms);
+        kernel(adam, 6 * ms + ms / 5, 19 * ms, ms);
+        phase(PhaseKind::StepEnd, 7 * ms);
+        for (uint64_t i = 1; i <= 20; ++i) {
+            const bool adamRuns = i > 18;
+            for (uint32_t c = 0; c < 2; ++c) {
+                CounterSample sample;
+                sample.timestampNs = base + i * ms;
+                sample.counterId = c + 1;
+                sample.valueMilli = 1000 * (c == 0 ? (adamRuns ? 10 : 80) : (adamRuns ? 90 : 20));
+                w.write(sample);
+            }
+        }
+    }
+    return w.close() ? path : std::string();
+}
+
+void TestBoundness::launchTimesGiveEachPhaseItsOwnKernels() {
+    for (bool launchTimes : {false, true}) {
+        const std::string path = writeLaggingSteps(launchTimes ? "lag_launch.vtrace" : "lag_cpu.vtrace", launchTimes);
+        QVERIFY(!path.empty());
+        model::TraceModel m;
+        std::string error;
+        QVERIFY2(model::loadModel(path, m, {}, &error), error.c_str());
+        QCOMPARE(m.kernels.hasLaunchTimes(), launchTimes);
+        const auto set = analysis::detectIterations(m);
+        QCOMPARE(set.size(), size_t(4));
+        const auto r = analysis::analyzeBoundness(m, set);
+        QCOMPARE(r.source, std::string("pm_sampling"));
+        QCOMPARE(r.phases[0].bound, Bound::Compute);
+        QCOMPARE(r.phases[1].bound, Bound::Compute);
+        if (!launchTimes) {
+            // By CPU time the optimizer's window (6-7 ms) sees the forward's GEMMs.
+            QCOMPARE(r.attribution, std::string("cpu_time"));
+            QCOMPARE(r.phases[2].bound, Bound::Compute);
+            continue;
+        }
+        QCOMPARE(r.attribution, std::string("launch_time"));
+        QCOMPARE(r.phases[2].bound, Bound::Bandwidth);
+        QVERIFY(std::abs(r.phases[2].dramThroughputPct - 90) < 1);
+        QCOMPARE(r.phases[2].durationNs, uint64_t(4 * 2'000'000));  // 18-20 ms in each of 4 steps
+        QVERIFY(r.phases[2].busyFraction > 0.99);
+        QVERIFY(std::abs(r.phases[1].busyFraction - 1.0) < 1e-9);
+    }
+}
 
 void TestBoundness::synthForwardIsComputeAndOptimizerBandwidthBound() {
     const auto& m = testing::synthModel("clean40", testing::synthOptions(40));

@@ -89,7 +89,8 @@ void TestCli::summaryJsonHasTheDocumentedKeys() {
                             "device_total_bytes", "headroom", "reserved_per_allocated", "context_bytes",
                             "max_batch_that_fits", "note"}));
     QCOMPARE(keys(o["boundness"].toObject()),
-             (QSet<QString>{"source", "phases", "overall", "median_iteration_ns", "left_out_iterations"}));
+             (QSet<QString>{"source", "phases", "overall", "median_iteration_ns", "left_out_iterations",
+                            "attribution"}));
     QCOMPARE(keys(o["boundness"]["phases"]["forward"].toObject()),
              (QSet<QString>{"bound", "sm_throughput_pct", "dram_throughput_pct", "tensor_pipe_pct", "busy_fraction",
                             "samples", "duration_ns"}));

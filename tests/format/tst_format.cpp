@@ -301,7 +301,8 @@ private slots:
         TraceReader r;
         std::string error;
         QVERIFY(!r.openMemory(bytes, &error));
-        QVERIFY2(error.find("version 2.0") != std::string::npos, error.c_str());
+        const std::string expected = "version 2." + std::to_string(kFormatVersionMinor);
+        QVERIFY2(error.find(expected) != std::string::npos, error.c_str());
     }
 
     void garbageGivesAClearError() {

@@ -115,6 +115,8 @@ private slots:
             k.streamId = 7;
             k.correlationId = 40 + i;
             k.name = name;
+            // Latency timestamps: unknown, 300 ns before the start, and (clock skew) after it.
+            k.queued = i == 0 ? CUPTI_TIMESTAMP_UNKNOWN : (i == 1 ? k.start - 300 : k.start + 5);
             h.decoder.decodeRecord(&k);
         }
         TraceContents t = h.load();
@@ -127,6 +129,9 @@ private slots:
         QCOMPARE(k[1].nameId, k[0].nameId);
         QCOMPARE(t.text(k[0].nameId), std::string(name));
         QCOMPARE(t.get<StringDef>().size(), size_t(1));  // defined once
+        QCOMPARE(k[0].queuedLeadNs, uint64_t(0));
+        QCOMPARE(k[1].queuedLeadNs, uint64_t(300));
+        QCOMPARE(k[2].queuedLeadNs, uint64_t(1));
     }
     void nestedNvtxRangesBecomePushPopWithDepth() {
         Harness h;
