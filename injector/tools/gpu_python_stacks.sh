@@ -9,10 +9,15 @@
 # 2. records samples/pytorch/hf_style_train.py with transformers' Trainer
 #    (when installed) and with an accelerate-style loop, printing the
 #    optimizer steps each made (a trace must find that many iterations);
-# 3. with REPS set: step time plain / traced without the bridge / traced (the
-#    default) / with callsites / with PM counters, alternating, on the
+# 3. with REPS set: step time of the CONFIGS below (plain, default capture,
+#    callsites, PM counters, launch times, ...), alternating, on the
 #    injector benchmark's GPT-2 small (GPT_ARGS overrides the workload);
-# 4. with COUNTERS_GPT set: a GPT training run recorded with PM counters.
+# 4. with COUNTERS_GPT set: GPT training runs recorded with PM counters, one
+#    of them also with kernel launch times.
+#
+# Next checks, one device call each after the build (~45 s):
+#   COUNTERS_GPT=1 SKIP_RECORD=1 ...   then `vramscope summary` on torch_gpt2_launch.vtrace
+#   REPS=10 CONFIGS="plain default pm launch" SKIP_RECORD=1 ...
 # Traces and logs go to $OUT (or the current directory).
 set -uo pipefail
 build="${1:-build-gpu}"
@@ -65,6 +70,7 @@ if [[ -n "${REPS:-}" ]]; then
   #   default   traced as `vramscope record` does by default
   #   stacks    the default plus Python callsites
   #   pm        the default plus PM-sampled hardware counters
+  #   launch    the default plus kernel launch times (--launch-times)
   read -r -a G <<<"python3 samples/pytorch/gpt_train.py ${GPT_ARGS:---layers 12 --dim 768 --heads 12 --seq 1024 --batch 8 --vocab 50304 --steps 40 --warmup 10}"
   read -r -a CF <<<"${CONFIGS:-plain default stacks pm}"
   f="$out/python_stacks_overhead.txt"
@@ -80,6 +86,7 @@ if [[ -n "${REPS:-}" ]]; then
       default) "$REC" --quiet -o "$W/default.vtrace" -- "${G[@]}" ;;
       stacks) "$REC" --quiet --python-stacks -o "$W/stacks.vtrace" -- "${G[@]}" ;;
       pm) VRAMSCOPE_COUNTERS=pm "$REC" --quiet -o "$W/pm.vtrace" -- "${G[@]}" ;;
+      launch) "$REC" --quiet --launch-times -o "$W/launch.vtrace" -- "${G[@]}" ;;
     esac 2>/dev/null | ms
   }
   for ((i = 1; i <= REPS; i++)); do
@@ -111,5 +118,8 @@ if [[ -n "${COUNTERS_GPT:-}" ]]; then
       --seq 1024 --vocab 50304 --batch 8 --steps 8 --warmup 3
   VRAMSCOPE_COUNTERS=pm rec torch_gpt_counters python3 samples/pytorch/gpt_train.py --layers 6 --dim 768 --heads 12 \
       --seq 512 --vocab 8192 --batch 8 --steps 6 --warmup 2
-  for f in torch_gpt2_counters torch_gpt_counters; do [[ -f "$W/$f.vtrace" ]] && cp "$W/$f.vtrace" "$out/"; done
+  # The same GPT-2 run with kernel launch times: phases by launch, not CPU time.
+  VRAMSCOPE_COUNTERS=pm VRAMSCOPE_LAUNCH_TIMES=1 rec torch_gpt2_launch python3 samples/pytorch/gpt_train.py --layers 12 \
+      --dim 768 --heads 12 --seq 1024 --vocab 50304 --batch 8 --steps 8 --warmup 3
+  for f in torch_gpt2_counters torch_gpt_counters torch_gpt2_launch; do [[ -f "$W/$f.vtrace" ]] && cp "$W/$f.vtrace" "$out/"; done
 fi
