@@ -133,9 +133,9 @@ void KernelTableModel::setDocument(std::shared_ptr<const TraceDocument> doc) {
         for (size_t i = 0; i < k.size(); ++i) {
             auto [it, added] = byName.try_emplace(k.nameId[i], rows_.size());
             if (added) {
-                auto b = doc->kernelBoundness.byName.find(k.nameId[i]);
-                QString cls = b == doc->kernelBoundness.byName.end() ? QString("unknown") : QString(analysis::boundText(b->second));
-                const auto& kb = doc->kernelBoundness;
+                auto b = doc->summary.kernelBounds.byName.find(k.nameId[i]);
+                QString cls = b == doc->summary.kernelBounds.byName.end() ? QString("unknown") : QString(analysis::boundText(b->second));
+                const auto& kb = doc->summary.kernelBounds;
                 if (!kb.fromCounters) cls += " (estimated)";
                 QString tip = kb.fromCounters ? QString("estimated from the kernel's name: no counter sample covered it")
                                               : QString("estimated from the kernel's name: no hardware counters in this trace");

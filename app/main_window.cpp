@@ -202,6 +202,9 @@ void MainWindow::createDocks() {
     diff->setSortingEnabled(false);
     auto* diffDock = addDock(tr("Compare"), "diffDock", diff, Qt::RightDockWidgetArea);
 
+    roofline_ = new RooflineView(this);
+    auto* rooflineDock = addDock(tr("Roofline"), "rooflineDock", roofline_, Qt::BottomDockWidgetArea);
+
     details_ = new QPlainTextEdit(this);
     details_->setReadOnly(true);
     details_->setPlaceholderText(tr("Click a kernel in the timeline for its details"));
@@ -211,7 +214,8 @@ void MainWindow::createDocks() {
     tabifyDockWidget(leakDock, estimatorDock);
     tabifyDockWidget(estimatorDock, diffDock);
     summaryDock->raise();
-    tabifyDockWidget(kernelDock, detailsDock);
+    tabifyDockWidget(kernelDock, rooflineDock);
+    tabifyDockWidget(rooflineDock, detailsDock);
     kernelDock->raise();
     resizeDocks({summaryDock}, {380}, Qt::Horizontal);
     resizeDocks({kernelDock}, {200}, Qt::Vertical);
@@ -302,6 +306,7 @@ void MainWindow::showDocuments() {
                                           : tr("No leak: memory returns to the same level every iteration"));
     }
     estimator_->setDocument(docs_[0]);
+    roofline_->setDocument(docs_[0]);
     if (docs_[0] && docs_[1]) {
         comparison_ = analysis::compareRuns(docs_[0]->summary, docs_[1]->summary);
         diffModel_->setComparison(&comparison_);

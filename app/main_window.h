@@ -3,6 +3,7 @@
 #pragma once
 
 #include "analysis_docks.h"
+#include "roofline_view.h"
 #include "dock_models.h"
 #include "trace_document.h"
 
@@ -50,6 +51,7 @@ public:
     LeakTableModel* leakModel() const { return leakModel_; }
     DiffTableModel* diffModel() const { return diffModel_; }
     EstimatorPanel* estimatorPanel() const { return estimator_; }
+    RooflineView* rooflineView() const { return roofline_; }
 
 signals:
     void loadFinished(bool ok);
@@ -80,6 +82,7 @@ private:
     LeakTableModel* leakModel_ = nullptr;
     DiffTableModel* diffModel_ = nullptr;
     EstimatorPanel* estimator_ = nullptr;
+    RooflineView* roofline_ = nullptr;
     QLabel* leakTitle_ = nullptr;
     analysis::Comparison comparison_;
     QPlainTextEdit* details_ = nullptr;

@@ -49,8 +49,8 @@ ImU32 nameColor(uint32_t hash) {
 
 // Kernels are coloured by what limits them (analysis::kernelBoundness).
 ImU32 boundColor(const TraceDocument& doc, uint32_t nameId) {
-    auto it = doc.kernelBoundness.byName.find(nameId);
-    return boundColor(it == doc.kernelBoundness.byName.end() ? analysis::Bound::Unknown : it->second);
+    auto it = doc.summary.kernelBounds.byName.find(nameId);
+    return boundColor(it == doc.summary.kernelBounds.byName.end() ? analysis::Bound::Unknown : it->second);
 }
 
 ImU32 boundColor(analysis::Bound bound) {

@@ -93,7 +93,6 @@ std::shared_ptr<TraceDocument> loadDocument(const QString& path, const std::func
     doc->summary = analysis::summarize(doc->model);
     if (progress) progress(0.95);
     doc->categoryCurves = analysis::buildCategoryCurves(doc->model, doc->summary.categories);
-    doc->kernelBoundness = analysis::kernelBoundness(doc->model);
     buildPhaseSpans(*doc);
     QStringList problems;
     for (const auto& p : doc->model.problems) problems << QString::fromStdString(p.message);

@@ -47,11 +47,9 @@ struct TraceDocument {
     QString warning;  // truncation/corruption, shown once after loading
 
     // What `vramscope summary` reports, computed once while loading.
-    analysis::TraceSummary summary;
+    analysis::TraceSummary summary;  // kernelBounds: the class per kernel name
     // Bytes per category over time (weights, optimizer state, gradients, …).
     analysis::CategoryCurves categoryCurves;
-    // Compute/bandwidth/latency class per kernel name.
-    analysis::KernelBoundness kernelBoundness;
 
     uint64_t firstNs() const { return model.firstNs; }
     uint64_t lastNs() const { return model.lastNs; }

@@ -51,6 +51,8 @@ TraceSummary summarize(const TraceModel& m, const SummaryOptions& options) {
     s.estimate = estimateMemory(m, s.categories, options.estimator);
     s.boundness = analyzeBoundness(m, s.iterations);
     s.kernels = kernelStats(m);
+    s.kernelBounds = kernelBoundness(m);
+    s.roofline = roofline(m, s.kernelBounds);
 
     uint64_t totalIterationNs = 0;
     for (const auto& it : s.iterations.iterations) {

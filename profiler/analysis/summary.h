@@ -4,6 +4,8 @@
 #pragma once
 
 #include "boundness.h"
+#include "kernel_boundness.h"
+#include "roofline.h"
 #include "categories.h"
 #include "checkpointing.h"
 #include "estimator.h"
@@ -81,6 +83,8 @@ struct TraceSummary {
     CheckpointingReport checkpointing;
     Estimate estimate;
     BoundnessReport boundness;
+    KernelBoundness kernelBounds;      // per kernel name, fitted to the counters
+    Roofline roofline;
     std::vector<KernelStats> kernels;  // every kernel name, most total time first
 };
 

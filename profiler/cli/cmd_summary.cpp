@@ -147,10 +147,38 @@ QJsonObject summaryJson(const QString& path, const model::TraceModel& m, const T
     QJsonObject boundPhases;
     for (int p = 0; p < kPhaseCount; ++p) boundPhases[phaseNameText(PhaseName(p))] = boundJson(s.boundness.phases[size_t(p)]);
     QJsonArray kernels;
-    for (size_t i = 0; i < s.kernels.size() && i < 10; ++i)
-        kernels.append(QJsonObject{{"name", QString::fromStdString(s.kernels[i].name)},
-                                   {"count", qint64(s.kernels[i].count)},
-                                   {"total_ns", qint64(s.kernels[i].totalNs)}});
+    for (size_t i = 0; i < s.kernels.size() && i < 10; ++i) {
+        auto bound = s.kernelBounds.byName.find(s.kernels[i].nameId);
+        kernels.append(QJsonObject{
+            {"name", QString::fromStdString(s.kernels[i].name)},
+            {"count", qint64(s.kernels[i].count)},
+            {"total_ns", qint64(s.kernels[i].totalNs)},
+            {"bound", bound == s.kernelBounds.byName.end() ? "unknown" : boundText(bound->second)},
+            {"bound_source", s.kernelBounds.fromCounters && s.kernelBounds.smAndDramPct.count(s.kernels[i].nameId)
+                                 ? "counters" : "name"},
+        });
+    }
+    QJsonArray rooflineKernels;
+    for (size_t i = 0; i < s.roofline.points.size() && i < 10; ++i) {
+        const RooflinePoint& p = s.roofline.points[i];
+        rooflineKernels.append(QJsonObject{
+            {"name", QString::fromStdString(m.text(p.nameId))},
+            {"bound", boundText(p.bound)},
+            {"time_ns", qint64(p.timeNs)},
+            {"compute_pct", p.computePct},
+            {"dram_pct", p.dramPct},
+            {"flops_per_s", p.flopsPerSec},
+            {"dram_bytes_per_s", p.dramBytesPerSec},
+            {"flops_per_byte", p.flopsPerByte},
+        });
+    }
+    const QJsonObject rooflineJson =
+        s.roofline.valid ? QJsonObject{{"peak_flops_per_s", s.roofline.peakFlopsPerSec},
+                                       {"peak_fp32_flops_per_s", s.roofline.peakFp32FlopsPerSec},
+                                       {"peak_dram_bytes_per_s", s.roofline.peakDramBytesPerSec},
+                                       {"ridge_flops_per_byte", s.roofline.ridgeFlopsPerByte},
+                                       {"kernels", rooflineKernels}}
+                         : QJsonObject{};
     QJsonArray problems;
     for (const auto& p : m.problems) problems.append(QString::fromStdString(p.message));
 
@@ -225,6 +253,7 @@ QJsonObject summaryJson(const QString& path, const model::TraceModel& m, const T
              {"median_iteration_ns", qint64(s.boundness.medianIterationNs)},
              {"attribution", QString::fromStdString(s.boundness.attribution)},
              {"left_out_iterations", leftOut},
+             {"roofline", s.roofline.valid ? QJsonValue(rooflineJson) : QJsonValue()},
          }},
         {"top_kernels", kernels},
         {"problems", problems},

@@ -90,7 +90,12 @@ void TestCli::summaryJsonHasTheDocumentedKeys() {
                             "max_batch_that_fits", "note"}));
     QCOMPARE(keys(o["boundness"].toObject()),
              (QSet<QString>{"source", "phases", "overall", "median_iteration_ns", "left_out_iterations",
-                            "attribution"}));
+                            "attribution", "roofline"}));
+    QCOMPARE(keys(o["boundness"]["roofline"].toObject()),
+             (QSet<QString>{"peak_flops_per_s", "peak_fp32_flops_per_s", "peak_dram_bytes_per_s",
+                            "ridge_flops_per_byte", "kernels"}));
+    QCOMPARE(keys(o["top_kernels"][0].toObject()),
+             (QSet<QString>{"name", "count", "total_ns", "bound", "bound_source"}));
     QCOMPARE(keys(o["boundness"]["phases"]["forward"].toObject()),
              (QSet<QString>{"bound", "sm_throughput_pct", "dram_throughput_pct", "tensor_pipe_pct", "busy_fraction",
                             "samples", "duration_ns"}));

@@ -9,6 +9,7 @@
 
 #include <imgui.h>
 
+#include <QDockWidget>
 #include <QFileInfo>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -184,6 +185,52 @@ private slots:
             QVERIFY2(tip.contains("tensor pipes") && tip.contains("fitted"), qPrintable(tip));
             break;
         }
+    }
+
+    // The Roofline dock on the GPT-2 trace: a point per kernel name the
+    // counters covered, the largest GEMM above the FP32 roof and right of
+    // the ridge, the softmax far left under the memory roof.
+    void rooflineShowsKernelsUnderTheRoofs() {
+        MainWindow w;
+        QVERIFY(showWindow(w, 1400, 900));
+        QVERIFY(load(w, QStringLiteral(VRAMSCOPE_SOURCE_DIR "/tests/data/torch_gpt2_counters.vtrace")));
+        RooflineView* view = w.rooflineView();
+        auto* dock = qobject_cast<QDockWidget*>(view->parentWidget());
+        QVERIFY(dock);
+        dock->raise();
+        view->resize(900, 420);
+        const QImage image = view->grab().toImage();
+        if (qEnvironmentVariableIsSet("VRAMSCOPE_TEST_SCREENSHOTS"))
+            image.save(qEnvironmentVariable("VRAMSCOPE_TEST_SCREENSHOTS") + "/roofline.png");
+        const auto& r = w.document(0)->summary.roofline;
+        QVERIFY(r.valid);
+        QVERIFY(r.ridgeFlopsPerByte > 100 && r.ridgeFlopsPerByte < 1000);  // H100: ~320 FLOP per byte
+        QVERIFY2(view->drawnPoints() >= 20, qPrintable(QString::number(view->drawnPoints())));
+        const vramscope::analysis::RooflinePoint* gemm = nullptr;
+        const vramscope::analysis::RooflinePoint* softmax = nullptr;
+        for (const auto& p : r.points) {
+            const std::string& name = w.document(0)->model.text(p.nameId);
+            if (!gemm && name.rfind("nvjet", 0) == 0) gemm = &p;
+            if (!softmax && name.find("cunn_SoftMaxForward") != std::string::npos) softmax = &p;
+        }
+        QVERIFY(gemm && softmax);
+        QCOMPARE(gemm->bound, vramscope::analysis::Bound::Compute);
+        QVERIFY(gemm->flopsPerByte > r.ridgeFlopsPerByte && gemm->flopsPerSec > r.peakFp32FlopsPerSec);
+        QVERIFY(softmax->flopsPerByte < 10 && softmax->dramBytesPerSec > 0.6 * r.peakDramBytesPerSec);
+        // Points sit under the tensor roof (within the estimate's rounding).
+        for (const auto& p : r.points)
+            QVERIFY(p.flopsPerSec <= vramscope::analysis::roofAt(r, p.flopsPerByte) * 1.001 || p.flopsPerByte == 0);
+        // Hovering where the GEMM is drawn finds it, and it is drawn green (compute).
+        const size_t gemmIndex = size_t(gemm - r.points.data());
+        const QPointF at = view->positionOf(gemmIndex);
+        QCOMPARE(view->pointAt(at), int(gemmIndex));
+        const QColor c = image.pixelColor(at.toPoint());
+        QVERIFY2(c.green() > 150 && c.red() < 150 && c.blue() < 150, qPrintable(c.name()));
+        // A trace without counters says how to get them, and draws no points.
+        QVERIFY(load(w, QStringLiteral(VRAMSCOPE_SOURCE_DIR "/tests/data/torch_gpt_plain.vtrace")));
+        QVERIFY(!w.document(0)->summary.roofline.valid);
+        view->grab();
+        QCOMPARE(view->drawnPoints(), 0);
     }
 
     void laneRasterFillsThePixelsOpenGLWould() {
