@@ -180,7 +180,8 @@ private slots:
         QTemporaryDir dir;
         vramscope::cli::RecordOptions o = quietRecordOptions(dir);
         const QString file = dir.path() + "/env";
-        const std::string show = "echo \"$VRAMSCOPE_PYTHON_STACKS/$VRAMSCOPE_PYTHON_STACK_DEPTH\" > " + file.toStdString();
+        const std::string show =
+            "echo \"$VRAMSCOPE_PYTHON_STACKS/$VRAMSCOPE_PYTHON_STACK_DEPTH$VRAMSCOPE_LAUNCH_TIMES\" > " + file.toStdString();
         auto seen = [&] {
             QFile f(file);
             return f.open(QIODevice::ReadOnly) ? QString::fromUtf8(f.readAll()).trimmed() : QString("unreadable");
@@ -194,6 +195,9 @@ private slots:
         o.pythonStackDepth = 4;
         QCOMPARE(vramscope::cli::runRecord(o, {"/bin/sh", "-c", show}), 0);
         QCOMPARE(seen(), QString("1/4"));
+        o.launchTimes = true;  // --launch-times
+        QCOMPARE(vramscope::cli::runRecord(o, {"/bin/sh", "-c", show}), 0);
+        QCOMPARE(seen(), QString("1/41"));
     }
 
     void recordPutsThePythonHooksFirstOnPythonPath() {
