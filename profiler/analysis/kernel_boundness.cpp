@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
 #include <unordered_map>
 #include <vector>
 
@@ -35,14 +34,16 @@ struct NameFit {
     std::vector<double> weight;   // summed overlap, in samples
 };
 
-NameFit fitPerName(const model::TraceModel& m, const model::CounterSeries& s, const std::vector<uint32_t>& nameOfKernel,
-                   size_t names) {
+using SampleShares = std::vector<std::vector<std::pair<uint32_t, double>>>;
+
+// Share of each sample each name ran: rows[j] = {(name, share)}, by one
+// merge walk over kernels and samples (both sorted by time).
+SampleShares sampleShares(const model::TraceModel& m, const model::CounterSeries& s,
+                          const std::vector<uint32_t>& nameOfKernel) {
     const auto& k = m.kernels;
     const uint64_t interval = s.info.intervalNs ? s.info.intervalNs : 1'000'000;
     const size_t samples = s.timesNs.size();
-    // Share of each sample each name ran: rows[j] = {(name, share)}, by one
-    // merge walk over kernels and samples (both sorted by time).
-    std::vector<std::vector<std::pair<uint32_t, double>>> rows(samples);
+    SampleShares rows(samples);
     size_t first = 0;
     for (size_t i = 0; i < k.size(); ++i) {
         const uint64_t a = k.startNs[i], b = k.endNs(i);
@@ -60,37 +61,75 @@ NameFit fitPerName(const model::TraceModel& m, const model::CounterSeries& s, co
             else it->second += share;
         }
     }
+    return rows;
+}
+
+bool sameGrid(const model::CounterSeries& a, const model::CounterSeries& b) {
+    return a.info.intervalNs == b.info.intervalNs && a.timesNs == b.timesNs;
+}
+
+// The normal equations' matrix Σ shares·sharesᵀ over the samples: the same
+// for every counter sampled on the same grid (only the right side differs).
+struct Gram {
+    std::vector<double> diag, weight;  // per name: Σ share², Σ share
+    std::vector<std::vector<std::pair<uint32_t, double>>> coupled;  // off-diagonal, per row
+};
+
+Gram gramOf(const SampleShares& rows, size_t names) {
+    Gram g;
+    g.diag.assign(names, 0);
+    g.weight.assign(names, 0);
+    g.coupled.resize(names);
+    // Dense while small (a training step has tens to hundreds of kernel
+    // names), hashed beyond.
+    constexpr size_t kDenseNames = 1024;
+    const bool dense = names <= kDenseNames;
+    std::vector<double> full(dense ? names * names : 0, 0);
+    std::unordered_map<uint64_t, double> sparse;  // (i << 32 | j), i != j
+    for (const auto& row : rows) {
+        for (const auto& [a, fa] : row) {
+            g.weight[a] += fa;
+            g.diag[a] += fa * fa;
+            for (const auto& [b, fb] : row) {
+                if (a == b) continue;
+                if (dense) full[size_t(a) * names + b] += fa * fb;
+                else sparse[uint64_t(a) << 32 | b] += fa * fb;
+            }
+        }
+    }
+    if (dense) {
+        for (size_t a = 0; a < names; ++a)
+            for (size_t b = 0; b < names; ++b)
+                if (full[a * names + b] != 0) g.coupled[a].emplace_back(uint32_t(b), full[a * names + b]);
+    } else {
+        for (const auto& [ij, v] : sparse) g.coupled[ij >> 32].emplace_back(uint32_t(ij), v);
+    }
+    return g;
+}
+
+NameFit fitPerName(const SampleShares& rows, const Gram& g, const model::CounterSeries& s) {
+    const size_t names = g.diag.size();
     NameFit fit;
     fit.value.assign(names, 0);
     fit.overlap.assign(names, 0);
-    fit.weight.assign(names, 0);
-    std::vector<double> diag(names, 0), rhs(names, 0);
-    std::map<std::pair<uint32_t, uint32_t>, double> offDiagonal;  // (i, j), i != j
-    for (size_t j = 0; j < samples; ++j) {
+    fit.weight = g.weight;
+    std::vector<double> rhs(names, 0);
+    for (size_t j = 0; j < rows.size() && j < s.valuesMilli.size(); ++j) {
         const double y = s.valuesMilli[j] / 1000.0;
-        for (const auto& [a, fa] : rows[j]) {
-            rhs[a] += fa * y;
-            fit.overlap[a] += fa * y;
-            fit.weight[a] += fa;
-            diag[a] += fa * fa;
-            for (const auto& [b, fb] : rows[j])
-                if (a != b) offDiagonal[{a, b}] += fa * fb;
-        }
+        for (const auto& [a, fa] : rows[j]) rhs[a] += fa * y;
     }
-    std::vector<std::vector<std::pair<uint32_t, double>>> coupled(names);
-    for (const auto& [ij, g] : offDiagonal) coupled[ij.first].emplace_back(ij.second, g);
     for (size_t n = 0; n < names; ++n)
-        if (fit.weight[n] > 0) fit.value[n] = fit.overlap[n] /= fit.weight[n];
+        if (fit.weight[n] > 0) fit.value[n] = fit.overlap[n] = rhs[n] / fit.weight[n];
     constexpr double kPull = 0.05;  // towards the overlap mean, relative to the name's own evidence
     for (int sweep = 0; sweep < 500; ++sweep) {
         double change = 0;
         for (size_t n = 0; n < names; ++n) {
-            if (diag[n] <= 0) continue;
-            double r = rhs[n] + kPull * diag[n] * fit.overlap[n];
-            for (const auto& [o, g] : coupled[n]) r -= g * fit.value[o];
-            const double v = std::clamp(r / ((1 + kPull) * diag[n]), 0.0, 100.0);
-            change = std::max(change, std::abs(v - fit.value[n]));
-            fit.value[n] = v;
+            if (g.diag[n] <= 0) continue;
+            double r = rhs[n] + kPull * g.diag[n] * fit.overlap[n];
+            for (const auto& [o, v] : g.coupled[n]) r -= v * fit.value[o];
+            const double x = std::clamp(r / ((1 + kPull) * g.diag[n]), 0.0, 100.0);
+            change = std::max(change, std::abs(x - fit.value[n]));
+            fit.value[n] = x;
         }
         if (change < 1e-3) break;
     }
@@ -120,9 +159,17 @@ KernelBoundness kernelBoundness(const model::TraceModel& m) {
             nameOfKernel[i] = it->second;
         }
         const size_t names = nameOf.size();
-        const NameFit smFit = fitPerName(m, *sm, nameOfKernel, names);
-        const NameFit dramFit = fitPerName(m, *dram, nameOfKernel, names);
-        const NameFit tensorFit = tensor ? fitPerName(m, *tensor, nameOfKernel, names) : NameFit{};
+        // The series of one sampler share their sample times: one walk serves all.
+        const SampleShares smRows = sampleShares(m, *sm, nameOfKernel);
+        const Gram smGram = gramOf(smRows, names);
+        auto fit = [&](const model::CounterSeries& c) {
+            if (sameGrid(c, *sm)) return fitPerName(smRows, smGram, c);
+            const SampleShares rows = sampleShares(m, c, nameOfKernel);
+            return fitPerName(rows, gramOf(rows, names), c);
+        };
+        const NameFit smFit = fitPerName(smRows, smGram, *sm);
+        const NameFit dramFit = fit(*dram);
+        const NameFit tensorFit = tensor ? fit(*tensor) : NameFit{};
         out.fromCounters = true;
         const double smThreshold = computeThresholdPct(m, *sm);
         for (size_t n = 0; n < names; ++n) {
