@@ -94,9 +94,11 @@ class _ModuleHooks:
         t.forward_pre(self.grad_enabled())
 
     def global_post(self, module, args, output):
+        if self.compiling():  # traced by Dynamo: no effect inside compiled graphs
+            return
         if self.discovering and self.depth and not self.t.backward_depth:
             self.depth -= 1
-        if self.t.recompute_depth and not self.compiling():
+        if self.t.recompute_depth:
             self.t.forward_post()
 
     def root_pre(self, module, args):

@@ -122,6 +122,23 @@ class PhaseHookTest(unittest.TestCase):
         self.assertEqual(self.events[5:], ["step1", "bwd", "opt", "end1", "step2", "fwd", "bwd", "opt", "end2"])
         self.assertEqual(len(other._own_pre_hooks), 1)
 
+    def test_compiledModelIsHookedOnItsWrapper(self):
+        # Inside the compiled region the hooks do nothing, so nesting is
+        # counted only outside it and the wrapper alone becomes the root.
+        # A head module runs eagerly after the compiled part, inside the same outer module.
+        model, head, opt = Model(), torch.nn.Module(), torch.optim.Optimizer()
+        compiled = torch.OptimizedModule(model)
+        outer = torch.nn.Module(compiled, head)
+        for _ in range(3):
+            outer()
+            torch.Tensor().backward()
+            opt.step()
+        one = ["fwd", "bwd", "opt"]
+        self.assertEqual(self.events, ["step0"] + one + ["end0", "step1"] + one + ["end1", "step2"] + one + ["end2"])
+        self.assertEqual(len(outer._own_pre_hooks), 1)
+        self.assertEqual((compiled._own_pre_hooks, model._own_pre_hooks, head._own_pre_hooks), ([], [], []))
+        self.assertEqual(torch._pre_hooks, [])
+
     def test_allModeKeepsTheGlobalHooks(self):
         _torch_hooks._module_hooks.reset(keep_global=True)
         self.run_steps(2)

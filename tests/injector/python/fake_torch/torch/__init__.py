@@ -127,7 +127,24 @@ optim.Optimizer = Optimizer
 cuda = types.ModuleType("torch.cuda")
 cuda._lazy_call = _lazy_call
 compiler = types.ModuleType("torch.compiler")
-compiler.is_compiling = lambda: False
+_compiling = [False]
+compiler.is_compiling = lambda: _compiling[-1]
+
+
+class OptimizedModule(Module):
+    """torch.compile(module): its own call is eager (hooks run), the wrapped
+    module runs inside a compiled region where is_compiling() is True."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, *args):
+        _compiling.append(True)
+        try:
+            return self.inner(*args)
+        finally:
+            _compiling.pop()
 
 import sys as _sys
 for _name, _mod in {"torch.nn": nn, "torch.nn.modules": nn.modules, "torch.nn.modules.module": nn.modules.module,
