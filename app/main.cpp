@@ -1,4 +1,4 @@
-// vramscope-gui [FILE [FILE2]] [--screenshot PNG] [--benchmark]
+// vramscope-gui [FILE [FILE2]] [--view FROM:TO] [--screenshot PNG] [--benchmark]
 #include "main_window.h"
 #include "timeline_canvas.h"
 
@@ -86,6 +86,9 @@ int main(int argc, char** argv) {
     QCommandLineOption size("size", "Window size for --screenshot/--benchmark (default 1600x900).", "WxH", "1600x900");
     QCommandLineOption benchmark("benchmark", "Load FILE, zoom and pan by script, print load_ms and frame-time "
                                               "percentiles as `name value unit` lines, and exit.");
+    QCommandLineOption view("view", "Show this window of the trace first, in seconds from its start (e.g. 8.4:8.7).",
+                            "FROM:TO");
+    parser.addOption(view);
     parser.addOption(screenshot);
     parser.addOption(size);
     parser.addOption(benchmark);
@@ -95,6 +98,17 @@ int main(int argc, char** argv) {
     if (files.size() > 2) {
         std::fprintf(stderr, "vramscope-gui: at most two files (FILE and FILE2 to compare); see --help\n");
         return 2;
+    }
+    double viewFrom = -1, viewTo = -1;
+    if (parser.isSet(view)) {
+        const QStringList parts = parser.value(view).split(':');
+        bool a = false, b = false;
+        if (parts.size() == 2) viewFrom = parts[0].toDouble(&a), viewTo = parts[1].toDouble(&b);
+        if (!a || !b || viewFrom < 0 || viewTo <= viewFrom) {
+            std::fprintf(stderr, "vramscope-gui: --view wants FROM:TO in seconds from the trace's start, FROM < TO "
+                                 "(got '%s')\n", qPrintable(parser.value(view)));
+            return 2;
+        }
     }
     if (batch && files.isEmpty()) {
         std::fprintf(stderr, "vramscope-gui: --screenshot and --benchmark need a FILE; see --help\n");
@@ -134,7 +148,12 @@ int main(int argc, char** argv) {
             window.openTrace(files[1], 1);
             return;
         }
-        if (pending > 0 || !batch) return;
+        if (pending > 0) return;
+        if (ok && viewTo > 0 && window.document(0)) {
+            const double first = double(window.document(0)->firstNs());
+            window.canvas()->setView(first + viewFrom * 1e9, first + viewTo * 1e9);
+        }
+        if (!batch) return;
         const qint64 loadMs = loadClock.elapsed();
         // Let the window lay out and paint once before grabbing it.
         QTimer::singleShot(200, &app, [&, loadMs] {
