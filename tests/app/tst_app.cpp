@@ -390,6 +390,16 @@ private slots:
         QCOMPARE(p.exitCode(), 1);
         QVERIFY(p.readAllStandardError().contains("not a vramscope trace"));
         QVERIFY(!QFile::exists(path("bad.png")));
+
+        // --view opens a window of the trace: a zoomed shot differs from the whole.
+        p.start(VRAMSCOPE_GUI, {fixture_, "--view", "1.0:1.2", "--screenshot", path("view.png"), "--size", "1280x800"});
+        QVERIFY(p.waitForFinished(120000));
+        QCOMPARE(p.exitCode(), 0);
+        QVERIFY(QImage(path("view.png")) != image);
+        p.start(VRAMSCOPE_GUI, {fixture_, "--view", "2:1", "--screenshot", path("never.png")});
+        QVERIFY(p.waitForFinished(60000));
+        QCOMPARE(p.exitCode(), 2);
+        QVERIFY(p.readAllStandardError().contains("--view wants FROM:TO"));
     }
 };
 
