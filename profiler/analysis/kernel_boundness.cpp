@@ -34,6 +34,17 @@ struct NameFit {
     std::vector<double> weight;   // summed overlap, in samples
 };
 
+// A sample overlapping more distinct names than this says little about any
+// one of them, and its pairs would cost its size squared: it is left out of
+// the fit (real training steps put 5-30 names in a 1 ms sample; a hostile or
+// odd trace could put thousands).
+constexpr size_t kMaxNamesPerSample = 64;
+
+// Kernel × sample overlaps one fit may visit: far above any real trace
+// (GPT-2: ~10 per kernel), a bound for a hostile one, which then keeps the
+// name-based classes.
+constexpr uint64_t kMaxOverlaps = uint64_t(1) << 28;
+
 using SampleShares = std::vector<std::vector<std::pair<uint32_t, double>>>;
 
 // Share of each sample each name ran: rows[j] = {(name, share)}, by one
@@ -45,6 +56,7 @@ SampleShares sampleShares(const model::TraceModel& m, const model::CounterSeries
     const size_t samples = s.timesNs.size();
     SampleShares rows(samples);
     size_t first = 0;
+    uint64_t overlaps = 0;
     for (size_t i = 0; i < k.size(); ++i) {
         const uint64_t a = k.startNs[i], b = k.endNs(i);
         while (first < samples && s.timesNs[first] <= a) ++first;
@@ -53,8 +65,10 @@ SampleShares sampleShares(const model::TraceModel& m, const model::CounterSeries
             if (start >= b) break;
             const uint64_t lo = std::max(a, start), hi = std::min(b, end);
             if (hi <= lo) continue;
+            if (++overlaps > kMaxOverlaps) return SampleShares(samples);
             const uint32_t n = nameOfKernel[i];
             auto& row = rows[j];
+            if (row.size() > kMaxNamesPerSample) continue;  // left out of the fit anyway
             auto it = std::find_if(row.begin(), row.end(), [n](const auto& e) { return e.first == n; });
             const double share = double(hi - lo) / double(interval);
             if (it == row.end()) row.emplace_back(n, share);
@@ -87,6 +101,7 @@ Gram gramOf(const SampleShares& rows, size_t names) {
     std::vector<double> full(dense ? names * names : 0, 0);
     std::unordered_map<uint64_t, double> sparse;  // (i << 32 | j), i != j
     for (const auto& row : rows) {
+        if (row.size() > kMaxNamesPerSample) continue;
         for (const auto& [a, fa] : row) {
             g.weight[a] += fa;
             g.diag[a] += fa * fa;
@@ -115,6 +130,7 @@ NameFit fitPerName(const SampleShares& rows, const Gram& g, const model::Counter
     fit.weight = g.weight;
     std::vector<double> rhs(names, 0);
     for (size_t j = 0; j < rows.size() && j < s.valuesMilli.size(); ++j) {
+        if (rows[j].size() > kMaxNamesPerSample) continue;
         const double y = s.valuesMilli[j] / 1000.0;
         for (const auto& [a, fa] : rows[j]) rhs[a] += fa * y;
     }

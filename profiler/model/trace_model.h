@@ -65,7 +65,10 @@ struct KernelColumns {
     uint64_t endNs(size_t i) const { return startNs[i] + durationNs[i]; }
     bool hasLaunchTimes() const { return !queuedLeadNs.empty(); }
     // When the CPU launched kernel i (its start when unknown).
-    uint64_t launchNs(size_t i) const { return startNs[i] - (queuedLeadNs.empty() ? 0 : queuedLeadNs[i]); }
+    uint64_t launchNs(size_t i) const {
+        const uint64_t lead = queuedLeadNs.empty() ? 0 : queuedLeadNs[i];
+        return lead < startNs[i] ? startNs[i] - lead : 0;
+    }
     size_t memoryBytes() const;
 };
 

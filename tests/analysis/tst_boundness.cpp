@@ -4,6 +4,7 @@
 
 #include "analysis/boundness.h"
 #include "analysis/iterations.h"
+#include "analysis/kernel_boundness.h"
 #include "format/writer.h"
 #include "model/model_builder.h"
 
@@ -20,6 +21,7 @@ private slots:
     void kernelBoundFollowsTheKernel();
     void kernelNamesGiveAnEstimate();
     void launchTimesGiveEachPhaseItsOwnKernels();
+    void thousandsOfNamesInOneSampleKeepTheirNameClass();
 };
 
 // Four steps in which the GPU runs behind the CPU, as in a GPU-bound
@@ -85,6 +87,67 @@ static std::string writeLaggingSteps(const QString& name, bool launchTimes) {
         }
     }
     return w.close() ? path : std::string();
+}
+
+// A sample overlapping 5000 distinct kernel names (an odd or hostile trace)
+// is left out of the per-name fit instead of costing 5000² pairs; those
+// names keep the class their name gives, and the GEMM running alone in the
+// next samples is still fitted from its counters.
+void TestBoundness::thousandsOfNamesInOneSampleKeepTheirNameClass() {
+    using namespace vramscope::format;
+    const std::string path = testing::fixtureDir().filePath("crowded.vtrace").toStdString();
+    {
+        TraceWriter w;
+        QVERIFY(w.open(path));
+        constexpr uint64_t ms = 1'000'000, t0 = 1'000'000'000;
+        CounterInfo info;
+        info.timestampNs = t0;
+        info.source = CounterSource::PmSampling;
+        info.intervalNs = ms;
+        for (uint32_t c = 1; c <= 2; ++c) {
+            info.counterId = c;
+            info.metric = c == 1 ? CounterMetric::SmThroughputPct : CounterMetric::DramThroughputPct;
+            info.nameId = w.intern(c == 1 ? "sm__throughput" : "dram__throughput");
+            w.write(info);
+        }
+        Kernel k;
+        for (uint64_t i = 0; i < 5000; ++i) {  // 5000 names of 100 ns each inside the first sample
+            k.startNs = t0 + i * 150;
+            k.endNs = k.startNs + 100;
+            k.nameId = w.intern("elementwise_kernel_" + std::to_string(i));
+            w.write(k);
+        }
+        for (uint64_t i = 1; i < 20; ++i) {  // then a GEMM alone for 19 samples
+            k.startNs = t0 + i * ms;
+            k.endNs = k.startNs + ms;
+            k.nameId = w.intern("ampere_bf16_gemm");
+            w.write(k);
+        }
+        for (uint64_t i = 1; i <= 20; ++i)
+            for (uint32_t c = 1; c <= 2; ++c) {
+                CounterSample sample;
+                sample.timestampNs = t0 + i * ms;
+                sample.counterId = c;
+                sample.valueMilli = c == 1 ? 80'000 : 10'000;
+                w.write(sample);
+            }
+        QVERIFY(w.close());
+    }
+    model::TraceModel m;
+    std::string error;
+    QVERIFY2(model::loadModel(path, m, {}, &error), error.c_str());
+    const auto kb = analysis::kernelBoundness(m);
+    QVERIFY(kb.fromCounters);
+    QCOMPARE(kb.byName.size(), size_t(5001));
+    size_t bandwidth = 0;
+    uint32_t gemm = 0;
+    for (const auto& [name, bound] : kb.byName) {
+        if (m.text(name) == "ampere_bf16_gemm") gemm = name;
+        else bandwidth += bound == Bound::Bandwidth;  // "elementwise": bandwidth by name
+    }
+    QCOMPARE(bandwidth, size_t(5000));
+    QCOMPARE(kb.byName.at(gemm), Bound::Compute);
+    QVERIFY(std::abs(kb.smAndDramPct.at(gemm).first - 80) < 1);
 }
 
 void TestBoundness::launchTimesGiveEachPhaseItsOwnKernels() {
