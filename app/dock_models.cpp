@@ -144,6 +144,8 @@ void KernelTableModel::setDocument(std::shared_ptr<const TraceDocument> doc) {
                     if (auto t = kb.tensorPct.find(k.nameId[i]); t != kb.tensorPct.end())
                         tip += QString(", tensor pipes %1 %").arg(t->second, 0, 'f', 1);
                     tip += " of peak, fitted to the counter samples across all its launches";
+                    if (!kb.classedByCounters.count(k.nameId[i]))
+                        tip += "; the class comes from its name: it ran for less than one sample in all";
                 }
                 rows_.push_back({QString::fromStdString(doc->model.text(k.nameId[i])), 0, 0, cls, tip});
             }

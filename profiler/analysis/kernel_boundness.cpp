@@ -197,7 +197,10 @@ KernelBoundness kernelBoundness(const model::TraceModel& m) {
             if (tensorPct >= 0) out.tensorPct[nameOf[n]] = tensorPct;
             // A name that ran for less than one sample in all leaves its
             // values to its neighbours: its name says more (filled below).
-            if (smFit.weight[n] >= 1) out.byName[nameOf[n]] = classifyCounters(smPct, dramPct, tensorPct, smThreshold);
+            if (smFit.weight[n] >= 1) {
+                out.byName[nameOf[n]] = classifyCounters(smPct, dramPct, tensorPct, smThreshold);
+                out.classedByCounters.insert(nameOf[n]);
+            }
         }
     }
     // Names no sample covered (or no counters at all): estimate from the name.

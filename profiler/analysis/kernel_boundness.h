@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 namespace vramscope::analysis {
@@ -22,6 +23,9 @@ struct KernelBoundness {
     // Per name, fitted to the samples (kernel_boundness.cpp says how).
     std::unordered_map<uint32_t, std::pair<double, double>> smAndDramPct;
     std::unordered_map<uint32_t, double> tensorPct;  // where a tensor-pipe counter was sampled
+    // Names whose class came from the counters; the others' from their name
+    // (no counters, or the name ran for less than one sample in all).
+    std::unordered_set<uint32_t> classedByCounters;
 };
 
 // One entry per kernel name in model.kernels. O(kernels + samples).

@@ -154,8 +154,7 @@ QJsonObject summaryJson(const QString& path, const model::TraceModel& m, const T
             {"count", qint64(s.kernels[i].count)},
             {"total_ns", qint64(s.kernels[i].totalNs)},
             {"bound", bound == s.kernelBounds.byName.end() ? "unknown" : boundText(bound->second)},
-            {"bound_source", s.kernelBounds.fromCounters && s.kernelBounds.smAndDramPct.count(s.kernels[i].nameId)
-                                 ? "counters" : "name"},
+            {"bound_source", s.kernelBounds.classedByCounters.count(s.kernels[i].nameId) ? "counters" : "name"},
         });
     }
     QJsonArray rooflineKernels;
@@ -317,8 +316,11 @@ void printText(const QString& path, const model::TraceModel& m, const TraceSumma
         std::printf("\n");
         if (!e.note.empty()) std::printf("                (%s)\n", e.note.c_str());
     }
-    std::printf("  boundness     from %s counters, phases by %s", s.boundness.source.c_str(),
-                s.boundness.attribution == "launch_time" ? "kernel launch time" : "CPU time");
+    if (s.boundness.source == "estimated")
+        std::printf("  boundness     estimated from kernel names (no hardware counters), phases by CPU time");
+    else
+        std::printf("  boundness     from %s counters, phases by %s", s.boundness.source.c_str(),
+                    s.boundness.attribution == "launch_time" ? "kernel launch time" : "CPU time");
     if (!s.boundness.leftOut.empty()) {
         QStringList which;
         for (size_t i : s.boundness.leftOut) which << QString::number(i);
@@ -327,6 +329,24 @@ void printText(const QString& path, const model::TraceModel& m, const TraceSumma
                     qPrintable(msText(double(s.boundness.medianIterationNs))));
     }
     std::printf("\n");
+    // The kernels that take the GPU's time, and what limits each.
+    uint64_t gpuNs = 0;
+    bool anyByName = false;
+    for (const KernelStats& k : s.kernels) gpuNs += k.totalNs;
+    for (size_t i = 0; i < s.kernels.size() && i < 5 && gpuNs; ++i) {
+        const KernelStats& k = s.kernels[i];
+        auto bound = s.kernelBounds.byName.find(k.nameId);
+        const bool fitted = s.kernelBounds.classedByCounters.count(k.nameId) != 0;
+        anyByName = anyByName || !fitted;
+        std::string name = k.name.size() > 90 ? k.name.substr(0, 87) + "..." : k.name;
+        const std::string cls =
+            std::string(bound == s.kernelBounds.byName.end() ? "unknown" : boundText(bound->second)) + (fitted ? "" : "*");
+        std::printf("  %-13s %5.1f%%  %-10s  %s\n", i == 0 ? "top kernels" : "", 100.0 * double(k.totalNs) / double(gpuNs),
+                    cls.c_str(), name.c_str());
+    }
+    if (anyByName)
+        std::printf("                (* class from the kernel's name: %s)\n",
+                    s.kernelBounds.fromCounters ? "too little of it was sampled" : "no hardware counters in this trace");
     for (const auto& p : m.problems) std::printf("  problem       %s\n", p.message.c_str());
 }
 

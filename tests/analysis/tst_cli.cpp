@@ -110,6 +110,11 @@ void TestCli::summaryJsonCountsFortyIterationsAndTheLeak() {
     QCOMPARE(clean["boundness"]["phases"]["forward"]["bound"].toString(), QString("compute"));
     QCOMPARE(clean["boundness"]["left_out_iterations"].toArray().size(), 0);  // every synth step alike
     QCOMPARE(clean["per_iteration"][7]["phases"]["optimizer"]["bound"].toString(), QString("bandwidth"));
+    QCOMPARE(clean["top_kernels"][0]["bound_source"].toString(), QString("counters"));
+    // The text names the kernels that take the GPU's time, with their class.
+    const Run text = runCli({"summary", trace("clean40")});
+    QVERIFY2(text.out.contains("top kernels") && text.out.contains("compute"), text.out.constData());
+    QVERIFY(text.out.contains("boundness     from synthetic counters"));
     QCOMPARE(clean["boundness"]["phases"]["optimizer"]["bound"].toString(), QString("bandwidth"));
     const QJsonObject leak =
         QJsonDocument::fromJson(runCli({"summary", trace("leak40", 8388608), "--json"}).out).object();
