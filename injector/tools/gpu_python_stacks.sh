@@ -39,7 +39,7 @@ rec() {
   echo "exit $?"
   grep -E "^vramscope: (Python|PyTorch|could|the )|stats:|^(loop|optimizer_steps|micro_batches|eval_passes|step_ms_median) " "$W/$name.out" \
     | sed -E 's/stats: .*(tensorEvents=[0-9]+).*(callsites=[0-9]+)/stats: \1 \2/' | cut -c1-200
-  "$C" "$W/$name.vtrace" | grep -E "^(footer|count\.(tensor_memory|callsite|phase|string) )" | paste -sd' '
+  "$C" "$W/$name.vtrace" | grep -E "^(footer|count\.(tensor_memory|callsite|phase|string|counter_sample) |kernel_l)" | paste -sd' '
   ls -la "$W/$name.vtrace" | awk '{print "bytes", $5}'
 }
 if [[ -z "${SKIP_RECORD:-}" ]]; then

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <map>
 #include <string>
+#include <vector>
 
 using namespace vramscope::format;
 
@@ -72,6 +73,16 @@ int main(int argc, char** argv) {
     for (const auto& k : t.get<Kernel>()) { first = std::min(first, k.startNs); last = std::max(last, k.endNs); }
     for (const auto& m : mem) { first = std::min(first, m.timestampNs); last = std::max(last, m.timestampNs); }
     if (last > first) std::printf("duration_ns %" PRIu64 "\n", last - first);
+    // Launch times (--launch-times): how many kernels carry one, and how far
+    // behind the CPU the GPU started them (median and 99th percentile).
+    std::vector<uint64_t> leads;
+    for (const auto& k : t.get<Kernel>())
+        if (k.queuedLeadNs) leads.push_back(k.queuedLeadNs);
+    if (!leads.empty()) {
+        std::sort(leads.begin(), leads.end());
+        std::printf("kernel_launch_times %zu\nkernel_lead_ns_median %" PRIu64 "\nkernel_lead_ns_p99 %" PRIu64 "\n",
+                    leads.size(), leads[leads.size() / 2], leads[std::min(leads.size() - 1, leads.size() * 99 / 100)]);
+    }
     std::map<std::string, uint64_t> kernelNames;
     for (const auto& k : t.get<Kernel>()) ++kernelNames[t.text(k.nameId)];
     for (auto& [n, c] : kernelNames) std::printf("kernel %" PRIu64 " %.80s\n", c, n.c_str());
