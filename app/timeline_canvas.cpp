@@ -3,6 +3,7 @@
 #include "format_text.h"
 #include "sweep_search.h"
 #include "timeline_style.h"
+#include "timeline_tooltips.h"
 
 #include <imgui.h>
 
@@ -24,35 +25,6 @@ constexpr float kStreamHeight = 16;
 constexpr float kCounterHeight = 30;
 constexpr float kGap = 6;
 constexpr float kBoundBand = 4;  // the phase's class, along the bottom of the phases band
-
-// The phase under the mouse: its iteration, length and what limited the GPU.
-void phaseTooltip(const TraceDocument& doc, uint64_t t) {
-    // Spans are sorted by start and do not overlap, except recomputes inside a backward.
-    auto after = std::upper_bound(doc.phases.begin(), doc.phases.end(), t,
-                                  [](uint64_t time, const PhaseSpan& s) { return time < s.startNs; });
-    for (int back = 0; back < 64 && after != doc.phases.begin(); ++back) {
-        const PhaseSpan& s = *--after;
-        if (s.endNs < t || s.phase < 0) continue;
-        ImGui::BeginTooltip();
-        ImGui::Text("%s, iteration %u: %s", phaseName(s.kind), s.iteration,
-                    formatDuration(double(s.endNs - s.startNs), 0).c_str());
-        const auto& b = doc.summary.boundness;
-        if (s.iteration < b.iterations.size()) {
-            const analysis::PhaseBoundness& p = b.iterations[s.iteration].phases[size_t(s.phase)];
-            ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(boundColor(p.bound)), "%s-bound", analysis::boundText(p.bound));
-            std::string counters = "GPU busy " + std::to_string(int(std::lround(100 * p.busyFraction))) + "%";
-            if (p.smThroughputPct >= 0) counters += "   SM " + std::to_string(int(std::lround(p.smThroughputPct))) + "%";
-            if (p.dramThroughputPct >= 0) counters += "   DRAM " + std::to_string(int(std::lround(p.dramThroughputPct))) + "%";
-            if (p.tensorPipePct >= 0) counters += "   tensor " + std::to_string(int(std::lround(p.tensorPipePct))) + "%";
-            ImGui::TextUnformatted(counters.c_str());
-            ImGui::TextDisabled("%s", b.source == "estimated" ? "estimated from kernel names (no counters in this trace)"
-                                                              : ("from " + b.source + " counters").c_str());
-            if (!b.iterations[s.iteration].steady) ImGui::TextDisabled("a slow iteration: left out of the per-phase classes");
-        }
-        ImGui::EndTooltip();
-        return;
-    }
-}
 
 uint32_t hashText(const std::string& s) {
     uint32_t h = 2166136261u;
@@ -438,29 +410,7 @@ void TimelineCanvas::drawTrace(int di, float top, float bottom, float left, floa
         ImVec2 mouse = ImGui::GetIO().MousePos;
         if (mouse.x >= left && mouse.x < right && mouse.y >= y0 && mouse.y < y1 && !ImGui::IsMouseDragging(0)) {
             uint64_t t = uint64_t(std::max(0.0, traceNs(mouse.x)));
-            ImGui::BeginTooltip();
-            ImGui::Text("%s  at %s", doc.displayName.toUtf8().constData(),
-                        formatDuration(double(t) - double(m.firstNs), 0).c_str());
-            ImGui::Text("allocated %s   reserved %s", formatBytes(double(m.allocated.valueAt(t))).c_str(),
-                        formatBytes(double(m.reserved.valueAt(t))).c_str());
-            auto byCategory = doc.categoryCurves.at(t);
-            for (int k = 0; k < analysis::kCategoryCount; ++k)
-                if (byCategory[size_t(k)])
-                    ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(categoryColor(analysis::Category(k))), "  %-16s %s",
-                                       analysis::categoryName(analysis::Category(k)),
-                                       formatBytes(double(byCategory[size_t(k)])).c_str());
-            auto top5 = m.topLiveBlocksAt(t, 5);
-            if (!top5.empty()) {
-                ImGui::Separator();
-                ImGui::TextUnformatted("largest live blocks:");
-                for (uint32_t bi : top5) {
-                    std::string where = m.callsiteText(m.blocks.callsiteId[bi]);
-                    ImGui::Text("  %10s  0x%llx  age %s %s", formatBytes(double(m.blocks.bytes[bi])).c_str(),
-                                static_cast<unsigned long long>(m.blocks.address[bi]),
-                                formatDuration(double(t - m.blocks.allocNs[bi]), 0).c_str(), where.c_str());
-                }
-            }
-            ImGui::EndTooltip();
+            memoryTooltip(doc, t);
             if (ImGui::IsMouseReleased(0) && !ImGui::GetIO().KeyShift) emit cursorTimeChanged(di, t);
         }
         y = y1 + kGap;
