@@ -19,8 +19,9 @@
 // whole-stack cache (hash of every code object and offset → innermost id)
 // answers the steady state with one lookup per allocation; a miss walks
 // (parent id, code object, instruction offset) → id frame by frame. A code object can be freed and its address reused by
-// another: each entry keeps the code's file-name object and first line, and a
-// hit whose code no longer matches them is treated as a miss.
+// another: each entry keeps the code's identity (CodeIdentity: its name
+// strings' objects, lengths and last bytes, its first line), and a hit whose
+// code no longer matches it is treated as a miss.
 #pragma once
 
 #define PY_SSIZE_T_CLEAN
@@ -40,6 +41,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -137,6 +139,55 @@ inline std::string utf8Of(PyObject* s) {
     return out;
 }
 
+// What tells a code object from another that took its freed address: the
+// str objects of its file and function names (freed and reused as well, as
+// generated code comes and goes), their lengths and last 8 bytes, and its
+// first line. A few loads per frame; no GIL needed.
+struct CodeIdentity {
+    const void* file = nullptr;
+    const void* name = nullptr;
+    uint64_t fileTail = 0, nameTail = 0;
+    uint32_t fileLength = 0, nameLength = 0;
+    int firstLine = 0;
+    bool operator==(const CodeIdentity& o) const {  // C++17: the bridge may be built with -std=c++17
+        return file == o.file && name == o.name && fileTail == o.fileTail && nameTail == o.nameTail &&
+               fileLength == o.fileLength && nameLength == o.nameLength && firstLine == o.firstLine;
+    }
+};
+
+inline uint64_t strTail(PyObject* s, uint32_t* length) {
+    *length = 0;
+    if (!s || !PyUnicode_Check(s)) return 0;
+#if PY_VERSION_HEX < 0x030C0000
+    if (!PyUnicode_IS_READY(s)) return 0;
+#endif
+    const size_t n = static_cast<size_t>(PyUnicode_GET_LENGTH(s));
+    const size_t bytes = n * static_cast<size_t>(PyUnicode_KIND(s));
+    const size_t take = bytes < 8 ? bytes : 8;
+    uint64_t tail = 0;
+    std::memcpy(&tail, static_cast<const char*>(PyUnicode_DATA(s)) + bytes - take, take);
+    *length = static_cast<uint32_t>(n);
+    return tail;
+}
+
+inline PyObject* codeName(PyCodeObject* code) {
+#if PY_VERSION_HEX >= 0x030B0000
+    return code->co_qualname ? code->co_qualname : code->co_name;
+#else
+    return code->co_name;
+#endif
+}
+
+inline CodeIdentity identityOf(PyCodeObject* code) {
+    CodeIdentity id;
+    id.file = code->co_filename;
+    id.name = codeName(code);
+    id.fileTail = strTail(code->co_filename, &id.fileLength);
+    id.nameTail = strTail(codeName(code), &id.nameLength);
+    id.firstLine = code->co_firstlineno;
+    return id;
+}
+
 // Receives each new chain link once: id > 0, parent 0 = outermost kept frame.
 using DefineCallsite = void (*)(uint32_t id, uint32_t parentId, const char* file, const char* function, uint32_t line,
                                 void* context);
@@ -163,9 +214,7 @@ public:
         Stack& stack = byStack_[h];
         stack.id = parent;
         stack.frames.clear();
-        for (int i = 0; i < n; ++i)
-            stack.frames.push_back({frames[i].code, frames[i].byteOffset, frames[i].code->co_filename,
-                                    frames[i].code->co_firstlineno});
+        for (int i = 0; i < n; ++i) stack.frames.push_back({frames[i].code, frames[i].byteOffset, identityOf(frames[i].code)});
         return parent;
     }
 
@@ -175,8 +224,7 @@ private:
     struct StackFrame {
         const void* code;
         int byteOffset;
-        const void* fileObject;  // identity check against code-object reuse
-        int firstLine;
+        CodeIdentity identity;  // against code-object reuse
     };
     struct Stack {
         uint32_t id = 0;
@@ -187,8 +235,7 @@ private:
         if (s.frames.size() != size_t(n)) return false;
         for (int i = 0; i < n; ++i) {
             const StackFrame& f = s.frames[size_t(i)];
-            if (f.code != frames[i].code || f.byteOffset != frames[i].byteOffset ||
-                f.fileObject != frames[i].code->co_filename || f.firstLine != frames[i].code->co_firstlineno)
+            if (f.code != frames[i].code || f.byteOffset != frames[i].byteOffset || !(f.identity == identityOf(frames[i].code)))
                 return false;
         }
         return true;
@@ -211,8 +258,7 @@ private:
     };
     struct Entry {
         uint32_t id;
-        const void* fileObject;  // identity check against code-object reuse
-        int firstLine;
+        CodeIdentity identity;  // against code-object reuse
     };
     struct TextKey {
         uint32_t parent;
@@ -229,24 +275,15 @@ private:
         }
     };
 
-    static PyObject* nameOf(PyCodeObject* code) {
-#if PY_VERSION_HEX >= 0x030B0000
-        return code->co_qualname ? code->co_qualname : code->co_name;
-#else
-        return code->co_name;
-#endif
-    }
-
     uint32_t link(uint32_t parent, const RawFrame& f) {
         const FrameKey key{parent, f.byteOffset, f.code};
+        const CodeIdentity identity = identityOf(f.code);
         auto it = byFrame_.find(key);
-        if (it != byFrame_.end() && it->second.fileObject == f.code->co_filename &&
-            it->second.firstLine == f.code->co_firstlineno)
-            return it->second.id;
+        if (it != byFrame_.end() && it->second.identity == identity) return it->second.id;
         // New frame (or a reused code address): resolve it to text.
         const int line = PyCode_Addr2Line(f.code, f.byteOffset);
         TextKey text{parent, line > 0 ? static_cast<uint32_t>(line) : 0u, utf8Of(f.code->co_filename),
-                     utf8Of(nameOf(f.code))};
+                     utf8Of(codeName(f.code))};
         auto [textIt, added] = byText_.try_emplace(std::move(text), 0);
         if (added) {
             textIt->second = ++lastId_;
@@ -254,7 +291,7 @@ private:
                 define_(textIt->second, parent, textIt->first.file.c_str(), textIt->first.function.c_str(),
                         textIt->first.line, context_);
         }
-        byFrame_[key] = Entry{textIt->second, f.code->co_filename, f.code->co_firstlineno};
+        byFrame_[key] = Entry{textIt->second, identity};
         return textIt->second;
     }
 
