@@ -29,13 +29,11 @@ Bound boundFromKernelName(std::string_view name) {
     return Bound::Bandwidth;
 }
 
-Bound classifyCounters(double sm, double dram, double tensor, double smThreshold) {
-    if ((sm >= smThreshold && sm >= dram) || (tensor >= 50 && tensor >= dram)) return Bound::Compute;
-    if (dram >= 50) return Bound::Bandwidth;
-    return Bound::Latency;
+const model::CounterSeries* counterSeries(const TraceModel& m, CounterMetric metric) {
+    for (const auto& s : m.counters)
+        if (s.info.metric == metric && !s.timesNs.empty()) return &s;
+    return nullptr;
 }
-
-namespace {
 
 // The SM side counts as the limit above this percentage. 50 % of peak for
 // throughput metrics (sm__throughput, GPM pipe utilisations). PM sampling on
@@ -44,12 +42,19 @@ namespace {
 // sub-units sm__throughput takes the maximum of: it reads lower. Measured on
 // an H100 (tests/data/counters_gemm.vtrace): a tiled FP32 GEMM that ncu puts
 // at 89.9 % sm__throughput issues at 36 %; a DRAM-bound triad at 11.6 %,
-// a launch storm at 0 %. Hence 30 % for issue rates. The same rule is in
-// kernel_boundness.cpp.
-double computeThresholdPct(const TraceModel& m, const model::CounterSeries* sm) {
+// a launch storm at 0 %. Hence 30 % for issue rates.
+double smThresholdPct(const TraceModel& m, const model::CounterSeries* sm) {
     if (sm && m.text(sm->info.nameId).find("inst_executed") != std::string::npos) return 30;
     return 50;
 }
+
+Bound classifyCounters(double sm, double dram, double tensor, double smThreshold) {
+    if ((sm >= smThreshold && sm >= dram) || (tensor >= 50 && tensor >= dram)) return Bound::Compute;
+    if (dram >= 50) return Bound::Bandwidth;
+    return Bound::Latency;
+}
+
+namespace {
 
 Bound classify(double sm, double dram, double tensor, double busy, double smThreshold) {
     if (busy < 0.5) return Bound::Latency;
@@ -117,13 +122,10 @@ PhaseBoundness finish(const Accumulator& a, bool counters, double smThreshold) {
 BoundnessReport analyzeBoundness(const TraceModel& m, const IterationSet& set) {
     BoundnessReport r;
     if (set.iterations.empty()) return r;
-    const model::CounterSeries *sm = nullptr, *dram = nullptr, *tensor = nullptr;
-    for (const auto& s : m.counters) {
-        if (s.info.metric == CounterMetric::SmThroughputPct && !sm) sm = &s;
-        if (s.info.metric == CounterMetric::DramThroughputPct && !dram) dram = &s;
-        if (s.info.metric == CounterMetric::TensorPipePct && !tensor) tensor = &s;
-    }
-    const bool counters = (sm && !sm->timesNs.empty()) || (dram && !dram->timesNs.empty());
+    const model::CounterSeries* sm = counterSeries(m, CounterMetric::SmThroughputPct);
+    const model::CounterSeries* dram = counterSeries(m, CounterMetric::DramThroughputPct);
+    const model::CounterSeries* tensor = counterSeries(m, CounterMetric::TensorPipePct);
+    const bool counters = sm || dram;
     r.source = counters ? sourceText((sm ? sm : dram)->info.source) : "estimated";
 
     std::unordered_map<uint32_t, Bound> nameBound;  // per string id
@@ -132,7 +134,7 @@ BoundnessReport analyzeBoundness(const TraceModel& m, const IterationSet& set) {
         if (added) it->second = boundFromKernelName(m.text(nameId));
         return it->second;
     };
-    const double smThreshold = computeThresholdPct(m, sm);
+    const double smThreshold = smThresholdPct(m, sm);
     std::array<Accumulator, kPhaseCount> acc{};
     Accumulator all;
     const auto& k = m.kernels;
@@ -226,11 +228,8 @@ BoundnessReport analyzeBoundness(const TraceModel& m, const IterationSet& set) {
 
 Bound kernelBound(const TraceModel& m, size_t kernel) {
     if (kernel >= m.kernels.size()) return Bound::Unknown;
-    const model::CounterSeries *sm = nullptr, *dram = nullptr;
-    for (const auto& s : m.counters) {
-        if (s.info.metric == CounterMetric::SmThroughputPct && !sm && !s.timesNs.empty()) sm = &s;
-        if (s.info.metric == CounterMetric::DramThroughputPct && !dram && !s.timesNs.empty()) dram = &s;
-    }
+    const model::CounterSeries* sm = counterSeries(m, CounterMetric::SmThroughputPct);
+    const model::CounterSeries* dram = counterSeries(m, CounterMetric::DramThroughputPct);
     if (!sm && !dram) return boundFromKernelName(m.text(m.kernels.nameId[kernel]));
     const Bound byName = boundFromKernelName(m.text(m.kernels.nameId[kernel]));
     const TimeSpan span{m.kernels.startNs[kernel], std::max(m.kernels.endNs(kernel), m.kernels.startNs[kernel] + 1)};
@@ -239,7 +238,7 @@ Bound kernelBound(const TraceModel& m, size_t kernel) {
     if (dram) addSamples(*dram, span, dramSum, dramWeight, nullptr);
     if (smWeight <= 0 && dramWeight <= 0) return byName;
     const double smPct = smWeight > 0 ? smSum / smWeight : 0, dramPct = dramWeight > 0 ? dramSum / dramWeight : 0;
-    const Bound fromCounters = classifyCounters(smPct, dramPct, -1, computeThresholdPct(m, sm));
+    const Bound fromCounters = classifyCounters(smPct, dramPct, -1, smThresholdPct(m, sm));
     // A kernel much shorter than a sampling interval would only inherit its
     // neighbours' bound (measured on synth: most elementwise kernels read as
     // compute next to GEMMs); its name says more. Unless the samples around

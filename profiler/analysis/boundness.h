@@ -25,6 +25,13 @@ const char* boundText(Bound bound);
 // otherwise neither (latency, launch overhead, dependent chains).
 Bound classifyCounters(double smPct, double dramPct, double tensorPct, double smThresholdPct);
 
+// The first sampled series of a metric in the trace, or null.
+const model::CounterSeries* counterSeries(const model::TraceModel& model, format::CounterMetric metric);
+
+// The SM side's compute threshold for a series (percent): 30 for an
+// instruction-issue rate (what PM sampling gives on GH100), else 50.
+double smThresholdPct(const model::TraceModel& model, const model::CounterSeries* sm);
+
 // A kernel's likely bound from its name alone (GEMM, convolution, attention:
 // compute; elementwise, norms, reductions, copies, optimizers: bandwidth).
 Bound boundFromKernelName(std::string_view name);

@@ -9,12 +9,6 @@ namespace vramscope::analysis {
 
 namespace {
 
-const model::CounterSeries* findSeries(const model::TraceModel& m, format::CounterMetric metric) {
-    for (const auto& s : m.counters)
-        if (s.info.metric == metric && !s.timesNs.empty()) return &s;
-    return nullptr;
-}
-
 // A sample covers ~1 ms, and a training step's kernels last 2-200 µs, so
 // one sample mixes a dozen kernels: a GEMM's tensor-pipe activity is spread
 // over the elementwise kernels around it and theirs over it. What each
@@ -152,29 +146,50 @@ NameFit fitPerName(const SampleShares& rows, const Gram& g, const model::Counter
     return fit;
 }
 
-// As in boundness.cpp: an SM instruction-issue rate (what PM sampling gives
-// on GH100) reads lower than sm__throughput, so it counts from 30 %.
-double computeThresholdPct(const model::TraceModel& m, const model::CounterSeries& sm) {
-    return m.text(sm.info.nameId).find("inst_executed") != std::string::npos ? 30 : 50;
-}
-
 }  // namespace
+
+std::vector<KernelStats> kernelStats(const model::TraceModel& m) {
+    // String ids are dense from 1: a vector beats a hash map on 10M kernels.
+    uint32_t maxId = 0;
+    for (uint32_t id : m.kernels.nameId) maxId = std::max(maxId, id);
+    std::vector<KernelStats> byId(static_cast<size_t>(maxId) + 1);
+    for (size_t i = 0; i < m.kernels.size(); ++i) {
+        KernelStats& s = byId[m.kernels.nameId[i]];
+        ++s.count;
+        s.totalNs += m.kernels.durationNs[i];
+    }
+    std::vector<KernelStats> out;
+    for (uint32_t id = 0; id < byId.size(); ++id) {
+        if (!byId[id].count) continue;
+        byId[id].nameId = id;
+        byId[id].name = m.text(id);
+        out.push_back(std::move(byId[id]));
+    }
+    std::sort(out.begin(), out.end(), [](const KernelStats& a, const KernelStats& b) { return a.totalNs > b.totalNs; });
+    return out;
+}
 
 KernelBoundness kernelBoundness(const model::TraceModel& m) {
     KernelBoundness out;
-    const auto* sm = findSeries(m, format::CounterMetric::SmThroughputPct);
-    const auto* dram = findSeries(m, format::CounterMetric::DramThroughputPct);
-    const auto* tensor = findSeries(m, format::CounterMetric::TensorPipePct);
-    if (sm && dram) {
-        // Dense indices of the names that ran, per kernel.
-        std::unordered_map<uint32_t, uint32_t> dense;
-        std::vector<uint32_t> nameOf, nameOfKernel(m.kernels.size());
-        for (size_t i = 0; i < m.kernels.size(); ++i) {
-            auto [it, added] = dense.try_emplace(m.kernels.nameId[i], uint32_t(nameOf.size()));
-            if (added) nameOf.push_back(m.kernels.nameId[i]);
-            nameOfKernel[i] = it->second;
+    // The names that ran, densely numbered (string ids are dense from 1).
+    uint32_t maxId = 0;
+    for (uint32_t id : m.kernels.nameId) maxId = std::max(maxId, id);
+    constexpr uint32_t kUnseen = UINT32_MAX;
+    std::vector<uint32_t> denseOfId(static_cast<size_t>(maxId) + 1, kUnseen);
+    std::vector<uint32_t> nameOf, nameOfKernel(m.kernels.size());
+    for (size_t i = 0; i < m.kernels.size(); ++i) {
+        uint32_t& dense = denseOfId[m.kernels.nameId[i]];
+        if (dense == kUnseen) {
+            dense = uint32_t(nameOf.size());
+            nameOf.push_back(m.kernels.nameId[i]);
         }
-        const size_t names = nameOf.size();
+        nameOfKernel[i] = dense;
+    }
+    const size_t names = nameOf.size();
+    const auto* sm = counterSeries(m, format::CounterMetric::SmThroughputPct);
+    const auto* dram = counterSeries(m, format::CounterMetric::DramThroughputPct);
+    const auto* tensor = counterSeries(m, format::CounterMetric::TensorPipePct);
+    if (sm && dram) {
         // The series of one sampler share their sample times: one walk serves all.
         const SampleShares smRows = sampleShares(m, *sm, nameOfKernel);
         const Gram smGram = gramOf(smRows, names);
@@ -187,7 +202,7 @@ KernelBoundness kernelBoundness(const model::TraceModel& m) {
         const NameFit dramFit = fit(*dram);
         const NameFit tensorFit = tensor ? fit(*tensor) : NameFit{};
         out.fromCounters = true;
-        const double smThreshold = computeThresholdPct(m, *sm);
+        const double smThreshold = smThresholdPct(m, sm);
         for (size_t n = 0; n < names; ++n) {
             if (smFit.weight[n] <= 0) continue;  // no sample covered it
             const double smPct = smFit.value[n];
@@ -204,10 +219,8 @@ KernelBoundness kernelBoundness(const model::TraceModel& m) {
         }
     }
     // Names no sample covered (or no counters at all): estimate from the name.
-    for (size_t i = 0; i < m.kernels.size(); ++i) {
-        uint32_t name = m.kernels.nameId[i];
+    for (uint32_t name : nameOf)
         if (!out.byName.count(name)) out.byName[name] = boundFromKernelName(m.text(name));
-    }
     return out;
 }
 

@@ -9,9 +9,11 @@
 #include "model/trace_model.h"
 
 #include <cstdint>
+#include <string>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
+#include <vector>
 
 namespace vramscope::analysis {
 
@@ -30,5 +32,16 @@ struct KernelBoundness {
 
 // One entry per kernel name in model.kernels. O(kernels + samples).
 KernelBoundness kernelBoundness(const model::TraceModel& model);
+
+// Launches and GPU time per kernel name.
+struct KernelStats {
+    uint32_t nameId = 0;
+    std::string name;
+    uint64_t count = 0;
+    uint64_t totalNs = 0;
+};
+
+// Every kernel name, most total time first. O(kernels).
+std::vector<KernelStats> kernelStats(const model::TraceModel& model);
 
 }  // namespace vramscope::analysis

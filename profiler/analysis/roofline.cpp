@@ -13,7 +13,7 @@ double roofAt(const Roofline& r, double flopsPerByte, bool fp32) {
     return std::min(fp32 ? r.peakFp32FlopsPerSec : r.peakFlopsPerSec, flopsPerByte * r.peakDramBytesPerSec);
 }
 
-Roofline roofline(const model::TraceModel& m, const KernelBoundness& kernels) {
+Roofline roofline(const model::TraceModel& m, const KernelBoundness& kernels, const std::vector<KernelStats>& stats) {
     Roofline r;
     if (m.devices.empty() || !kernels.fromCounters) return r;
     r.peakFlopsPerSec = double(m.devices.front().peakFlopsPerSec);
@@ -23,7 +23,7 @@ Roofline roofline(const model::TraceModel& m, const KernelBoundness& kernels) {
     r.ridgeFlopsPerByte = r.peakFlopsPerSec / r.peakDramBytesPerSec;
     r.valid = true;
     std::unordered_map<uint32_t, uint64_t> timeByName;
-    for (size_t i = 0; i < m.kernels.size(); ++i) timeByName[m.kernels.nameId[i]] += m.kernels.durationNs[i];
+    for (const KernelStats& k : stats) timeByName[k.nameId] = k.totalNs;
     for (const auto& [name, smAndDram] : kernels.smAndDramPct) {
         RooflinePoint p;
         p.nameId = name;

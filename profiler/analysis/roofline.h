@@ -41,6 +41,7 @@ struct Roofline {
 // the tensor roof or (fp32) the one without tensor pipes.
 double roofAt(const Roofline& roofline, double flopsPerByte, bool fp32 = false);
 
-Roofline roofline(const model::TraceModel& model, const KernelBoundness& kernels);
+// `stats`: kernelStats(model), for each name's GPU time.
+Roofline roofline(const model::TraceModel& model, const KernelBoundness& kernels, const std::vector<KernelStats>& stats);
 
 }  // namespace vramscope::analysis

@@ -6,31 +6,6 @@ namespace vramscope::analysis {
 
 using model::TraceModel;
 
-namespace {
-
-std::vector<KernelStats> kernelStats(const TraceModel& m) {
-    // String ids are dense from 1: a vector beats a hash map on 10M kernels.
-    uint32_t maxId = 0;
-    for (uint32_t id : m.kernels.nameId) maxId = std::max(maxId, id);
-    std::vector<KernelStats> byId(static_cast<size_t>(maxId) + 1);
-    for (size_t i = 0; i < m.kernels.size(); ++i) {
-        KernelStats& s = byId[m.kernels.nameId[i]];
-        ++s.count;
-        s.totalNs += m.kernels.durationNs[i];
-    }
-    std::vector<KernelStats> out;
-    for (uint32_t id = 0; id < byId.size(); ++id) {
-        if (!byId[id].count) continue;
-        byId[id].nameId = id;
-        byId[id].name = m.text(id);
-        out.push_back(std::move(byId[id]));
-    }
-    std::sort(out.begin(), out.end(), [](const KernelStats& a, const KernelStats& b) { return a.totalNs > b.totalNs; });
-    return out;
-}
-
-}  // namespace
-
 TraceSummary summarize(const TraceModel& m, const SummaryOptions& options) {
     TraceSummary s;
     if (!m.devices.empty()) {
@@ -52,7 +27,7 @@ TraceSummary summarize(const TraceModel& m, const SummaryOptions& options) {
     s.boundness = analyzeBoundness(m, s.iterations);
     s.kernels = kernelStats(m);
     s.kernelBounds = kernelBoundness(m);
-    s.roofline = roofline(m, s.kernelBounds);
+    s.roofline = roofline(m, s.kernelBounds, s.kernels);
 
     uint64_t totalIterationNs = 0;
     for (const auto& it : s.iterations.iterations) {

@@ -46,13 +46,6 @@ struct PhaseStats {
     uint64_t meanPeakAllocatedBytes = 0;
 };
 
-struct KernelStats {
-    uint32_t nameId = 0;
-    std::string name;
-    uint64_t count = 0;
-    uint64_t totalNs = 0;
-};
-
 struct BlockInfo {
     uint32_t block = 0;  // index into model.blocks
     uint64_t bytes = 0, address = 0;
