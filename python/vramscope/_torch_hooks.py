@@ -118,7 +118,7 @@ class _ModuleHooks:
         self.handles.append(self.M.register_module_forward_pre_hook(self.global_pre))
         try:
             self.handles.append(self.M.register_module_forward_hook(self.global_post, always_call=True))
-        except TypeError:  # torch < 2.2: no always_call; backward_end resets
+        except TypeError:  # torch < 2.2: no always_call; step_ended resets the nesting count
             self.handles.append(self.M.register_module_forward_hook(self.global_post))
 
     def _remove_global(self):
