@@ -5,6 +5,8 @@
 #include <cstring>
 #include <strings.h>
 
+#include <string>
+
 namespace vramscope::inject {
 
 bool parseBool(const char* text, bool* value) {
@@ -37,6 +39,22 @@ bool parseCounterMode(const char* text, CounterMode* mode) {
     for (const char* t : {"off", "none", "0", "false", "no"})
         if (strcasecmp(text, t) == 0) { *mode = CounterMode::Off; return true; }
     return false;
+}
+
+bool parseDuty(const char* text, uint32_t* onMs, uint32_t* offMs) {
+    if (!text) return false;
+    if (strcasecmp(text, "off") == 0 || std::strcmp(text, "0:0") == 0) {
+        *onMs = *offMs = 0;
+        return true;
+    }
+    const char* colon = std::strchr(text, ':');
+    if (!colon || colon == text) return false;
+    const std::string on(text, size_t(colon - text));
+    uint32_t a = 0, b = 0;
+    if (!parseUnsigned(on.c_str(), 10, 100000, &a) || !parseUnsigned(colon + 1, 0, 100000, &b)) return false;
+    *onMs = b ? a : 0;  // no pause: sampling all along
+    *offMs = b;
+    return true;
 }
 
 namespace {
@@ -105,6 +123,10 @@ InjectorConfig parseConfig(GetEnvFunction getEnv, void* context, std::vector<std
         if (!parseCounterMode(v, &c.counters)) r.warn("VRAMSCOPE_COUNTERS", v, "one of pm, gpm, off");
     // 10 us is the finest period PM sampling was asked to keep up with here; 1 s the coarsest useful one.
     r.number("VRAMSCOPE_COUNTER_INTERVAL_US", 10, 1000000, &c.counterIntervalUs);
+    r.number("VRAMSCOPE_COUNTER_DECODE_MS", 5, 1000, &c.counterDecodeMs);
+    if (const char* v = r.get("VRAMSCOPE_COUNTER_DUTY"))
+        if (!parseDuty(v, &c.counterOnMs, &c.counterOffMs))
+            r.warn("VRAMSCOPE_COUNTER_DUTY", v, "ON:OFF in ms (ON 10-100000, OFF 0-100000)");
     r.boolean("VRAMSCOPE_COUNTERS_LIST", &c.listCounters);
     c.rank = r.integer("RANK");
     c.localRank = r.integer("LOCAL_RANK");

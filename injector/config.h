@@ -38,6 +38,10 @@ struct InjectorConfig {
     // (the exit abort it once caused is fixed: docs/injector.md).
     CounterMode counters = CounterMode::Off;
     uint32_t counterIntervalUs = 1000;       // VRAMSCOPE_COUNTER_INTERVAL_US: counter sampling period
+    uint32_t counterDecodeMs = 20;           // VRAMSCOPE_COUNTER_DECODE_MS: how often PM samples are decoded
+    // VRAMSCOPE_COUNTER_DUTY=ON:OFF (ms): PM sampling runs ON ms, then pauses
+    // OFF ms, and so on; 0:0 (default) samples all along.
+    uint32_t counterOnMs = 0, counterOffMs = 0;
     bool listCounters = false;               // VRAMSCOPE_COUNTERS_LIST: print the PM-sampling metrics on stderr
     int32_t rank = -1;                // RANK
     int32_t localRank = -1;           // LOCAL_RANK
@@ -56,6 +60,9 @@ InjectorConfig configFromEnvironment(std::vector<std::string>* warnings);
 bool parseBool(const char* text, bool* value);
 // "pm" / "auto" / "on" / "1", "gpm", "off" / "none" / "0" (case-insensitive).
 bool parseCounterMode(const char* text, CounterMode* mode);
+// "ON:OFF", two decimal millisecond counts: ON within [10, 100000], OFF
+// within [0, 100000]; "0:0" or "off" for no pauses.
+bool parseDuty(const char* text, uint32_t* onMs, uint32_t* offMs);
 // A decimal unsigned integer within [minValue, maxValue].
 bool parseUnsigned(const char* text, uint32_t minValue, uint32_t maxValue, uint32_t* value);
 

@@ -48,11 +48,12 @@ std::atomic<bool> gJoinClaimed{false};
 std::atomic<bool> gJoinTimedOut{false};
 
 
-uint64_t steadyMs() {
+uint64_t steadyNs() {
     timespec ts{};
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return uint64_t(ts.tv_sec) * 1000ull + uint64_t(ts.tv_nsec) / 1000000ull;
+    return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
 }
+uint64_t steadyMs() { return steadyNs() / 1000000ull; }
 
 // Registered from the sampler thread once a device's context is active, so
 // after the CUDA runtime registered its own teardown: exit handlers run in
@@ -60,7 +61,6 @@ uint64_t steadyMs() {
 // has the sampler finish (last decode, Stop) and joins it.
 void stopAtExit() { stopCounterSampler(); }
 
-constexpr uint32_t kDecodePeriodMs = 20;
 // Device-side buffer for raw samples. KEEP_LATEST mode: if the decode thread
 // falls behind, the oldest samples are overwritten instead of failing.
 constexpr size_t kHardwareBufferBytes = 16u << 20;
@@ -342,6 +342,13 @@ struct PmDevice {
     int64_t clockOffsetNs = 0;
     bool clockChecked = false;
     uint64_t samples = 0, overflows = 0, emptySamples = 0;
+    // What decoding cost on the sampler thread: the calls that read the
+    // hardware buffer, and the host-side evaluation of each sample.
+    uint64_t decodeCalls = 0, decodeNs = 0, decodeMaxNs = 0, evaluateNs = 0;
+    // Duty cycle (VRAMSCOPE_COUNTER_DUTY): stopped between bursts.
+    bool paused = false;
+    uint64_t dutyMarkMs = 0;  // when the current burst or pause began
+    uint64_t pauses = 0;
 };
 
 uint32_t gNextCounterId = 1;
@@ -453,7 +460,7 @@ bool setupPm(Recorder& r, PmDevice& d, std::string* why) {
     size.pPmSamplingObject = d.object;
     size.pMetricNames = d.metricNames.data();
     size.numMetrics = d.metricNames.size();
-    size.maxSamples = samplesPerDecode(r.config.counterIntervalUs, kDecodePeriodMs);
+    size.maxSamples = samplesPerDecode(r.config.counterIntervalUs, r.config.counterDecodeMs);
     if ((rc = cuptiPmSamplingGetCounterDataSize(&size)) != CUPTI_SUCCESS) {
         *why = "cuptiPmSamplingGetCounterDataSize: " + cuptiText(rc);
         return false;
@@ -483,6 +490,7 @@ bool setupPm(Recorder& r, PmDevice& d, std::string* why) {
         return false;
     }
     d.sampling = true;
+    d.dutyMarkMs = steadyMs();
 
     DeviceDescription desc;
     if (describeDevice(r.driver, d.ordinal, &desc)) d.peakDramBytesPerSec = desc.peakDramBytesPerSec;
@@ -503,7 +511,11 @@ bool setupPm(Recorder& r, PmDevice& d, std::string* why) {
         summary += name;
     }
     std::string text = "hardware counters: CUPTI PM sampling on device " + std::to_string(d.ordinal) + " (" + d.chip +
-                       ") every " + std::to_string(r.config.counterIntervalUs) + " us: " + summary;
+                       ") every " + std::to_string(r.config.counterIntervalUs) + " us" +
+                       (r.config.counterOffMs ? " in bursts of " + std::to_string(r.config.counterOnMs) +
+                                                    " ms, " + std::to_string(r.config.counterOffMs) + " ms apart"
+                                              : std::string()) +
+                       ": " + summary;
     addNote(int(format::Severity::Info), text);
     if (r.config.verbose) printLine(text);
     return true;
@@ -540,7 +552,12 @@ bool decodePm(Recorder& r, PmDevice& d) {
         dec.pPmSamplingObject = d.object;
         dec.pCounterDataImage = d.counterData.data();
         dec.counterDataImageSize = d.counterData.size();
+        const uint64_t decodeStart = steadyNs();
         CUptiResult rc = cuptiPmSamplingDecodeData(&dec);
+        const uint64_t decodeEnd = steadyNs();
+        ++d.decodeCalls;
+        d.decodeNs += decodeEnd - decodeStart;
+        d.decodeMaxNs = std::max(d.decodeMaxNs, decodeEnd - decodeStart);
         if (size_t bad = d.counterData.damagedGuardBytes()) {
             d.corrupt = true;
             giveUp(r, d, "cuptiPmSamplingDecodeData: " + overrunText("counter data image", bad), true);
@@ -596,9 +613,9 @@ bool decodePm(Recorder& r, PmDevice& d) {
                 d.clockChecked = true;
                 int64_t skew = int64_t(cuptiTimestamp()) - int64_t(si.endTimestamp);
                 const int64_t expectedLagNs =
-                    int64_t(kDecodePeriodMs) * 2000000ll + int64_t(r.config.counterIntervalUs) * 2000ll;
+                    int64_t(r.config.counterDecodeMs) * 2000000ll + int64_t(r.config.counterIntervalUs) * 2000ll;
                 if (skew < -5000000ll || skew > expectedLagNs)
-                    d.clockOffsetNs = skew - int64_t(kDecodePeriodMs) * 500000ll;
+                    d.clockOffsetNs = skew - int64_t(r.config.counterDecodeMs) * 500000ll;
                 if (r.config.verbose)
                     printLine("pm sampling: first sample ends " + std::to_string(skew) + " ns before now");
             }
@@ -611,10 +628,39 @@ bool decodePm(Recorder& r, PmDevice& d) {
             }
             ++d.samples;
         }
+        d.evaluateNs += steadyNs() - decodeEnd;
         d.counterData.copyFrom(d.blankCounterData);
         if (dec.decodeStopReason != CUPTI_PM_SAMPLING_DECODE_STOP_REASON_COUNTER_DATA_FULL) break;
     }
     return true;
+}
+
+// Duty cycle: after a burst's last decode, Stop; after the pause, Start
+// again. Samples only cover the bursts; the analysis weighs samples by the
+// time they cover, so pauses leave no false values behind.
+void dutyCycle(Recorder& r, PmDevice& d) {
+    if (!r.config.counterOffMs || d.failed || d.corrupt) return;
+    const uint64_t now = steadyMs();
+    if (!d.paused && now - d.dutyMarkMs >= r.config.counterOnMs) {
+        auto stop = cuptiParams<CUpti_PmSampling_Stop_Params>(CUpti_PmSampling_Stop_Params_STRUCT_SIZE);
+        stop.pPmSamplingObject = d.object;
+        if (CUptiResult rc = cuptiPmSamplingStop(&stop); rc != CUPTI_SUCCESS) {
+            giveUp(r, d, "cuptiPmSamplingStop between bursts: " + cuptiText(rc), true);
+            return;
+        }
+        d.paused = true;
+        d.dutyMarkMs = now;
+        ++d.pauses;
+    } else if (d.paused && now - d.dutyMarkMs >= r.config.counterOffMs) {
+        auto start = cuptiParams<CUpti_PmSampling_Start_Params>(CUpti_PmSampling_Start_Params_STRUCT_SIZE);
+        start.pPmSamplingObject = d.object;
+        if (CUptiResult rc = cuptiPmSamplingStart(&start); rc != CUPTI_SUCCESS) {
+            giveUp(r, d, "cuptiPmSamplingStart after a pause: " + cuptiText(rc), true);
+            return;
+        }
+        d.paused = false;
+        d.dutyMarkMs = now;
+    }
 }
 
 // The last PM work on a device, on the sampler thread, while the process's
@@ -633,19 +679,34 @@ void finishPm(Recorder& r, PmDevice& d) {
         return;
     }
     if (d.context) r.driver.ctxSetCurrent(d.context);
-    decodePm(r, d);
-    if (d.corrupt) return;
-    auto stop = cuptiParams<CUpti_PmSampling_Stop_Params>(CUpti_PmSampling_Stop_Params_STRUCT_SIZE);
-    stop.pPmSamplingObject = d.object;
-    cuptiPmSamplingStop(&stop);
+    if (!d.paused) {  // paused: already stopped, and decoded before that
+        decodePm(r, d);
+        if (d.corrupt) return;
+        auto stop = cuptiParams<CUpti_PmSampling_Stop_Params>(CUpti_PmSampling_Stop_Params_STRUCT_SIZE);
+        stop.pPmSamplingObject = d.object;
+        cuptiPmSamplingStop(&stop);
+    }
     if (d.overflows)
         addNote(int(format::Severity::Warning),
                 "PM sampling lost samples on device " + std::to_string(d.ordinal) +
                     " (hardware buffer overflowed " + std::to_string(d.overflows) + " times)");
+    // What sampling cost this process's CPU, in the trace: a user who asks
+    // whether counters slowed the job finds it there.
+    auto ms = [](uint64_t ns) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.1f", double(ns) / 1e6);
+        return std::string(buf);
+    };
+    const std::string cost = "PM sampling on device " + std::to_string(d.ordinal) + ": " + std::to_string(d.samples) +
+                             " samples in " + std::to_string(d.decodeCalls) + " decodes every " +
+                             std::to_string(r.config.counterDecodeMs) + " ms; decoding took " + ms(d.decodeNs) +
+                             " ms (longest " + ms(d.decodeMaxNs) + " ms), evaluating " + ms(d.evaluateNs) +
+                             " ms, on the sampler thread" +
+                             (d.pauses ? "; paused " + std::to_string(d.pauses) + " times" : std::string());
+    addNote(int(format::Severity::Info), cost);
     if (r.config.verbose)
-        printLine("pm sampling: device " + std::to_string(d.ordinal) + " decoded " + std::to_string(d.samples) +
-                  " samples (" + std::to_string(d.emptySamples) + " empty skipped), overflows " +
-                  std::to_string(d.overflows));
+        printLine(cost + " (" + std::to_string(d.emptySamples) + " empty skipped, overflows " +
+                  std::to_string(d.overflows) + ")");
 }
 
 // The counter ids of one GPM device (the GPM sampler's device order).
@@ -685,8 +746,9 @@ void* samplerMain(void*) {
         };
         uint32_t sinceGpm = 0;
         while (!gStop.load(std::memory_order_acquire)) {
-            sleepMs(usePm ? kDecodePeriodMs : 5);
-            sinceGpm += usePm ? kDecodePeriodMs : 5;
+            const uint32_t periodMs = usePm ? r.config.counterDecodeMs : 5;
+            sleepMs(periodMs);
+            sinceGpm += periodMs;
             if (gStop.load(std::memory_order_acquire)) break;  // the final decode is finishPm's
             // New devices: set up once their context is active.
             uint64_t pending = r.devicesSeen.load(std::memory_order_acquire) & ~handled;
@@ -749,7 +811,8 @@ void* samplerMain(void*) {
             for (PmDevice* d : pm) {
                 if (!d || !d->sampling || d->failed) continue;
                 if (d->context) r.driver.ctxSetCurrent(d->context);
-                decodePm(r, *d);
+                if (!d->paused) decodePm(r, *d);
+                dutyCycle(r, *d);
             }
             if (gpmLoaded && gpm.deviceCount() && sinceGpm >= gpmPeriodMs) {
                 sinceGpm = 0;

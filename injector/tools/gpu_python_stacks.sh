@@ -18,6 +18,8 @@
 # Next checks, one device call each after the build (~45 s):
 #   COUNTERS_GPT=1 SKIP_RECORD=1 ...   then `vramscope summary` on torch_gpt2_launch.vtrace
 #   REPS=10 CONFIGS="plain default pm launch" SKIP_RECORD=1 ...
+#   DUTY_TRACES=1 REPS=16 CONFIGS="plain pmduty" SKIP_RECORD=1 ...
+#   COUNTERS_GPT=launch REPS=12 CONFIGS="plain pm pmslow" KEEP=1 SKIP_RECORD=1 ...
 # Traces and logs go to $OUT (or the current directory).
 set -uo pipefail
 build="${1:-build-gpu}"
@@ -57,6 +59,17 @@ done
 cat "$W"/*.out > "$out/python_stacks_runs.log" 2>/dev/null
 fi
 
+if [[ -n "${DUTY_TRACES:-}" ]]; then
+  # PM sampling in 500 ms bursts, 500 ms apart, over 300 GPT-2 small steps:
+  # steps sampled and steps not sampled alternate within one process, so
+  # injector/tools/duty_cost.py measures what sampling costs a step without
+  # the drift between processes.
+  for i in 1 2; do
+    VRAMSCOPE_COUNTERS=pm VRAMSCOPE_COUNTER_DUTY=500:500 rec "torch_gpt2_duty$i" python3 samples/pytorch/gpt_train.py \
+        --layers 12 --dim 768 --heads 12 --seq 1024 --vocab 50304 --batch 8 --steps 300 --warmup 10
+    [[ -f "$W/torch_gpt2_duty$i.vtrace" ]] && cp "$W/torch_gpt2_duty$i.vtrace" "$W/torch_gpt2_duty$i.out" "$out/"
+  done
+fi
 if [[ -n "${REPS:-}" ]]; then
   # GPT_ARGS: the workload (default: the injector benchmark's GPT-2 small,
   # 12 layers × 768, batch 8 × 1024 tokens, vocabulary 50304, bf16; the same
@@ -70,31 +83,48 @@ if [[ -n "${REPS:-}" ]]; then
   #   default   traced as `vramscope record` does by default
   #   stacks    the default plus Python callsites
   #   pm        the default plus PM-sampled hardware counters
+  #   pmslow    pm, decoded every 100 ms instead of 20 (VRAMSCOPE_COUNTER_DECODE_MS)
+  #   pmduty    pm in bursts (VRAMSCOPE_COUNTER_DUTY, DUTY or 200:800 ms)
   #   launch    the default plus kernel launch times (--launch-times)
+  #   pmlaunch  pm and launch times together
+  # PIN (e.g. "taskset -c 2-9") runs every config on the same CPU cores.
   read -r -a G <<<"python3 samples/pytorch/gpt_train.py ${GPT_ARGS:---layers 12 --dim 768 --heads 12 --seq 1024 --batch 8 --vocab 50304 --steps 40 --warmup 10}"
   read -r -a CF <<<"${CONFIGS:-plain default stacks pm}"
   f="$out/python_stacks_overhead.txt"
   echo "== overhead ($REPS alternating reps of ${G[*]}): ${CF[*]}" | tee -a "$f"
   ms() { awk '$1=="step_ms_median"{print $2}'; }
+  read -r -a P <<<"${PIN:-}"
   run() {
     case "$1" in
-      plain) "${G[@]}" ;;
-      preload) VRAMSCOPE_QUIET=1 VRAMSCOPE_OUTPUT="$W/preload.vtrace" LD_PRELOAD="$PWD/$build/injector/libvramscope_inject.so" "${G[@]}" ;;
-      nohooks) VRAMSCOPE_PYTHON_HOOKS=0 "$REC" --quiet -o "$W/nohooks.vtrace" -- "${G[@]}" ;;
-      all) VRAMSCOPE_PHASE_HOOKS=all "$REC" --quiet -o "$W/all.vtrace" -- "${G[@]}" ;;
-      nobridge) VRAMSCOPE_TORCH_BRIDGE=0 "$REC" --quiet -o "$W/nobridge.vtrace" -- "${G[@]}" ;;
-      default) "$REC" --quiet -o "$W/default.vtrace" -- "${G[@]}" ;;
-      stacks) "$REC" --quiet --python-stacks -o "$W/stacks.vtrace" -- "${G[@]}" ;;
-      pm) VRAMSCOPE_COUNTERS=pm "$REC" --quiet -o "$W/pm.vtrace" -- "${G[@]}" ;;
-      launch) "$REC" --quiet --launch-times -o "$W/launch.vtrace" -- "${G[@]}" ;;
+      plain) "${P[@]}" "${G[@]}" ;;
+      preload) VRAMSCOPE_QUIET=1 VRAMSCOPE_OUTPUT="$W/preload.vtrace" LD_PRELOAD="$PWD/$build/injector/libvramscope_inject.so" "${P[@]}" "${G[@]}" ;;
+      nohooks) VRAMSCOPE_PYTHON_HOOKS=0 "${P[@]}" "$REC" --quiet -o "$W/nohooks.vtrace" -- "${G[@]}" ;;
+      all) VRAMSCOPE_PHASE_HOOKS=all "${P[@]}" "$REC" --quiet -o "$W/all.vtrace" -- "${G[@]}" ;;
+      nobridge) VRAMSCOPE_TORCH_BRIDGE=0 "${P[@]}" "$REC" --quiet -o "$W/nobridge.vtrace" -- "${G[@]}" ;;
+      default) "${P[@]}" "$REC" --quiet -o "$W/default.vtrace" -- "${G[@]}" ;;
+      stacks) "${P[@]}" "$REC" --quiet --python-stacks -o "$W/stacks.vtrace" -- "${G[@]}" ;;
+      pm) VRAMSCOPE_COUNTERS=pm "${P[@]}" "$REC" --quiet -o "$W/pm.vtrace" -- "${G[@]}" ;;
+      pmslow) VRAMSCOPE_COUNTERS=pm VRAMSCOPE_COUNTER_DECODE_MS=100 "${P[@]}" "$REC" --quiet -o "$W/pmslow.vtrace" -- "${G[@]}" ;;
+      pmduty) VRAMSCOPE_COUNTERS=pm VRAMSCOPE_COUNTER_DUTY="${DUTY:-200:800}" "${P[@]}" "$REC" --quiet -o "$W/pmduty.vtrace" -- "${G[@]}" ;;
+      launch) "${P[@]}" "$REC" --quiet --launch-times -o "$W/launch.vtrace" -- "${G[@]}" ;;
+      pmlaunch) VRAMSCOPE_COUNTERS=pm "${P[@]}" "$REC" --quiet --launch-times -o "$W/pmlaunch.vtrace" -- "${G[@]}" ;;
     esac 2>/dev/null | ms
   }
+  # Odd reps run the configs in order, even reps backwards: a drift within a
+  # rep favours none of them. Rows list the configs in CONFIGS order.
   for ((i = 1; i <= REPS; i++)); do
+    declare -A got=()
+    order=("${CF[@]}")
+    if ((i % 2 == 0)); then order=(); for ((k = ${#CF[@]} - 1; k >= 0; k--)); do order+=("${CF[$k]}"); done; fi
+    for c in "${order[@]}"; do got[$c]="$(run "$c")"; done
     line="rep$i"
-    for c in "${CF[@]}"; do line+=" $c $(run "$c")"; done
+    for c in "${CF[@]}"; do line+=" $c ${got[$c]}"; done
     echo "$line" | tee -a "$f"
+    unset got
   done
+  # KEEP=1: the last rep's traces go to $OUT as overhead_CONFIG.vtrace.
   for c in "${CF[@]}"; do
+    [[ -n "${KEEP:-}" && -f "$W/$c.vtrace" ]] && cp "$W/$c.vtrace" "$out/overhead_$c.vtrace"
     [[ -f "$W/$c.vtrace" ]] && echo "trace $c $("$C" "$W/$c.vtrace" | grep -E "^(footer|count\.(tensor_memory|callsite|counter_sample|kernel|phase) )" | paste -sd' ')"
   done | tee -a "$f"
   median() { sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
@@ -110,7 +140,7 @@ if [[ -n "${REPS:-}" ]]; then
   done
   echo "$line" | tee -a "$f"
 fi
-if [[ -n "${COUNTERS_GPT:-}" ]]; then
+if [[ -n "${COUNTERS_GPT:-}" && "$COUNTERS_GPT" != launch ]]; then
   # GPT training steps with hardware counters: phases classified from real
   # samples. GPT-2 small keeps the GPU busy; the 6 × 768 model on 4096 tokens
   # leaves it waiting for launches most of each step.
@@ -118,8 +148,13 @@ if [[ -n "${COUNTERS_GPT:-}" ]]; then
       --seq 1024 --vocab 50304 --batch 8 --steps 8 --warmup 3
   VRAMSCOPE_COUNTERS=pm rec torch_gpt_counters python3 samples/pytorch/gpt_train.py --layers 6 --dim 768 --heads 12 \
       --seq 512 --vocab 8192 --batch 8 --steps 6 --warmup 2
-  # The same GPT-2 run with kernel launch times: phases by launch, not CPU time.
+fi
+if [[ -n "${COUNTERS_GPT:-}" ]]; then
+  # The GPT-2 run with kernel launch times: phases by launch, not CPU time
+  # (COUNTERS_GPT=launch records this one alone).
   VRAMSCOPE_COUNTERS=pm VRAMSCOPE_LAUNCH_TIMES=1 rec torch_gpt2_launch python3 samples/pytorch/gpt_train.py --layers 12 \
       --dim 768 --heads 12 --seq 1024 --vocab 50304 --batch 8 --steps 8 --warmup 3
-  for f in torch_gpt2_counters torch_gpt_counters torch_gpt2_launch; do [[ -f "$W/$f.vtrace" ]] && cp "$W/$f.vtrace" "$out/"; done
+  for f in torch_gpt2_counters torch_gpt_counters torch_gpt2_launch; do
+    [[ -f "$W/$f.vtrace" ]] && cp "$W/$f.vtrace" "$W/$f.out" "$out/"
+  done
 fi

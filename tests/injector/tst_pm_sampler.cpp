@@ -35,6 +35,13 @@ private slots:
         QCOMPARE(parse({{"VRAMSCOPE_COUNTERS", "Pm"}}).counters, CounterMode::Pm);
         QCOMPARE(parse({{"VRAMSCOPE_COUNTERS", "auto"}}).counters, CounterMode::Pm);
         QCOMPARE(parse({{"VRAMSCOPE_COUNTER_INTERVAL_US", "250"}}).counterIntervalUs, 250u);
+        QCOMPARE(parse({{"VRAMSCOPE_COUNTER_DECODE_MS", "100"}}).counterDecodeMs, 100u);
+        QCOMPARE(parse({}).counterDecodeMs, 20u);
+        InjectorConfig duty = parse({{"VRAMSCOPE_COUNTER_DUTY", "200:800"}});
+        QCOMPARE(duty.counterOnMs, 200u);
+        QCOMPARE(duty.counterOffMs, 800u);
+        QCOMPARE(parse({}).counterOffMs, 0u);  // sampling all along
+        QCOMPARE(parse({{"VRAMSCOPE_COUNTER_DUTY", "500:0"}}).counterOffMs, 0u);
         QVERIFY(parse({{"VRAMSCOPE_COUNTERS_LIST", "1"}}).listCounters);
     }
 
@@ -48,6 +55,12 @@ private slots:
         warnings.clear();
         parse({{"VRAMSCOPE_COUNTER_INTERVAL_US", "2000000"}}, &warnings);
         QCOMPARE(warnings.size(), size_t(1));
+        for (const char* bad : {"200", ":800", "5:800", "200:", "200:x", "-1:10", "200:800:1", "200:1000000"}) {
+            warnings.clear();
+            InjectorConfig c = parse({{"VRAMSCOPE_COUNTER_DUTY", bad}}, &warnings);
+            QVERIFY2(warnings.size() == 1, bad);
+            QCOMPARE(c.counterOffMs, 0u);
+        }
     }
 
     void percentBecomesMilliPercent() {
