@@ -28,7 +28,17 @@ int runRecordCommand(const QStringList& arguments) {
     const QCommandLineOption noKernels("no-kernels", "Do not record kernels.");
     const QCommandLineOption launchTimes(
         "launch-times", "Record when the CPU queued each kernel (CUPTI latency timestamps), so that each phase gets the GPU "
-                        "work it launched even where the GPU runs behind the CPU. Off by default: its cost is not measured yet.");
+                        "work it launched even where the GPU runs behind the CPU. Off by default: it cost ~5% of a GPT-2 "
+                        "small training step on an H100 (docs/boundness.md).");
+    const QCommandLineOption counters(
+        "counters", "Hardware counters (SM, DRAM, tensor-pipe throughput) for compute-/bandwidth-bound classes: 'pm' "
+                    "(CUPTI PM sampling, else NVML GPM), 'gpm' (NVML GPM only) or 'off' (the default: PM sampling cost "
+                    "~3% of a GPT-2 small training step on an H100; docs/boundness.md).", "MODE");
+    const QCommandLineOption counterInterval("counter-interval-us",
+                                             "Counter sampling period in microseconds (10-1000000, default 1000).", "N");
+    const QCommandLineOption counterDuty(
+        "counter-duty", "Sample counters in bursts: ON ms of sampling, then OFF ms of pause, e.g. 200:800 (default: "
+                        "all along). Fewer samples and less decoding; steps in the pauses have no class.", "ON:OFF");
     const QCommandLineOption noCopies("no-copies", "Do not record memcpy/memset.");
     const QCommandLineOption noNvtx("no-nvtx", "Do not record NVTX ranges.");
     const QCommandLineOption noCallbacks("no-callbacks", "No driver-API callbacks (failed allocations, VMM).");
@@ -43,8 +53,9 @@ int runRecordCommand(const QStringList& arguments) {
     const QCommandLineOption quiet({"q", "quiet"}, "Print nothing of our own.");
     const QCommandLineOption verbose("verbose", "Print capture statistics at exit.");
     const QCommandLineOption noSummary("no-summary", "Do not read the trace back for a summary afterwards.");
-    parser.addOptions({output, injector, buffer, meminfo, noKernels, launchTimes, noCopies, noNvtx, noCallbacks, pythonStacks,
-                       noPythonStacks, stackDepth, start, quiet, verbose, noSummary});
+    parser.addOptions({output, injector, buffer, meminfo, noKernels, launchTimes, counters, counterInterval, counterDuty,
+                       noCopies, noNvtx, noCallbacks, pythonStacks, noPythonStacks, stackDepth, start, quiet, verbose,
+                       noSummary});
     // Everything after the command's first word belongs to the command.
     parser.setOptionsAfterPositionalArgumentsMode(QCommandLineParser::ParseAsPositionalArguments);
     int exitCode = 0;
@@ -71,6 +82,34 @@ int runRecordCommand(const QStringList& arguments) {
             printError("record", "--meminfo-ms must be 0 or a positive whole number");
             return kExitUsage;
         }
+    }
+    if (parser.isSet(counters)) {
+        const QString mode = parser.value(counters).toLower();
+        if (mode != "pm" && mode != "gpm" && mode != "off") {
+            printError("record", "--counters must be 'pm', 'gpm' or 'off'");
+            return kExitUsage;
+        }
+        o.counters = mode.toStdString();
+    }
+    if (parser.isSet(counterInterval)) {
+        o.counterIntervalUs = parser.value(counterInterval).toUInt(&ok);
+        if (!ok || o.counterIntervalUs < 10 || o.counterIntervalUs > 1000000) {
+            printError("record", "--counter-interval-us must be a whole number from 10 to 1000000");
+            return kExitUsage;
+        }
+        if (o.counters.empty()) o.counters = "pm";
+    }
+    if (parser.isSet(counterDuty)) {
+        const QStringList parts = parser.value(counterDuty).split(':');
+        bool onOk = false, offOk = false;
+        const uint on = parts.size() == 2 ? parts[0].toUInt(&onOk) : 0, off = parts.size() == 2 ? parts[1].toUInt(&offOk) : 0;
+        if (!onOk || !offOk || on < 10 || on > 100000 || off > 100000) {
+            printError("record", "--counter-duty must be ON:OFF in milliseconds, ON from 10 to 100000 and OFF from 0 to "
+                                 "100000 (e.g. 200:800)");
+            return kExitUsage;
+        }
+        o.counterDuty = std::to_string(on) + ":" + std::to_string(off);
+        if (o.counters.empty()) o.counters = "pm";  // bursts of what: the counters
     }
     if (parser.isSet(pythonStacks) && parser.isSet(noPythonStacks)) {
         printError("record", "--python-stacks and --no-python-stacks contradict each other");

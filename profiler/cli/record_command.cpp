@@ -315,6 +315,9 @@ int runRecord(const RecordOptions& o, std::vector<std::string> command) {
     if (o.memInfoIntervalMs >= 0) set["VRAMSCOPE_MEMINFO_MS"] = std::to_string(o.memInfoIntervalMs);
     if (!o.kernels) set["VRAMSCOPE_KERNELS"] = "0";
     if (o.launchTimes) set["VRAMSCOPE_LAUNCH_TIMES"] = "1";
+    if (!o.counters.empty()) set["VRAMSCOPE_COUNTERS"] = o.counters;
+    if (o.counterIntervalUs) set["VRAMSCOPE_COUNTER_INTERVAL_US"] = std::to_string(o.counterIntervalUs);
+    if (!o.counterDuty.empty()) set["VRAMSCOPE_COUNTER_DUTY"] = o.counterDuty;
     if (!o.copies) set["VRAMSCOPE_COPIES"] = "0";
     if (!o.nvtx) set["VRAMSCOPE_NVTX"] = "0";
     if (!o.callbacks) set["VRAMSCOPE_CALLBACKS"] = "0";

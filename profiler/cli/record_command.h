@@ -22,6 +22,9 @@ struct RecordOptions {
     int memInfoIntervalMs = -1;    // --meminfo-ms N (VRAMSCOPE_MEMINFO_MS); -1 = default (20), 0 = off
     bool kernels = true;           // --no-kernels  (VRAMSCOPE_KERNELS=0)
     bool launchTimes = false;      // --launch-times (VRAMSCOPE_LAUNCH_TIMES=1)
+    std::string counters;          // --counters pm|gpm|off (VRAMSCOPE_COUNTERS); empty = the injector's default (off)
+    uint32_t counterIntervalUs = 0;  // --counter-interval-us N (VRAMSCOPE_COUNTER_INTERVAL_US); 0 = default (1000)
+    std::string counterDuty;       // --counter-duty ON:OFF (VRAMSCOPE_COUNTER_DUTY); empty = sample all along
     bool copies = true;            // --no-copies   (VRAMSCOPE_COPIES=0)
     bool nvtx = true;              // --no-nvtx     (VRAMSCOPE_NVTX=0)
     bool callbacks = true;         // --no-callbacks (VRAMSCOPE_CALLBACKS=0): no OOM/VMM driver callbacks

@@ -190,6 +190,14 @@ void TestCli::missingArgumentsExitWithTwo() {
     QCOMPARE(runCli({"diff", trace("clean40"), trace("clean40"), "--fail-on-regression", "x"}).exitCode, 2);
     QCOMPARE(runCli({"export", trace("clean40"), "--format", "xml", "-o", "x"}).exitCode, 2);
     QCOMPARE(runCli({"export", trace("clean40"), "--format", "chrome"}).exitCode, 2);
+    // record's counter options are checked before anything runs, with a line that says what is wrong.
+    for (const QStringList& bad : {QStringList{"--counters", "nsight"}, QStringList{"--counter-interval-us", "5"},
+                                   QStringList{"--counter-duty", "200"}, QStringList{"--counter-duty", "5:800"},
+                                   QStringList{"--counter-duty", "200:x"}}) {
+        const Run r = runCli(QStringList{"record"} + bad + QStringList{"--", "/bin/true"});
+        QCOMPARE(r.exitCode, 2);
+        QVERIFY2(r.err.contains(bad[0].toUtf8()), r.err.constData());
+    }
 }
 
 QTEST_GUILESS_MAIN(TestCli)

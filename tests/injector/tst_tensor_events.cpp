@@ -200,6 +200,26 @@ private slots:
         QCOMPARE(seen(), QString("1/41"));
     }
 
+    void recordPassesTheCounterOptions() {
+        QTemporaryDir dir;
+        vramscope::cli::RecordOptions o = quietRecordOptions(dir);
+        const QString file = dir.path() + "/env";
+        const std::string show = "echo \"$VRAMSCOPE_COUNTERS/$VRAMSCOPE_COUNTER_INTERVAL_US/$VRAMSCOPE_COUNTER_DUTY\" > " +
+                                 file.toStdString();
+        auto seen = [&] {
+            QFile f(file);
+            return f.open(QIODevice::ReadOnly) ? QString::fromUtf8(f.readAll()).trimmed() : QString("unreadable");
+        };
+        qunsetenv("VRAMSCOPE_COUNTERS");
+        QCOMPARE(vramscope::cli::runRecord(o, {"/bin/sh", "-c", show}), 0);
+        QCOMPARE(seen(), QString("//"));  // the injector's defaults
+        o.counters = "pm";  // --counters pm --counter-interval-us 500 --counter-duty 200:800
+        o.counterIntervalUs = 500;
+        o.counterDuty = "200:800";
+        QCOMPARE(vramscope::cli::runRecord(o, {"/bin/sh", "-c", show}), 0);
+        QCOMPARE(seen(), QString("pm/500/200:800"));
+    }
+
     void recordPutsThePythonHooksFirstOnPythonPath() {
         QTemporaryDir dir;
         vramscope::cli::RecordOptions o = quietRecordOptions(dir);
