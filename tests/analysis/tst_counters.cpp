@@ -9,10 +9,12 @@
 
 #include <QtTest>
 
+#include <algorithm>
 #include <cmath>
 #include <unordered_map>
 #include <string>
 #include <utility>
+#include <vector>
 
 using namespace vramscope;
 using analysis::Bound;
@@ -32,6 +34,8 @@ private slots:
     void smallGptIsLaunchBoundThroughout();
     void diffNamesTheBackwardThatBecameBandwidthBound();
     void gpt2KernelsSeparatedFromTheirNeighbours();
+    void gpt2LaunchTimesGiveTheOptimizerItsAdamKernels();
+    void burstsOfSamplesKeepThePhaseClasses();
 };
 
 static bool load(const char* name, model::TraceModel& m) {
@@ -158,6 +162,84 @@ void TestCounters::summaryNamesComputeBandwidthAndLatency() {
         QCOMPARE(r.overall.bound, bound);
         QVERIFY(r.overall.samples > 0);
     }
+}
+
+// GPT-2 small recorded with --launch-times on an H100: CUPTI filled the
+// queued time of every kernel, concurrent kernels included. The GPU runs
+// milliseconds behind the CPU, so by CPU time the optimizer's window mostly
+// sees the backward's last kernels; by launch time it gets its own fused-Adam
+// kernels, and reads bandwidth-bound with the tensor pipes idle.
+void TestCounters::gpt2LaunchTimesGiveTheOptimizerItsAdamKernels() {
+    LOAD_OR_FAIL("torch_gpt2_launch.vtrace", m);
+    QVERIFY(m.kernels.hasLaunchTimes());
+    std::vector<uint32_t> leads = m.kernels.queuedLeadNs;
+    QCOMPARE(leads.size(), m.kernels.size());
+    std::nth_element(leads.begin(), leads.begin() + std::ptrdiff_t(leads.size() / 2), leads.end());
+    const uint32_t medianLead = leads[leads.size() / 2];
+    qInfo("median lead from launch to start: %.2f ms", medianLead / 1e6);
+    QVERIFY(medianLead > 1'000'000 && medianLead < 20'000'000);  // the GPU runs ms behind the CPU
+
+    const auto set = analysis::detectIterations(m);
+    QCOMPARE(set.size(), size_t(8));
+    const auto byLaunch = analysis::analyzeBoundness(m, set);
+    QCOMPARE(byLaunch.attribution, std::string("launch_time"));
+    const auto& optimizer = byLaunch.phases[2];
+    qInfo("optimizer by launch: busy %.2f SM %.1f DRAM %.1f tensor %.1f", optimizer.busyFraction,
+          optimizer.smThroughputPct, optimizer.dramThroughputPct, optimizer.tensorPipePct);
+    QCOMPARE(optimizer.bound, Bound::Bandwidth);
+    QVERIFY(optimizer.dramThroughputPct >= 60 && optimizer.tensorPipePct < 5 && optimizer.busyFraction > 0.9);
+    QCOMPARE(byLaunch.phases[0].bound, Bound::Latency);  // the forward: the CPU launches slower than the GPU runs
+
+    // The same trace by CPU time: the optimizer's window holds GEMMs of the backward.
+    model::TraceModel cpu = m;
+    cpu.kernels.queuedLeadNs.clear();
+    const auto byCpu = analysis::analyzeBoundness(cpu, analysis::detectIterations(cpu));
+    QCOMPARE(byCpu.attribution, std::string("cpu_time"));
+    qInfo("optimizer by CPU time: SM %.1f DRAM %.1f tensor %.1f", byCpu.phases[2].smThroughputPct,
+          byCpu.phases[2].dramThroughputPct, byCpu.phases[2].tensorPipePct);
+    QVERIFY(byCpu.phases[2].bound != Bound::Bandwidth);
+    QVERIFY(byCpu.phases[2].tensorPipePct > 10);
+}
+
+// PM sampling in bursts (VRAMSCOPE_COUNTER_DUTY) leaves steps without
+// samples. The same GPT-2 trace with every other 100 ms of samples removed
+// keeps its phase classes; the steps without samples have no class.
+void TestCounters::burstsOfSamplesKeepThePhaseClasses() {
+    LOAD_OR_FAIL("torch_gpt2_counters.vtrace", full);
+    const auto set = analysis::detectIterations(full);
+    const auto all = analysis::analyzeBoundness(full, set);
+    model::TraceModel bursts = full;
+    const uint64_t origin = set.iterations[1].span.startNs, end = set.iterations.back().span.endNs;
+    size_t kept = 0, total = 0;  // samples in the steady steps
+    for (auto& series : bursts.counters) {
+        model::CounterSeries thinned;
+        thinned.info = series.info;
+        for (size_t i = 0; i < series.timesNs.size(); ++i) {
+            const uint64_t t = series.timesNs[i];
+            const bool steady = t >= origin && t <= end;
+            total += steady;
+            if (t >= origin && ((t - origin) / 100'000'000) % 2 == 1) continue;  // paused
+            kept += steady;
+            thinned.timesNs.push_back(t);
+            thinned.valuesMilli.push_back(series.valuesMilli[i]);
+        }
+        series = std::move(thinned);
+    }
+    QVERIFY(kept < total * 3 / 4);
+    const auto r = analysis::analyzeBoundness(bursts, set);
+    size_t unsampled = 0;
+    for (size_t p = 0; p < r.phases.size(); ++p) {
+        QCOMPARE(r.phases[p].bound, all.phases[p].bound);
+        QVERIFY(r.phases[p].samples < all.phases[p].samples);
+    }
+    for (const auto& it : r.iterations) {
+        if (it.phases[1].samples == 0) {
+            ++unsampled;
+            QCOMPARE(it.phases[1].bound, Bound::Unknown);
+            QVERIFY(it.phases[1].busyFraction > 0);  // busy time comes from kernels, not samples
+        }
+    }
+    QVERIFY(unsampled > 0);
 }
 
 QTEST_GUILESS_MAIN(TestCounters)
