@@ -98,7 +98,7 @@ void RooflineView::paintEvent(QPaintEvent*) {
     if (!r.valid) {
         painter.drawText(rect().adjusted(8, 8, -8, -8), Qt::AlignCenter | Qt::TextWordWrap,
                          tr("No roofline: this trace has no hardware counters or no peak figures for its GPU.\n"
-                            "Record with VRAMSCOPE_COUNTERS=pm to sample them."));
+                            "Record with `vramscope record --counters pm` to sample them."));
         return;
     }
     // Grid and axis labels at powers of ten.

@@ -317,7 +317,7 @@ void printText(const QString& path, const model::TraceModel& m, const TraceSumma
         if (!e.note.empty()) std::printf("                (%s)\n", e.note.c_str());
     }
     if (s.boundness.source == "estimated")
-        std::printf("  boundness     estimated from kernel names (no hardware counters), phases by CPU time");
+        std::printf("  boundness     estimated from kernel names (no hardware counters: record with --counters pm), phases by CPU time");
     else
         std::printf("  boundness     from %s counters, phases by %s", s.boundness.source.c_str(),
                     s.boundness.attribution == "launch_time" ? "kernel launch time" : "CPU time");
