@@ -128,6 +128,12 @@ InjectorConfig parseConfig(GetEnvFunction getEnv, void* context, std::vector<std
         if (!parseDuty(v, &c.counterOnMs, &c.counterOffMs))
             r.warn("VRAMSCOPE_COUNTER_DUTY", v, "ON:OFF in ms (ON 10-100000, OFF 0-100000)");
     r.boolean("VRAMSCOPE_COUNTERS_LIST", &c.listCounters);
+    if (const char* v = r.get("VRAMSCOPE_TEST_PM_STAGE")) {
+        static const char* const kStages[] = {"initialize", "enable", "configure"};
+        for (uint32_t i = 0; i < 3; ++i)
+            if (strcasecmp(v, kStages[i]) == 0) c.testPmStage = i + 1;
+        if (!c.testPmStage) r.warn("VRAMSCOPE_TEST_PM_STAGE", v, "one of initialize, enable, configure");
+    }
     c.rank = r.integer("RANK");
     c.localRank = r.integer("LOCAL_RANK");
     c.rootPid = r.integer("VRAMSCOPE_ROOT_PID");

@@ -43,6 +43,10 @@ struct InjectorConfig {
     // OFF ms, and so on; 0:0 (default) samples all along.
     uint32_t counterOnMs = 0, counterOffMs = 0;
     bool listCounters = false;               // VRAMSCOPE_COUNTERS_LIST: print the PM-sampling metrics on stderr
+    // VRAMSCOPE_TEST_PM_STAGE: cost measurements only — PM set-up stops after
+    // this step and nothing is sampled: 1 initialize (cuptiProfilerInitialize),
+    // 2 enable (cuptiPmSamplingEnable), 3 configure (SetConfig, before Start).
+    uint32_t testPmStage = 0;
     int32_t rank = -1;                // RANK
     int32_t localRank = -1;           // LOCAL_RANK
     int32_t rootPid = -1;             // VRAMSCOPE_ROOT_PID: the process that owns VRAMSCOPE_OUTPUT as is

@@ -349,11 +349,23 @@ struct PmDevice {
     bool paused = false;
     uint64_t dutyMarkMs = 0;  // when the current burst or pause began
     uint64_t pauses = 0;
+    bool heldBack = false;  // VRAMSCOPE_TEST_PM_STAGE stopped the set-up on purpose
 };
 
 uint32_t gNextCounterId = 1;
 
-// Sets PM sampling up on one device and starts it. False with *why.
+// VRAMSCOPE_TEST_PM_STAGE: true (and a Note) when set-up is to stop after
+// `stage`, to measure what each step costs the job on its own.
+bool holdBack(Recorder& r, PmDevice& d, uint32_t stage, const char* step) {
+    if (r.config.testPmStage != stage) return false;
+    d.heldBack = true;
+    addNote(int(format::Severity::Info), "PM sampling on device " + std::to_string(d.ordinal) + " set up only up to " +
+                                             step + " (VRAMSCOPE_TEST_PM_STAGE): no samples");
+    return true;
+}
+
+// Sets PM sampling up on one device and starts it. False with *why. True
+// without sampling when VRAMSCOPE_TEST_PM_STAGE holds it back.
 bool setupPm(Recorder& r, PmDevice& d, std::string* why) {
     static bool profilerInitialized = false;
     if (!profilerInitialized) {
@@ -365,6 +377,7 @@ bool setupPm(Recorder& r, PmDevice& d, std::string* why) {
         }
         profilerInitialized = true;
     }
+    if (holdBack(r, d, 1, "cuptiProfilerInitialize")) return true;
     auto supported = cuptiParams<CUpti_Profiler_DeviceSupported_Params>(CUpti_Profiler_DeviceSupported_Params_STRUCT_SIZE);
     r.driver.deviceGet(&d.cuDevice, d.ordinal);
     supported.cuDevice = d.cuDevice;
@@ -442,6 +455,7 @@ bool setupPm(Recorder& r, PmDevice& d, std::string* why) {
         return false;
     }
     d.object = enable.pPmSamplingObject;
+    if (holdBack(r, d, 2, "cuptiPmSamplingEnable")) return true;
     const uint64_t intervalNs = uint64_t(r.config.counterIntervalUs) * 1000ull;
     // CUPTI keeps pConfig: d.config is not touched again from here on.
     auto set = cuptiParams<CUpti_PmSampling_SetConfig_Params>(CUpti_PmSampling_SetConfig_Params_STRUCT_SIZE);
@@ -483,6 +497,7 @@ bool setupPm(Recorder& r, PmDevice& d, std::string* why) {
     }
     d.blankCounterData.assign(d.counterData.data(), d.counterData.data() + d.counterData.size());
     d.values.assign(d.metricNames.size() * sizeof(double));
+    if (holdBack(r, d, 3, "cuptiPmSamplingSetConfig")) return true;
     auto start = cuptiParams<CUpti_PmSampling_Start_Params>(CUpti_PmSampling_Start_Params_STRUCT_SIZE);
     start.pPmSamplingObject = d.object;
     if ((rc = cuptiPmSamplingStart(&start)) != CUPTI_SUCCESS) {

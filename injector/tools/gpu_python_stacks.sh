@@ -19,6 +19,7 @@
 #   COUNTERS_GPT=1 SKIP_RECORD=1 ...   then `vramscope summary` on torch_gpt2_launch.vtrace
 #   REPS=10 CONFIGS="plain default pm launch" SKIP_RECORD=1 ...
 #   DUTY_TRACES=1 REPS=16 CONFIGS="plain pmduty" SKIP_RECORD=1 ...
+#   REPS=12 CONFIGS="default pminit pmenable pm" SKIP_RECORD=1 ...   (which set-up step costs)
 #   COUNTERS_GPT=launch REPS=12 CONFIGS="plain pm pmslow" KEEP=1 SKIP_RECORD=1 ...
 # Traces and logs go to $OUT (or the current directory).
 set -uo pipefail
@@ -84,6 +85,10 @@ if [[ -n "${REPS:-}" ]]; then
   #   stacks    the default plus Python callsites
   #   pm        the default plus PM-sampled hardware counters
   #   pmslow    pm, decoded every 100 ms instead of 20 (VRAMSCOPE_COUNTER_DECODE_MS)
+  #   pminit, pmenable, pmconfig
+  #             pm with its set-up stopped after cuptiProfilerInitialize,
+  #             cuptiPmSamplingEnable or SetConfig (VRAMSCOPE_TEST_PM_STAGE):
+  #             what each step of the set-up costs without any sampling
   #   pmduty    pm in bursts (VRAMSCOPE_COUNTER_DUTY, DUTY or 200:800 ms)
   #   launch    the default plus kernel launch times (--launch-times)
   #   pmlaunch  pm and launch times together
@@ -105,6 +110,9 @@ if [[ -n "${REPS:-}" ]]; then
       stacks) "${P[@]}" "$REC" --quiet --python-stacks -o "$W/stacks.vtrace" -- "${G[@]}" ;;
       pm) VRAMSCOPE_COUNTERS=pm "${P[@]}" "$REC" --quiet -o "$W/pm.vtrace" -- "${G[@]}" ;;
       pmslow) VRAMSCOPE_COUNTERS=pm VRAMSCOPE_COUNTER_DECODE_MS=100 "${P[@]}" "$REC" --quiet -o "$W/pmslow.vtrace" -- "${G[@]}" ;;
+      pminit) VRAMSCOPE_COUNTERS=pm VRAMSCOPE_TEST_PM_STAGE=initialize "${P[@]}" "$REC" --quiet -o "$W/pminit.vtrace" -- "${G[@]}" ;;
+      pmenable) VRAMSCOPE_COUNTERS=pm VRAMSCOPE_TEST_PM_STAGE=enable "${P[@]}" "$REC" --quiet -o "$W/pmenable.vtrace" -- "${G[@]}" ;;
+      pmconfig) VRAMSCOPE_COUNTERS=pm VRAMSCOPE_TEST_PM_STAGE=configure "${P[@]}" "$REC" --quiet -o "$W/pmconfig.vtrace" -- "${G[@]}" ;;
       pmduty) VRAMSCOPE_COUNTERS=pm VRAMSCOPE_COUNTER_DUTY="${DUTY:-200:800}" "${P[@]}" "$REC" --quiet -o "$W/pmduty.vtrace" -- "${G[@]}" ;;
       launch) "${P[@]}" "$REC" --quiet --launch-times -o "$W/launch.vtrace" -- "${G[@]}" ;;
       pmlaunch) VRAMSCOPE_COUNTERS=pm "${P[@]}" "$REC" --quiet --launch-times -o "$W/pmlaunch.vtrace" -- "${G[@]}" ;;

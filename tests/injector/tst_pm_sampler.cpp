@@ -41,6 +41,9 @@ private slots:
         QCOMPARE(duty.counterOnMs, 200u);
         QCOMPARE(duty.counterOffMs, 800u);
         QCOMPARE(parse({}).counterOffMs, 0u);  // sampling all along
+        QCOMPARE(parse({}).testPmStage, 0u);
+        QCOMPARE(parse({{"VRAMSCOPE_TEST_PM_STAGE", "enable"}}).testPmStage, 2u);
+        QCOMPARE(parse({{"VRAMSCOPE_TEST_PM_STAGE", "Configure"}}).testPmStage, 3u);
         QCOMPARE(parse({{"VRAMSCOPE_COUNTER_DUTY", "500:0"}}).counterOffMs, 0u);
         QVERIFY(parse({{"VRAMSCOPE_COUNTERS_LIST", "1"}}).listCounters);
     }
