@@ -349,7 +349,6 @@ struct PmDevice {
     bool paused = false;
     uint64_t dutyMarkMs = 0;  // when the current burst or pause began
     uint64_t pauses = 0;
-    bool heldBack = false;  // VRAMSCOPE_TEST_PM_STAGE stopped the set-up on purpose
 };
 
 uint32_t gNextCounterId = 1;
@@ -358,7 +357,6 @@ uint32_t gNextCounterId = 1;
 // `stage`, to measure what each step costs the job on its own.
 bool holdBack(Recorder& r, PmDevice& d, uint32_t stage, const char* step) {
     if (r.config.testPmStage != stage) return false;
-    d.heldBack = true;
     addNote(int(format::Severity::Info), "PM sampling on device " + std::to_string(d.ordinal) + " set up only up to " +
                                              step + " (VRAMSCOPE_TEST_PM_STAGE): no samples");
     return true;
