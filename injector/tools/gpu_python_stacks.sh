@@ -97,7 +97,8 @@ if [[ -n "${REPS:-}" ]]; then
   read -r -a CF <<<"${CONFIGS:-plain default stacks pm}"
   f="$out/python_stacks_overhead.txt"
   echo "== overhead ($REPS alternating reps of ${G[*]}): ${CF[*]}" | tee -a "$f"
-  ms() { awk '$1=="step_ms_median"{print $2}'; }
+  # MS_KEY=step_ms_mean compares mean step times (stalls included) instead.
+  ms() { awk -v k="${MS_KEY:-step_ms_median}" '$1==k{print $2}'; }
   read -r -a P <<<"${PIN:-}"
   run() {
     case "$1" in
