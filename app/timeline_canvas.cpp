@@ -505,11 +505,8 @@ void TimelineCanvas::drawTrace(int di, float top, float bottom, float left, floa
         const auto& series = m.counters[c];
         float y0 = y, y1 = y + kCounterHeight;
         raster_.fillRect(left, y1, right, y1 + 1, rgba(50, 50, 58));  // AddLine's pixel row
-        const char* label = series.info.metric == format::CounterMetric::SmThroughputPct     ? "SM %"
-                            : series.info.metric == format::CounterMetric::DramThroughputPct ? "DRAM %"
-                            : series.info.metric == format::CounterMetric::TensorPipePct     ? "tensor %"
-                                                                                              : "counter";
-        laneLabel(dl, 0, y0 + 8, label);
+        const char* label = model::counterMetricName(series.info.metric, true);
+        laneLabel(dl, 0, y0 + 8, label ? label : "counter");
         const auto& ts = series.timesNs;
         const auto& vs = series.valuesMilli;
         ImU32 color = series.info.metric == format::CounterMetric::DramThroughputPct ? rgba(255, 112, 67) : rgba(102, 187, 106);

@@ -33,15 +33,6 @@ void writeJsonString(std::ostream& out, std::string_view text) {
 
 namespace {
 
-std::string counterMetricLabel(format::CounterMetric metric) {
-    switch (metric) {
-    case format::CounterMetric::SmThroughputPct: return "SM throughput %";
-    case format::CounterMetric::DramThroughputPct: return "DRAM throughput %";
-    case format::CounterMetric::TensorPipePct: return "tensor pipe %";
-    default: return {};
-    }
-}
-
 // Process ids of the tracks.
 constexpr int kMemoryPid = 1, kGpuPid = 2, kHostPid = 3, kTrainingPid = 4;
 
@@ -145,8 +136,8 @@ bool writeChromeTrace(const TraceModel& m, const analysis::IterationSet& iterati
     // Hardware counters as counter tracks of the GPU, each value at the end
     // of its sampled interval.
     for (const model::CounterSeries& c : m.counters) {
-        std::string name = counterMetricLabel(c.info.metric);
-        if (name.empty()) name = m.text(c.info.nameId);
+        const char* label = model::counterMetricName(c.info.metric);
+        const std::string name = label ? label : m.text(c.info.nameId);
         for (size_t i = 0; i < c.timesNs.size(); ++i) w.percent(kGpuPid, name, c.timesNs[i], c.valuesMilli[i]);
     }
 

@@ -241,4 +241,13 @@ size_t TraceModel::memoryBytes() const {
     return bytes;
 }
 
+const char* counterMetricName(format::CounterMetric metric, bool shortForm) {
+    switch (metric) {
+    case format::CounterMetric::SmThroughputPct: return shortForm ? "SM %" : "SM throughput %";
+    case format::CounterMetric::DramThroughputPct: return shortForm ? "DRAM %" : "DRAM throughput %";
+    case format::CounterMetric::TensorPipePct: return shortForm ? "tensor %" : "tensor pipe %";
+    default: return nullptr;
+    }
+}
+
 }  // namespace vramscope::model

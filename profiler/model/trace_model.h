@@ -105,6 +105,11 @@ struct CounterSeries {
     std::vector<uint32_t> valuesMilli;  // value × 1000 (percent × 1000)
 };
 
+// A counter metric's name for people: "SM throughput %", or the short form
+// for narrow labels ("SM %"); null for metrics without one (Other: the
+// source's own metric name, CounterInfo::nameId, says what it is).
+const char* counterMetricName(format::CounterMetric metric, bool shortForm = false);
+
 // The kernels of one stream, for drawing a lane: indices into
 // TraceModel::kernels in start order, and a running sum of their durations so
 // that the busy time of any window costs O(log n).
