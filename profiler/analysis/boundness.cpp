@@ -24,8 +24,15 @@ const char* boundText(Bound bound) {
 Bound boundFromKernelName(std::string_view name) {
     std::string lower(name.substr(0, 160));
     for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    for (const char* word : {"gemm", "xmma", "cutlass", "flash", "conv", "mma", "cublas", "nvjet", "wgrad", "dgrad", "fmha", "attention", "matmul", "sdpa"})
-        if (lower.find(word) != std::string::npos) return Bound::Compute;
+    auto has = [&](const char* word) { return lower.find(word) != std::string::npos; };
+    if (has("nccl")) return Bound::Latency;
+    // Not "mma" alone (LayerNorm's GammaBetaBackward) nor "conv" alone (dtype
+    // conversions): the tensor-core instruction names and "convolve"/"conv2d"-like forms.
+    for (const char* word : {"gemm", "xmma", "cutlass", "flash", "hmma", "wmma", "imma", "wgmma", "cublas", "nvjet",
+                             "wgrad", "dgrad", "fprop", "fmha", "attention", "matmul", "sdpa", "triton_tem_"})
+        if (has(word)) return Bound::Compute;
+    for (size_t at = lower.find("conv"); at != std::string::npos; at = lower.find("conv", at + 4))
+        if (lower.compare(at, 6, "conver") != 0) return Bound::Compute;  // not convert, conversion
     return Bound::Bandwidth;
 }
 
@@ -76,7 +83,7 @@ struct Accumulator {
     double smCount = 0, dramCount = 0, tensorCount = 0;  // weights
     uint64_t samples = 0;
     uint64_t busyNs = 0, durationNs = 0;
-    uint64_t computeNs = 0, bandwidthNs = 0;  // for name-based estimates
+    uint64_t computeNs = 0, bandwidthNs = 0, latencyNs = 0;  // for name-based estimates
 };
 
 // A sample's timestamp is the end of its interval; each sample counts by how
@@ -113,6 +120,7 @@ PhaseBoundness finish(const Accumulator& a, bool counters, double smThreshold) {
         return p;
     }
     if (p.busyFraction < 0.5) p.bound = Bound::Latency;
+    else if (a.latencyNs > a.computeNs + a.bandwidthNs) p.bound = Bound::Latency;  // mostly collectives
     else if (a.computeNs + a.bandwidthNs) p.bound = a.computeNs >= a.bandwidthNs ? Bound::Compute : Bound::Bandwidth;
     return p;
 }
@@ -154,7 +162,9 @@ BoundnessReport analyzeBoundness(const TraceModel& m, const IterationSet& set) {
     }
     auto addKernel = [&](Accumulator& a, size_t i, uint64_t s, uint64_t e) {
         a.busyNs += e - s;
-        if (!counters) (boundOf(k.nameId[i]) == Bound::Compute ? a.computeNs : a.bandwidthNs) += e - s;
+        if (counters) return;
+        const Bound b = boundOf(k.nameId[i]);
+        (b == Bound::Compute ? a.computeNs : b == Bound::Latency ? a.latencyNs : a.bandwidthNs) += e - s;
     };
     auto addCounters = [&](Accumulator& a, const TimeSpan& span) {
         if (!counters) return;
@@ -178,7 +188,7 @@ BoundnessReport analyzeBoundness(const TraceModel& m, const IterationSet& set) {
                 gpu.endNs = std::max(gpu.endNs, gpu.startNs + 1);
                 a.durationNs += gpu.durationNs();
                 a.busyNs += std::min(own.busyNs, gpu.durationNs());  // concurrent streams overlap
-                a.computeNs += own.computeNs, a.bandwidthNs += own.bandwidthNs;
+                a.computeNs += own.computeNs, a.bandwidthNs += own.bandwidthNs, a.latencyNs += own.latencyNs;
                 addCounters(a, gpu);
                 return;
             }
@@ -196,7 +206,7 @@ BoundnessReport analyzeBoundness(const TraceModel& m, const IterationSet& set) {
         to.sm += a.sm, to.dram += a.dram, to.tensor += a.tensor;
         to.smCount += a.smCount, to.dramCount += a.dramCount, to.tensorCount += a.tensorCount;
         to.samples += a.samples, to.busyNs += a.busyNs, to.durationNs += a.durationNs;
-        to.computeNs += a.computeNs, to.bandwidthNs += a.bandwidthNs;
+        to.computeNs += a.computeNs, to.bandwidthNs += a.bandwidthNs, to.latencyNs += a.latencyNs;
     };
 
     std::vector<uint64_t> durations;

@@ -32,8 +32,10 @@ const model::CounterSeries* counterSeries(const model::TraceModel& model, format
 // instruction-issue rate (what PM sampling gives on GH100), else 50.
 double smThresholdPct(const model::TraceModel& model, const model::CounterSeries* sm);
 
-// A kernel's likely bound from its name alone (GEMM, convolution, attention:
-// compute; elementwise, norms, reductions, copies, optimizers: bandwidth).
+// A kernel's likely bound from its name alone (GEMM, convolution, attention,
+// torch.compile's Triton templates: compute; NCCL collectives, which wait on
+// the interconnect: latency, i.e. neither unit; elementwise, norms,
+// reductions, copies, optimizers, matrix-vector products: bandwidth).
 Bound boundFromKernelName(std::string_view name);
 
 struct PhaseBoundness {

@@ -20,6 +20,7 @@ private slots:
     void inferredPhasesGiveTheSameBounds();
     void kernelBoundFollowsTheKernel();
     void kernelNamesGiveAnEstimate();
+    void collectivesMakeAnEstimatedPhaseNeither();
     void launchTimesGiveEachPhaseItsOwnKernels();
     void thousandsOfNamesInOneSampleKeepTheirNameClass();
 };
@@ -225,6 +226,69 @@ void TestBoundness::kernelNamesGiveAnEstimate() {
     QCOMPARE(analysis::boundFromKernelName("void cutlass::Kernel2<cutlass_80_wmma_tensorop>"), Bound::Compute);
     QCOMPARE(analysis::boundFromKernelName("void at::native::vectorized_elementwise_kernel<4, AddFunctor>"), Bound::Bandwidth);
     QCOMPARE(analysis::boundFromKernelName("triad"), Bound::Bandwidth);
+    // Names a fine-tuning job meets, and the words that used to mislead.
+    QCOMPARE(analysis::boundFromKernelName("void at::native::(anonymous namespace)::GammaBetaBackwardCUDAKernel<float>"),
+             Bound::Bandwidth);  // LayerNorm's weight gradient: a reduction, not "mma"
+    QCOMPARE(analysis::boundFromKernelName("void convert_fp32_to_bf16_kernel"), Bound::Bandwidth);
+    QCOMPARE(analysis::boundFromKernelName("void gemv2T_kernel_val<int, int, float, 128, 16>"), Bound::Bandwidth);
+    QCOMPARE(analysis::boundFromKernelName("triton_tem_fused_addmm_0"), Bound::Compute);  // max-autotune GEMM
+    QCOMPARE(analysis::boundFromKernelName("triton_poi_fused_add_mul_0"), Bound::Bandwidth);
+    QCOMPARE(analysis::boundFromKernelName("triton_red_fused__softmax_1"), Bound::Bandwidth);
+    QCOMPARE(analysis::boundFromKernelName("sm90_xmma_fprop_implicit_gemm_bf16"), Bound::Compute);
+    QCOMPARE(analysis::boundFromKernelName("void cudnn::cnn::conv2d_grouped_direct_kernel<float>"), Bound::Compute);
+    QCOMPARE(analysis::boundFromKernelName("void pytorch_flash::flash_fwd_kernel<Flash_fwd_kernel_traits<128>>"),
+             Bound::Compute);
+    QCOMPARE(analysis::boundFromKernelName("ncclDevKernel_AllReduce_Sum_bf16_RING_LL(ncclDevKernelArgsStorage<4096ul>)"),
+             Bound::Latency);  // waits on the interconnect
+}
+
+// Without counters, a data-parallel backward whose time goes mostly to an
+// NCCL all-reduce is limited by neither unit (it waits on the interconnect),
+// where the name estimate used to call it bandwidth-bound.
+void TestBoundness::collectivesMakeAnEstimatedPhaseNeither() {
+    using namespace vramscope::format;
+    const std::string path = testing::fixtureDir().filePath("ddp_estimated.vtrace").toStdString();
+    {
+        TraceWriter w;
+        QVERIFY(w.open(path));
+        constexpr uint64_t ms = 1'000'000, t0 = 1'000'000'000;
+        const uint32_t gemm = w.intern("sm90_xmma_gemm_bf16bf16_bf16f32"),
+                       nccl = w.intern("ncclDevKernel_AllReduce_Sum_bf16_RING_LL");
+        for (uint64_t step = 0; step < 4; ++step) {
+            const uint64_t base = t0 + step * 20 * ms;
+            auto phase = [&](PhaseKind kind, uint64_t at) {
+                Phase p;
+                p.timestampNs = base + at;
+                p.kind = kind;
+                p.step = step;
+                w.write(p);
+            };
+            auto kernel = [&](uint32_t nameId, uint64_t start, uint64_t duration, uint32_t stream) {
+                Kernel k;
+                k.startNs = base + start;
+                k.endNs = base + start + duration;
+                k.nameId = nameId;
+                k.streamId = stream;
+                w.write(k);
+            };
+            phase(PhaseKind::StepBegin, 0);
+            phase(PhaseKind::ForwardBegin, 0);
+            kernel(gemm, 0, 8 * ms, 7);
+            phase(PhaseKind::BackwardBegin, 8 * ms);
+            kernel(gemm, 8 * ms, 2 * ms, 7);
+            kernel(nccl, 10 * ms, 8 * ms, 9);
+            phase(PhaseKind::StepEnd, 19 * ms);
+        }
+        QVERIFY(w.close());
+    }
+    model::TraceModel m;
+    std::string error;
+    QVERIFY2(model::loadModel(path, m, {}, &error), error.c_str());
+    const auto r = analysis::analyzeBoundness(m, analysis::detectIterations(m));
+    QCOMPARE(r.source, std::string("estimated"));
+    QCOMPARE(r.phases[0].bound, Bound::Compute);
+    QCOMPARE(r.phases[1].bound, Bound::Latency);
+    QVERIFY(r.phases[1].busyFraction > 0.9);
 }
 
 QTEST_GUILESS_MAIN(TestBoundness)
