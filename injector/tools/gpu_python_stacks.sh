@@ -85,6 +85,7 @@ if [[ -n "${REPS:-}" ]]; then
   #   stacks    the default plus Python callsites
   #   pm        the default plus PM-sampled hardware counters
   #   pmslow    pm, decoded every 100 ms instead of 20 (VRAMSCOPE_COUNTER_DECODE_MS)
+  #   gpm       the default plus NVML GPM counters (no CUPTI profiler, 100 ms)
   #   pminit, pmenable, pmconfig
   #             pm with its set-up stopped after cuptiProfilerInitialize,
   #             cuptiPmSamplingEnable or SetConfig (VRAMSCOPE_TEST_PM_STAGE):
@@ -111,6 +112,7 @@ if [[ -n "${REPS:-}" ]]; then
       stacks) "${P[@]}" "$REC" --quiet --python-stacks -o "$W/stacks.vtrace" -- "${G[@]}" ;;
       pm) VRAMSCOPE_COUNTERS=pm "${P[@]}" "$REC" --quiet -o "$W/pm.vtrace" -- "${G[@]}" ;;
       pmslow) VRAMSCOPE_COUNTERS=pm VRAMSCOPE_COUNTER_DECODE_MS=100 "${P[@]}" "$REC" --quiet -o "$W/pmslow.vtrace" -- "${G[@]}" ;;
+      gpm) VRAMSCOPE_COUNTERS=gpm "${P[@]}" "$REC" --quiet -o "$W/gpm.vtrace" -- "${G[@]}" ;;
       pminit) VRAMSCOPE_COUNTERS=pm VRAMSCOPE_TEST_PM_STAGE=initialize "${P[@]}" "$REC" --quiet -o "$W/pminit.vtrace" -- "${G[@]}" ;;
       pmenable) VRAMSCOPE_COUNTERS=pm VRAMSCOPE_TEST_PM_STAGE=enable "${P[@]}" "$REC" --quiet -o "$W/pmenable.vtrace" -- "${G[@]}" ;;
       pmconfig) VRAMSCOPE_COUNTERS=pm VRAMSCOPE_TEST_PM_STAGE=configure "${P[@]}" "$REC" --quiet -o "$W/pmconfig.vtrace" -- "${G[@]}" ;;
