@@ -353,6 +353,18 @@ struct PmDevice {
 
 uint32_t gNextCounterId = 1;
 
+// Starts or stops the hardware sampling of a set-up device.
+CUptiResult startPm(const PmDevice& d) {
+    auto start = cuptiParams<CUpti_PmSampling_Start_Params>(CUpti_PmSampling_Start_Params_STRUCT_SIZE);
+    start.pPmSamplingObject = d.object;
+    return cuptiPmSamplingStart(&start);
+}
+CUptiResult stopPm(const PmDevice& d) {
+    auto stop = cuptiParams<CUpti_PmSampling_Stop_Params>(CUpti_PmSampling_Stop_Params_STRUCT_SIZE);
+    stop.pPmSamplingObject = d.object;
+    return cuptiPmSamplingStop(&stop);
+}
+
 // VRAMSCOPE_TEST_PM_STAGE: true (and a Note) when set-up is to stop after
 // `stage`, to measure what each step costs the job on its own.
 bool holdBack(Recorder& r, PmDevice& d, uint32_t stage, const char* step) {
@@ -496,9 +508,7 @@ bool setupPm(Recorder& r, PmDevice& d, std::string* why) {
     d.blankCounterData.assign(d.counterData.data(), d.counterData.data() + d.counterData.size());
     d.values.assign(d.metricNames.size() * sizeof(double));
     if (holdBack(r, d, 3, "cuptiPmSamplingSetConfig")) return true;
-    auto start = cuptiParams<CUpti_PmSampling_Start_Params>(CUpti_PmSampling_Start_Params_STRUCT_SIZE);
-    start.pPmSamplingObject = d.object;
-    if ((rc = cuptiPmSamplingStart(&start)) != CUPTI_SUCCESS) {
+    if ((rc = startPm(d)) != CUPTI_SUCCESS) {
         *why = "cuptiPmSamplingStart: " + cuptiText(rc);
         return false;
     }
@@ -655,9 +665,7 @@ void dutyCycle(Recorder& r, PmDevice& d) {
     if (!r.config.counterOffMs || d.failed || d.corrupt) return;
     const uint64_t now = steadyMs();
     if (!d.paused && now - d.dutyMarkMs >= r.config.counterOnMs) {
-        auto stop = cuptiParams<CUpti_PmSampling_Stop_Params>(CUpti_PmSampling_Stop_Params_STRUCT_SIZE);
-        stop.pPmSamplingObject = d.object;
-        if (CUptiResult rc = cuptiPmSamplingStop(&stop); rc != CUPTI_SUCCESS) {
+        if (CUptiResult rc = stopPm(d); rc != CUPTI_SUCCESS) {
             giveUp(r, d, "cuptiPmSamplingStop between bursts: " + cuptiText(rc), true);
             return;
         }
@@ -665,9 +673,7 @@ void dutyCycle(Recorder& r, PmDevice& d) {
         d.dutyMarkMs = now;
         ++d.pauses;
     } else if (d.paused && now - d.dutyMarkMs >= r.config.counterOffMs) {
-        auto start = cuptiParams<CUpti_PmSampling_Start_Params>(CUpti_PmSampling_Start_Params_STRUCT_SIZE);
-        start.pPmSamplingObject = d.object;
-        if (CUptiResult rc = cuptiPmSamplingStart(&start); rc != CUPTI_SUCCESS) {
+        if (CUptiResult rc = startPm(d); rc != CUPTI_SUCCESS) {
             giveUp(r, d, "cuptiPmSamplingStart after a pause: " + cuptiText(rc), true);
             return;
         }
@@ -695,9 +701,7 @@ void finishPm(Recorder& r, PmDevice& d) {
     if (!d.paused) {  // paused: already stopped, and decoded before that
         decodePm(r, d);
         if (d.corrupt) return;
-        auto stop = cuptiParams<CUpti_PmSampling_Stop_Params>(CUpti_PmSampling_Stop_Params_STRUCT_SIZE);
-        stop.pPmSamplingObject = d.object;
-        cuptiPmSamplingStop(&stop);
+        stopPm(d);
     }
     if (d.overflows)
         addNote(int(format::Severity::Warning),
