@@ -22,11 +22,12 @@ import argparse
 import bisect
 import json
 import os
-import random
 import statistics
 import subprocess
 import sys
 import tempfile
+
+from overhead_ratios import print_ratios  # beside this script
 
 
 def export(vramscope, trace):
@@ -104,12 +105,7 @@ def main():
     if not ratios:
         print("duty_cost: no sampled window next to a paused one", file=sys.stderr)
         return 1
-    rng = random.Random(2)
-    means = sorted(statistics.mean(rng.choices(ratios, k=len(ratios))) for _ in range(5000))
-    print(f"sampled_over_paused_median {statistics.median(ratios):.4f} ratio")
-    print(f"sampled_over_paused_mean {statistics.mean(ratios):.4f} ratio")
-    print(f"sampled_over_paused_mean_p05 {means[250]:.4f} ratio")
-    print(f"sampled_over_paused_mean_p95 {means[4750]:.4f} ratio")
+    print_ratios("sampled_over_paused", ratios, seed=2)
     return 0
 
 

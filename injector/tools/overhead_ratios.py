@@ -35,6 +35,17 @@ def read_rows(paths):
     return rows
 
 
+def print_ratios(key, ratios, seed=1):
+    """`name value unit` lines: median and mean of the ratios, and a 90 %
+    bootstrap interval of the mean (5000 resamples; the seed keeps it fixed)."""
+    rng = random.Random(seed)
+    means = sorted(statistics.mean(rng.choices(ratios, k=len(ratios))) for _ in range(5000))
+    print(f"{key}_median {statistics.median(ratios):.4f} ratio")
+    print(f"{key}_mean {statistics.mean(ratios):.4f} ratio")
+    print(f"{key}_mean_p05 {means[250]:.4f} ratio")
+    print(f"{key}_mean_p95 {means[4750]:.4f} ratio")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("files", nargs="+", metavar="FILE")
@@ -55,14 +66,9 @@ def main():
         ratios = [r[config] / r[args.base] for r in rows if config in r and args.base in r and r[args.base] > 0]
         if not ratios:
             continue
-        rng = random.Random(1)
-        means = sorted(statistics.mean(rng.choices(ratios, k=len(ratios))) for _ in range(5000))
         key = f"{config}_over_{args.base}"
         print(f"{key}_pairs {len(ratios)} pairs")
-        print(f"{key}_median {statistics.median(ratios):.4f} ratio")
-        print(f"{key}_mean {statistics.mean(ratios):.4f} ratio")
-        print(f"{key}_mean_p05 {means[250]:.4f} ratio")
-        print(f"{key}_mean_p95 {means[4750]:.4f} ratio")
+        print_ratios(key, ratios)
     return 0
 
 
