@@ -25,6 +25,26 @@ private slots:
     void thousandsOfNamesInOneSampleKeepTheirNameClass();
 };
 
+// One phase marker and one kernel of a hand-written trace.
+static void writePhase(vramscope::format::TraceWriter& w, vramscope::format::PhaseKind kind, uint64_t atNs,
+                       uint64_t step) {
+    vramscope::format::Phase p;
+    p.timestampNs = atNs;
+    p.kind = kind;
+    p.step = step;
+    w.write(p);
+}
+static void writeKernel(vramscope::format::TraceWriter& w, uint32_t nameId, uint64_t startNs, uint64_t durationNs,
+                        uint32_t stream, uint64_t queuedLeadNs = 0) {
+    vramscope::format::Kernel k;
+    k.startNs = startNs;
+    k.endNs = startNs + durationNs;
+    k.nameId = nameId;
+    k.streamId = stream;
+    k.queuedLeadNs = queuedLeadNs;
+    w.write(k);
+}
+
 // Four steps in which the GPU runs behind the CPU, as in a GPU-bound
 // training step: the CPU launches the forward's GEMMs in 0-4 ms, the
 // backward's in 4-6 ms and fused Adam in 6-7 ms, then waits; the GPU runs
@@ -51,21 +71,9 @@ static std::string writeLaggingSteps(const QString& name, bool launchTimes) {
     }
     for (uint64_t step = 0; step < 4; ++step) {
         const uint64_t base = t0 + step * 20 * ms;
-        auto phase = [&](PhaseKind kind, uint64_t at) {
-            Phase p;
-            p.timestampNs = base + at;
-            p.kind = kind;
-            p.step = step;
-            w.write(p);
-        };
+        auto phase = [&](PhaseKind kind, uint64_t at) { writePhase(w, kind, base + at, step); };
         auto kernel = [&](uint32_t nameId, uint64_t launch, uint64_t start, uint64_t duration) {
-            Kernel k;
-            k.startNs = base + start;
-            k.endNs = base + start + duration;
-            k.nameId = nameId;
-            k.streamId = 7;
-            k.queuedLeadNs = launchTimes ? start - launch : 0;
-            w.write(k);
+            writeKernel(w, nameId, base + start, duration, 7, launchTimes ? start - launch : 0);
         };
         phase(PhaseKind::StepBegin, 0);
         phase(PhaseKind::ForwardBegin, 0);
@@ -256,28 +264,13 @@ void TestBoundness::collectivesMakeAnEstimatedPhaseNeither() {
                        nccl = w.intern("ncclDevKernel_AllReduce_Sum_bf16_RING_LL");
         for (uint64_t step = 0; step < 4; ++step) {
             const uint64_t base = t0 + step * 20 * ms;
-            auto phase = [&](PhaseKind kind, uint64_t at) {
-                Phase p;
-                p.timestampNs = base + at;
-                p.kind = kind;
-                p.step = step;
-                w.write(p);
-            };
-            auto kernel = [&](uint32_t nameId, uint64_t start, uint64_t duration, uint32_t stream) {
-                Kernel k;
-                k.startNs = base + start;
-                k.endNs = base + start + duration;
-                k.nameId = nameId;
-                k.streamId = stream;
-                w.write(k);
-            };
-            phase(PhaseKind::StepBegin, 0);
-            phase(PhaseKind::ForwardBegin, 0);
-            kernel(gemm, 0, 8 * ms, 7);
-            phase(PhaseKind::BackwardBegin, 8 * ms);
-            kernel(gemm, 8 * ms, 2 * ms, 7);
-            kernel(nccl, 10 * ms, 8 * ms, 9);
-            phase(PhaseKind::StepEnd, 19 * ms);
+            writePhase(w, PhaseKind::StepBegin, base, step);
+            writePhase(w, PhaseKind::ForwardBegin, base, step);
+            writeKernel(w, gemm, base, 8 * ms, 7);
+            writePhase(w, PhaseKind::BackwardBegin, base + 8 * ms, step);
+            writeKernel(w, gemm, base + 8 * ms, 2 * ms, 7);
+            writeKernel(w, nccl, base + 10 * ms, 8 * ms, 9);
+            writePhase(w, PhaseKind::StepEnd, base + 19 * ms, step);
         }
         QVERIFY(w.close());
     }

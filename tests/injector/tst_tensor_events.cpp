@@ -59,6 +59,17 @@ vramscope::cli::RecordOptions quietRecordOptions(const QTemporaryDir& dir) {
     return o;
 }
 
+// What a child started by runRecord(o) sees: `text` expanded by /bin/sh
+// (e.g. "$VRAMSCOPE_COUNTERS"), or "exit N" when record did not return 0.
+QString childSees(const vramscope::cli::RecordOptions& o, const QTemporaryDir& dir, const char* text) {
+    const QString file = dir.path() + "/seen";
+    QFile::remove(file);
+    const std::string show = std::string("echo \"") + text + "\" > " + file.toStdString();
+    if (int code = vramscope::cli::runRecord(o, {"/bin/sh", "-c", show}); code != 0) return QString("exit %1").arg(code);
+    QFile f(file);
+    return f.open(QIODevice::ReadOnly) ? QString::fromUtf8(f.readAll()).trimmed() : QString("unreadable");
+}
+
 using vramscope::inject::testing::Loaded;
 using vramscope::inject::testing::load;
 
@@ -179,45 +190,27 @@ private slots:
     void recordPassesThePythonStackOptions() {
         QTemporaryDir dir;
         vramscope::cli::RecordOptions o = quietRecordOptions(dir);
-        const QString file = dir.path() + "/env";
-        const std::string show =
-            "echo \"$VRAMSCOPE_PYTHON_STACKS/$VRAMSCOPE_PYTHON_STACK_DEPTH$VRAMSCOPE_LAUNCH_TIMES\" > " + file.toStdString();
-        auto seen = [&] {
-            QFile f(file);
-            return f.open(QIODevice::ReadOnly) ? QString::fromUtf8(f.readAll()).trimmed() : QString("unreadable");
-        };
-        QCOMPARE(vramscope::cli::runRecord(o, {"/bin/sh", "-c", show}), 0);
-        QCOMPARE(seen(), QString("/"));  // defaults: the Python side decides
+        const char* show = "$VRAMSCOPE_PYTHON_STACKS/$VRAMSCOPE_PYTHON_STACK_DEPTH$VRAMSCOPE_LAUNCH_TIMES";
+        QCOMPARE(childSees(o, dir, show), QString("/"));  // defaults: the Python side decides
         o.pythonStacks = 0;
-        QCOMPARE(vramscope::cli::runRecord(o, {"/bin/sh", "-c", show}), 0);
-        QCOMPARE(seen(), QString("0/"));
+        QCOMPARE(childSees(o, dir, show), QString("0/"));
         o.pythonStacks = 1;
         o.pythonStackDepth = 4;
-        QCOMPARE(vramscope::cli::runRecord(o, {"/bin/sh", "-c", show}), 0);
-        QCOMPARE(seen(), QString("1/4"));
+        QCOMPARE(childSees(o, dir, show), QString("1/4"));
         o.launchTimes = true;  // --launch-times
-        QCOMPARE(vramscope::cli::runRecord(o, {"/bin/sh", "-c", show}), 0);
-        QCOMPARE(seen(), QString("1/41"));
+        QCOMPARE(childSees(o, dir, show), QString("1/41"));
     }
 
     void recordPassesTheCounterOptions() {
         QTemporaryDir dir;
         vramscope::cli::RecordOptions o = quietRecordOptions(dir);
-        const QString file = dir.path() + "/env";
-        const std::string show = "echo \"$VRAMSCOPE_COUNTERS/$VRAMSCOPE_COUNTER_INTERVAL_US/$VRAMSCOPE_COUNTER_DUTY\" > " +
-                                 file.toStdString();
-        auto seen = [&] {
-            QFile f(file);
-            return f.open(QIODevice::ReadOnly) ? QString::fromUtf8(f.readAll()).trimmed() : QString("unreadable");
-        };
+        const char* show = "$VRAMSCOPE_COUNTERS/$VRAMSCOPE_COUNTER_INTERVAL_US/$VRAMSCOPE_COUNTER_DUTY";
         qunsetenv("VRAMSCOPE_COUNTERS");
-        QCOMPARE(vramscope::cli::runRecord(o, {"/bin/sh", "-c", show}), 0);
-        QCOMPARE(seen(), QString("//"));  // the injector's defaults
+        QCOMPARE(childSees(o, dir, show), QString("//"));  // the injector's defaults
         o.counters = "pm";  // --counters pm --counter-interval-us 500 --counter-duty 200:800
         o.counterIntervalUs = 500;
         o.counterDuty = "200:800";
-        QCOMPARE(vramscope::cli::runRecord(o, {"/bin/sh", "-c", show}), 0);
-        QCOMPARE(seen(), QString("pm/500/200:800"));
+        QCOMPARE(childSees(o, dir, show), QString("pm/500/200:800"));
     }
 
     void recordPutsThePythonHooksFirstOnPythonPath() {
