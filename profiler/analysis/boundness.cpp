@@ -172,6 +172,12 @@ BoundnessReport analyzeBoundness(const TraceModel& m, const IterationSet& set) {
         if (dram) addSamples(*dram, span, a.dram, a.dramCount, sm ? nullptr : &a.samples);
         if (tensor) addSamples(*tensor, span, a.tensor, a.tensorCount, nullptr);
     };
+    auto add = [](Accumulator& to, const Accumulator& a) {
+        to.sm += a.sm, to.dram += a.dram, to.tensor += a.tensor;
+        to.smCount += a.smCount, to.dramCount += a.dramCount, to.tensorCount += a.tensorCount;
+        to.samples += a.samples, to.busyNs += a.busyNs, to.durationNs += a.durationNs;
+        to.computeNs += a.computeNs, to.bandwidthNs += a.bandwidthNs, to.latencyNs += a.latencyNs;
+    };
     auto accumulate = [&](Accumulator& a, const TimeSpan& span) {
         if (byLaunch) {
             const auto first = std::lower_bound(launchTimes.begin(), launchTimes.end(), span.startNs);
@@ -186,9 +192,9 @@ BoundnessReport analyzeBoundness(const TraceModel& m, const IterationSet& set) {
                     addKernel(own, i, k.startNs[i], k.endNs(i));
                 }
                 gpu.endNs = std::max(gpu.endNs, gpu.startNs + 1);
-                a.durationNs += gpu.durationNs();
-                a.busyNs += std::min(own.busyNs, gpu.durationNs());  // concurrent streams overlap
-                a.computeNs += own.computeNs, a.bandwidthNs += own.bandwidthNs, a.latencyNs += own.latencyNs;
+                own.durationNs = gpu.durationNs();
+                own.busyNs = std::min(own.busyNs, own.durationNs);  // concurrent streams overlap
+                add(a, own);
                 addCounters(a, gpu);
                 return;
             }
@@ -201,12 +207,6 @@ BoundnessReport analyzeBoundness(const TraceModel& m, const IterationSet& set) {
             if (s < e) addKernel(a, i, s, e);
         }
         addCounters(a, span);
-    };
-    auto add = [](Accumulator& to, const Accumulator& a) {
-        to.sm += a.sm, to.dram += a.dram, to.tensor += a.tensor;
-        to.smCount += a.smCount, to.dramCount += a.dramCount, to.tensorCount += a.tensorCount;
-        to.samples += a.samples, to.busyNs += a.busyNs, to.durationNs += a.durationNs;
-        to.computeNs += a.computeNs, to.bandwidthNs += a.bandwidthNs, to.latencyNs += a.latencyNs;
     };
 
     std::vector<uint64_t> durations;
