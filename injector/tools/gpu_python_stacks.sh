@@ -98,8 +98,13 @@ if [[ -n "${REPS:-}" ]]; then
   read -r -a CF <<<"${CONFIGS:-plain default stacks pm}"
   f="$out/python_stacks_overhead.txt"
   echo "== overhead ($REPS alternating reps of ${G[*]}): ${CF[*]}" | tee -a "$f"
-  # MS_KEY=step_ms_mean compares mean step times (stalls included) instead.
-  ms() { awk -v k="${MS_KEY:-step_ms_median}" '$1==k{print $2}'; }
+  # MS_KEY=step_ms_mean compares mean step times (stalls included) instead;
+  # the other key's rows go to python_stacks_overhead_other.txt either way.
+  key="${MS_KEY:-step_ms_median}"
+  other=step_ms_mean; [[ "$key" == step_ms_mean ]] && other=step_ms_median
+  fo="$out/python_stacks_overhead_other.txt"
+  echo "== $other of the runs below" >>"$fo"
+  ms() { awk -v k="$1" '$1==k{print $2}' "$W/run.out"; }
   read -r -a P <<<"${PIN:-}"
   run() {
     case "$1" in
@@ -119,23 +124,27 @@ if [[ -n "${REPS:-}" ]]; then
       pmduty) VRAMSCOPE_COUNTERS=pm VRAMSCOPE_COUNTER_DUTY="${DUTY:-200:800}" "${P[@]}" "$REC" --quiet -o "$W/pmduty.vtrace" -- "${G[@]}" ;;
       launch) "${P[@]}" "$REC" --quiet --launch-times -o "$W/launch.vtrace" -- "${G[@]}" ;;
       pmlaunch) VRAMSCOPE_COUNTERS=pm "${P[@]}" "$REC" --quiet --launch-times -o "$W/pmlaunch.vtrace" -- "${G[@]}" ;;
-    esac 2>/dev/null | ms
+    esac 2>/dev/null >"$W/run.out"
   }
   # Odd reps run the configs in order, even reps backwards: a drift within a
   # rep favours none of them. Rows list the configs in CONFIGS order.
   for ((i = 1; i <= REPS; i++)); do
-    declare -A got=()
+    declare -A got=() oth=()
     order=("${CF[@]}")
     if ((i % 2 == 0)); then order=(); for ((k = ${#CF[@]} - 1; k >= 0; k--)); do order+=("${CF[$k]}"); done; fi
-    for c in "${order[@]}"; do got[$c]="$(run "$c")"; done
-    line="rep$i"
-    for c in "${CF[@]}"; do line+=" $c ${got[$c]}"; done
+    for c in "${order[@]}"; do run "$c"; got[$c]="$(ms "$key")"; oth[$c]="$(ms "$other")"; done
+    line="rep$i" lo="rep$i"
+    for c in "${CF[@]}"; do line+=" $c ${got[$c]}"; lo+=" $c ${oth[$c]}"; done
     echo "$line" | tee -a "$f"
-    unset got
+    echo "$lo" >>"$fo"
+    unset got oth
+    # KEEP=1: the latest rep's traces go to $OUT as overhead_CONFIG.vtrace
+    # (after every rep, so a run cut short by a timeout still leaves them).
+    for c in "${CF[@]}"; do
+      [[ -n "${KEEP:-}" && -f "$W/$c.vtrace" ]] && cp "$W/$c.vtrace" "$out/overhead_$c.vtrace"
+    done
   done
-  # KEEP=1: the last rep's traces go to $OUT as overhead_CONFIG.vtrace.
   for c in "${CF[@]}"; do
-    [[ -n "${KEEP:-}" && -f "$W/$c.vtrace" ]] && cp "$W/$c.vtrace" "$out/overhead_$c.vtrace"
     [[ -f "$W/$c.vtrace" ]] && echo "trace $c $("$C" "$W/$c.vtrace" | grep -E "^(footer|count\.(tensor_memory|callsite|counter_sample|kernel|phase) )" | paste -sd' ')"
   done | tee -a "$f"
   median() { sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
