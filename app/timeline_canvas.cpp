@@ -200,7 +200,7 @@ void TimelineCanvas::drawTrace(int di, float top, float bottom, float left, floa
     const uint64_t ut0 = uint64_t(t0), ut1 = uint64_t(std::ceil(t1));
 
     // Row heights: memory takes what the fixed lanes leave.
-    const size_t rangeRows = std::min<size_t>(doc.rangesByDepth.size(), 4);
+    const size_t rangeRows = doc.rangesByDepth.size();  // at most 4 NVTX rows and 2 region rows
     const size_t streamRows = std::min<size_t>(doc.streams.size(), 8);
     const size_t counterRows = std::min<size_t>(m.counters.size(), 3);
     float fixed = kPhaseHeight + kGap + rangeRows * kRangeRowHeight + (rangeRows ? kGap : 0) +
@@ -421,7 +421,10 @@ void TimelineCanvas::drawTrace(int di, float top, float bottom, float left, floa
     for (size_t d = 0; d < rangeRows; ++d) {
         const auto& list = doc.rangesByDepth[d];
         float y0 = y + 1, y1 = y + kRangeRowHeight - 1;
-        if (d == 0) laneLabel(dl, 0, y0 - 1, "NVTX");
+        if (d == doc.firstRegionRow)
+            laneLabel(dl, 0, y0 - 1, "regions");
+        else if (d == 0)
+            laneLabel(dl, 0, y0 - 1, "NVTX");
         uint64_t back = doc.rangeMaxDurationByDepth[d];
         auto it = std::lower_bound(list.begin(), list.end(), ut0 > back ? ut0 - back : 0,
                                    [&](uint32_t i, uint64_t t) { return r.startNs[i] < t; });

@@ -51,9 +51,20 @@ static void buildStreams(TraceDocument& doc) {
 
 static void buildRanges(TraceDocument& doc) {
     const auto& r = doc.model.ranges;
-    constexpr size_t kMaxDepth = 6;  // deeper ranges fold into the last row
+    constexpr size_t kNvtxRows = 4, kRegionRows = 2;  // deeper ranges fold into the last row of their kind
+    size_t nvtxRows = 0;
+    uint16_t regionBase = UINT16_MAX;  // the model's depth of an outermost region
     for (size_t i = 0; i < r.size(); ++i) {
-        size_t d = std::min<size_t>(r.depth[i], kMaxDepth - 1);
+        if (r.domainId[i] == model::TraceModel::kRegionDomain)
+            regionBase = std::min(regionBase, r.depth[i]);
+        else
+            nvtxRows = std::max(nvtxRows, std::min<size_t>(r.depth[i], kNvtxRows - 1) + 1);
+    }
+    if (regionBase != UINT16_MAX) doc.firstRegionRow = nvtxRows;
+    for (size_t i = 0; i < r.size(); ++i) {
+        const bool region = r.domainId[i] == model::TraceModel::kRegionDomain;
+        const size_t d = region ? nvtxRows + std::min<size_t>(r.depth[i] - regionBase, kRegionRows - 1)
+                                : std::min<size_t>(r.depth[i], kNvtxRows - 1);
         if (doc.rangesByDepth.size() <= d) {
             doc.rangesByDepth.resize(d + 1);
             doc.rangeMaxDurationByDepth.resize(d + 1, 0);

@@ -42,8 +42,11 @@ struct TraceDocument {
     std::vector<StreamKernels> streams;        // kernels per stream, by stream id
     std::vector<PhaseSpan> phases;             // by start time (recompute spans too)
     std::vector<uint64_t> iterationStartsNs;   // one per iteration
-    std::vector<std::vector<uint32_t>> rangesByDepth;  // NVTX range indices per depth, by start
+    // Range indices per row, by start: NVTX ranges by depth (at most 4 rows),
+    // then the user's regions by nesting (at most 2 rows) from firstRegionRow.
+    std::vector<std::vector<uint32_t>> rangesByDepth;
     std::vector<uint64_t> rangeMaxDurationByDepth;
+    size_t firstRegionRow = SIZE_MAX;  // SIZE_MAX: no regions
     QString warning;  // truncation/corruption, shown once after loading
 
     // What `vramscope summary` reports, computed once while loading.

@@ -162,10 +162,17 @@ bool writeChromeTrace(const TraceModel& m, const analysis::IterationSet& iterati
     }
 
     std::set<uint32_t> threads;
+    bool regions = false;
     for (size_t i = 0; i < m.ranges.size(); ++i) {
+        if (m.ranges.domainId[i] == model::TraceModel::kRegionDomain) {  // vramscope.region(): no thread recorded
+            regions = true;
+            w.slice(kTrainingPid, 4, m.text(m.ranges.nameId[i]), "region", m.ranges.startNs[i], m.ranges.endNs[i]);
+            continue;
+        }
         threads.insert(m.ranges.threadId[i]);
         w.slice(kHostPid, m.ranges.threadId[i], m.text(m.ranges.nameId[i]), "nvtx", m.ranges.startNs[i], m.ranges.endNs[i]);
     }
+    if (regions) w.metadata(kTrainingPid, 4, "thread_name", "regions");
     for (uint32_t t : threads) w.metadata(kHostPid, static_cast<int>(t), "thread_name", "thread " + std::to_string(t));
 
     for (size_t i = 0; i < iterations.iterations.size(); ++i) {

@@ -110,6 +110,43 @@ template <class V> void permute(V& v, const std::vector<uint32_t>& order) {
     v.swap(sorted);
 }
 
+// User regions (vramscope.region(): RegionBegin/RegionEnd markers with a
+// name) become ranges of the domain TraceModel::kRegionDomain, shown with
+// the NVTX ranges in rows below theirs. A begin pairs with the latest open
+// begin of the same name; one still open at the end closes at the trace's
+// last event, an end without a begin is dropped.
+void addRegionRanges(TraceModel& m) {
+    uint16_t nvtxRows = 0;
+    for (size_t i = 0; i < m.ranges.size(); ++i) nvtxRows = std::max<uint16_t>(nvtxRows, uint16_t(m.ranges.depth[i] + 1));
+    struct Open {
+        uint64_t startNs;
+        uint32_t nameId;
+        uint16_t depth;
+    };
+    std::vector<Open> open;
+    auto add = [&](const Open& o, uint64_t endNs) {
+        m.ranges.startNs.push_back(o.startNs);
+        m.ranges.endNs.push_back(std::max(endNs, o.startNs));
+        m.ranges.nameId.push_back(o.nameId);
+        m.ranges.domainId.push_back(TraceModel::kRegionDomain);
+        m.ranges.threadId.push_back(0);
+        m.ranges.depth.push_back(uint16_t(std::min<uint32_t>(uint32_t(nvtxRows) + o.depth, UINT16_MAX)));
+    };
+    for (const Phase& p : m.phases) {
+        if (p.kind == PhaseKind::RegionBegin) {
+            open.push_back({p.timestampNs, p.nameId, uint16_t(std::min<size_t>(open.size(), UINT16_MAX))});
+        } else if (p.kind == PhaseKind::RegionEnd) {
+            for (size_t j = open.size(); j-- > 0;) {
+                if (open[j].nameId != p.nameId) continue;
+                add(open[j], p.timestampNs);
+                open.erase(open.begin() + std::ptrdiff_t(j));
+                break;
+            }
+        }
+    }
+    for (const Open& o : open) add(o, m.lastNs);
+}
+
 template <class Keys> std::vector<uint32_t> sortOrder(const Keys& keys) {
     std::vector<uint32_t> order(keys.size());
     std::iota(order.begin(), order.end(), 0u);
@@ -481,6 +518,7 @@ struct ModelBuilder::State {
         }
         std::stable_sort(o.phases.begin(), o.phases.end(),
                          [](const Phase& a, const Phase& b) { return a.timestampNs < b.timestampNs; });
+        addRegionRanges(o);
         for (auto& s : o.counters) {
             if (std::is_sorted(s.timesNs.begin(), s.timesNs.end())) continue;
             const std::vector<uint32_t> order = sortOrder(s.timesNs);

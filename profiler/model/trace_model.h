@@ -171,7 +171,10 @@ struct TraceModel {
     KernelColumns kernels;
     CopyColumns memcpys;
     CopyColumns memsets;
+    // NVTX ranges, then the user's regions (vramscope.region()) with domainId
+    // kRegionDomain at depths below every NVTX row.
     RangeColumns ranges;
+    static constexpr uint32_t kRegionDomain = 0xFFFFFFFFu;
     std::vector<format::Phase> phases;  // markers in time order
     std::vector<CounterSeries> counters;
     std::vector<format::AllocFailure> allocFailures;

@@ -5,13 +5,17 @@
 #include "analysis/iterations.h"
 #include "export/chrome_trace.h"
 #include "export/csv_export.h"
+#include "format/writer.h"
+#include "model/model_builder.h"
 
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QtTest>
 
+#include <map>
 #include <set>
+#include <tuple>
 #include <sstream>
 
 using namespace vramscope;
@@ -23,6 +27,7 @@ private slots:
     void downsampledCountersKeepThePeak();
     void csvHasOneRowPerAllocation();
     void jsonStringsAreEscaped();
+    void userRegionsAreRangesBelowNvtx();
 };
 
 static QJsonArray chromeEvents(const model::TraceModel& m, const exporting::ChromeTraceOptions& options) {
@@ -107,6 +112,69 @@ void TestExport::jsonStringsAreEscaped() {
     std::ostringstream out;
     exporting::writeJsonString(out, std::string("a\"b\\c\n\x01 d", 9));
     QCOMPARE(QString::fromStdString(out.str()), QString("\"a\\\"b\\\\c\\n\\u0001 d\""));
+}
+
+void TestExport::userRegionsAreRangesBelowNvtx() {
+    // vramscope.region() writes RegionBegin/RegionEnd markers: the model
+    // pairs them by name into ranges below the NVTX rows, and the Chrome
+    // export shows them on the Training process's "regions" track.
+    const std::string path = testing::fixtureDir().filePath("regions.vtrace").toStdString();
+    {
+        format::TraceWriter w;
+        std::string error;
+        QVERIFY(w.open(path, &error));
+        format::Range nvtx;
+        nvtx.startNs = 100;
+        nvtx.endNs = 900;
+        nvtx.nameId = w.intern("epoch");
+        nvtx.depth = 1;  // two NVTX rows: depths 0 and 1
+        w.write(nvtx);
+        auto region = [&](format::PhaseKind kind, uint64_t at, const char* name) {
+            format::Phase p;
+            p.timestampNs = at;
+            p.kind = kind;
+            p.nameId = w.intern(name);
+            w.write(p);
+        };
+        using K = format::PhaseKind;
+        region(K::RegionBegin, 200, "data");
+        region(K::RegionBegin, 250, "decode");  // nested in "data"
+        region(K::RegionEnd, 300, "decode");
+        region(K::RegionEnd, 400, "data");
+        region(K::RegionEnd, 450, "never opened");  // dropped
+        region(K::RegionBegin, 500, "eval");         // still open at the end
+        format::DriverMemory last;
+        last.timestampNs = 1000;
+        last.bytes = 1;
+        w.write(last);
+        QVERIFY(w.close());
+    }
+    model::TraceModel m;
+    std::string error;
+    QVERIFY(model::loadModel(path, m, {}, &error));
+    std::map<std::string, std::tuple<uint64_t, uint64_t, uint16_t>> regions;
+    size_t nvtxRanges = 0;
+    for (size_t i = 0; i < m.ranges.size(); ++i) {
+        if (m.ranges.domainId[i] != model::TraceModel::kRegionDomain) {
+            ++nvtxRanges;
+            continue;
+        }
+        regions[m.text(m.ranges.nameId[i])] = {m.ranges.startNs[i], m.ranges.endNs[i], m.ranges.depth[i]};
+    }
+    QCOMPARE(nvtxRanges, size_t(1));
+    QCOMPARE(regions.size(), size_t(3));
+    QCOMPARE(regions["data"], std::make_tuple(uint64_t(200), uint64_t(400), uint16_t(2)));
+    QCOMPARE(regions["decode"], std::make_tuple(uint64_t(250), uint64_t(300), uint16_t(3)));
+    QCOMPARE(regions["eval"], std::make_tuple(uint64_t(500), uint64_t(1000), uint16_t(2)));
+
+    std::map<QString, int> tracks;  // name -> tid of the "region" slices
+    for (const auto& v : chromeEvents(m, {})) {
+        const QJsonObject e = v.toObject();
+        if (e["cat"].toString() == "region") tracks[e["name"].toString()] = e["tid"].toInt();
+        if (e["cat"].toString() == "nvtx") QCOMPARE(e["name"].toString(), QString("epoch"));
+    }
+    QCOMPARE(tracks.size(), size_t(3));
+    QCOMPARE(tracks["decode"], 4);
 }
 
 QTEST_GUILESS_MAIN(TestExport)

@@ -5,6 +5,7 @@
 #include "sweep_search.h"
 #include "timeline_canvas.h"
 
+#include "format/writer.h"
 #include "synth/synth.h"
 
 #include <imgui.h>
@@ -144,6 +145,53 @@ private slots:
         }
         QVERIFY2(inLanes > (image.width() - 100) / 2, qPrintable(QString::number(inLanes)));
         QCOMPARE(inGutter, 0);
+    }
+
+    // Regions from vramscope.region() get rows of their own below the NVTX
+    // rows, nested regions one row further down.
+    void regionsGetRowsBelowNvtx() {
+        const QString file = path("regions.vtrace");
+        {
+            vramscope::format::TraceWriter w;
+            std::string error;
+            QVERIFY(w.open(file.toStdString(), &error));
+            vramscope::format::Range nvtx;
+            nvtx.startNs = 1000;
+            nvtx.endNs = 9000;
+            nvtx.nameId = w.intern("epoch");
+            w.write(nvtx);
+            auto region = [&](vramscope::format::PhaseKind kind, uint64_t at, const char* name) {
+                vramscope::format::Phase p;
+                p.timestampNs = at;
+                p.kind = kind;
+                p.nameId = w.intern(name);
+                w.write(p);
+            };
+            using K = vramscope::format::PhaseKind;
+            region(K::RegionBegin, 2000, "data");
+            region(K::RegionBegin, 2500, "decode");
+            region(K::RegionEnd, 3000, "decode");
+            region(K::RegionEnd, 4000, "data");
+            region(K::RegionBegin, 5000, "eval");
+            region(K::RegionEnd, 8000, "eval");
+            QVERIFY(w.close());
+        }
+        MainWindow w;
+        QVERIFY(showWindow(w, 1200, 700));
+        QVERIFY(load(w, file));
+        auto doc = w.document(0);
+        QVERIFY(doc);
+        QCOMPARE(doc->firstRegionRow, size_t(1));
+        QCOMPARE(doc->rangesByDepth.size(), size_t(3));
+        auto names = [&](size_t row) {
+            QStringList out;
+            for (uint32_t i : doc->rangesByDepth[row]) out << QString::fromStdString(doc->model.text(doc->model.ranges.nameId[i]));
+            return out.join(",");
+        };
+        QCOMPARE(names(0), QString("epoch"));
+        QCOMPARE(names(1), QString("data,eval"));
+        QCOMPARE(names(2), QString("decode"));
+        w.canvas()->renderFrameNow();
     }
 
     // A real GPT-2 trace with PM-sampled counters: each phase of each
