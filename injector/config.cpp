@@ -57,6 +57,30 @@ bool parseDuty(const char* text, uint32_t* onMs, uint32_t* offMs) {
     return true;
 }
 
+bool parsePauseParts(const char* text, uint32_t* parts) {
+    static const struct {
+        const char* name;
+        uint32_t bits;
+    } kParts[] = {{"kernels", PauseKernels}, {"copies", PauseCopies}, {"memory", PauseMemory},
+                  {"nvtx", PauseNvtx},       {"flush", PauseFlush},   {"meminfo", PauseMemInfo},
+                  {"tensors", PauseTensors}, {"all", PauseAll}};
+    if (!text || !*text) return false;
+    uint32_t bits = 0;
+    for (const char* p = text;;) {
+        const char* comma = std::strchr(p, ',');
+        const std::string part(p, comma ? size_t(comma - p) : std::strlen(p));
+        uint32_t found = 0;
+        for (const auto& k : kParts)
+            if (strcasecmp(part.c_str(), k.name) == 0) found = k.bits;
+        if (!found) return false;
+        bits |= found;
+        if (!comma) break;
+        p = comma + 1;
+    }
+    *parts = bits;
+    return true;
+}
+
 namespace {
 
 struct Reader {
@@ -133,6 +157,28 @@ InjectorConfig parseConfig(GetEnvFunction getEnv, void* context, std::vector<std
         for (uint32_t i = 0; i < 3; ++i)
             if (strcasecmp(v, kStages[i]) == 0) c.testPmStage = i + 1;
         if (!c.testPmStage) r.warn("VRAMSCOPE_TEST_PM_STAGE", v, "one of initialize, enable, configure");
+    }
+    if (const char* v = r.get("VRAMSCOPE_TEST_PAUSE")) {
+        // ON:OFF like the counter duty cycle, then optionally :PARTS.
+        std::string text(v);
+        std::string parts = "all";
+        const size_t first = text.find(':');
+        const size_t second = first == std::string::npos ? first : text.find(':', first + 1);
+        if (second != std::string::npos) {
+            parts = text.substr(second + 1);
+            text.resize(second);
+        }
+        uint32_t on = 0, off = 0, bits = 0;
+        if (parseDuty(text.c_str(), &on, &off) && off && parsePauseParts(parts.c_str(), &bits)) {
+            c.testPauseOnMs = on;
+            c.testPauseOffMs = off;
+            c.testPauseParts = bits;
+            c.testPauseName = "capture paused: " + parts;
+        } else {
+            r.warn("VRAMSCOPE_TEST_PAUSE", v,
+                   "ON:OFF[:PARTS] in ms (ON 10-100000, OFF 1-100000; PARTS a comma list of kernels, copies, memory, "
+                   "nvtx, flush, meminfo, tensors, all)");
+        }
     }
     c.rank = r.integer("RANK");
     c.localRank = r.integer("LOCAL_RANK");

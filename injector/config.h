@@ -47,10 +47,34 @@ struct InjectorConfig {
     // this step and nothing is sampled: 1 initialize (cuptiProfilerInitialize),
     // 2 enable (cuptiPmSamplingEnable), 3 configure (SetConfig, before Start).
     uint32_t testPmStage = 0;
+    // VRAMSCOPE_TEST_PAUSE=ON:OFF[:PARTS]: cost measurements only — capture
+    // runs ON ms, then PARTS of it pause for OFF ms, and so on, each pause a
+    // region "capture paused: PARTS" in the trace, so that steps with and
+    // without those parts alternate inside one process
+    // (injector/tools/duty_cost.py --paused). PARTS: a comma list of
+    // kernels, copies, memory, nvtx, flush, meminfo, tensors, or all.
+    uint32_t testPauseOnMs = 0, testPauseOffMs = 0;
+    uint32_t testPauseParts = 0;  // PausePart bits
+    std::string testPauseName;    // "capture paused: " + PARTS as given
     int32_t rank = -1;                // RANK
     int32_t localRank = -1;           // LOCAL_RANK
     int32_t rootPid = -1;             // VRAMSCOPE_ROOT_PID: the process that owns VRAMSCOPE_OUTPUT as is
 };
+
+// What VRAMSCOPE_TEST_PAUSE pauses.
+enum PausePart : uint32_t {
+    PauseKernels = 1u << 0,   // CUPTI concurrent-kernel activity
+    PauseCopies = 1u << 1,    // memcpy and memset activity
+    PauseMemory = 1u << 2,    // MEMORY2 and memory-pool activity
+    PauseNvtx = 1u << 3,      // marker activity
+    PauseFlush = 1u << 4,     // the writer's periodic cuptiActivityFlushAll
+    PauseMemInfo = 1u << 5,   // the cuMemGetInfo sampler
+    PauseTensors = 1u << 6,   // tensor events from the PyTorch bridge (refused)
+    PauseAll = (1u << 7) - 1,
+};
+
+// "kernels,flush" -> bits; false for an unknown or empty part.
+bool parsePauseParts(const char* text, uint32_t* parts);
 
 using GetEnvFunction = const char* (*)(const char* name, void* context);
 

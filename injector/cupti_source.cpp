@@ -267,6 +267,25 @@ void flushCupti(bool forced) {
     if (recorder().cuptiStarted) cuptiActivityFlushAll(forced ? CUPTI_ACTIVITY_FLAG_FLUSH_FORCED : 0);
 }
 
+void pauseCuptiActivities(uint32_t parts, bool pause) {
+    const Recorder& r = recorder();
+    if (!r.cuptiStarted) return;
+    const struct {
+        uint32_t part;
+        bool on;
+        CUpti_ActivityKind kind;
+    } kinds[] = {
+        {PauseKernels, r.config.kernels, CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL},
+        {PauseCopies, r.config.copies, CUPTI_ACTIVITY_KIND_MEMCPY},
+        {PauseCopies, r.config.copies, CUPTI_ACTIVITY_KIND_MEMSET},
+        {PauseMemory, true, CUPTI_ACTIVITY_KIND_MEMORY2},
+        {PauseMemory, true, CUPTI_ACTIVITY_KIND_MEMORY_POOL},
+        {PauseNvtx, r.config.nvtx, CUPTI_ACTIVITY_KIND_MARKER},
+    };
+    for (const auto& k : kinds)
+        if ((parts & k.part) && k.on) pause ? cuptiActivityDisable(k.kind) : cuptiActivityEnable(k.kind);
+}
+
 bool startCupti() {
     Recorder& r = recorder();
     CUptiResult rc = cuptiSubscribe(&subscriber, onCallback, nullptr);

@@ -66,6 +66,7 @@ __attribute__((visibility("default"))) int vramscope_tensor_event_at(int action,
                                                                      unsigned int callsite) {
     using namespace vramscope::inject;
     if (recorder().state.load(std::memory_order_acquire) != static_cast<int>(RecorderState::Active)) return 0;
+    if (recorder().pausedParts.load(std::memory_order_relaxed) & PauseTensors) return 0;  // VRAMSCOPE_TEST_PAUSE
     TensorEvent e;
     e.timestampNs = timestampNs ? timestampNs : cuptiTimestamp();
     e.action = static_cast<uint8_t>(action);

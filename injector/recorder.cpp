@@ -199,7 +199,8 @@ struct WriterThread {
             sleepMs(5);
             uint64_t now = monotonicNs();
             bool flushNow = r.flushRequested.exchange(false) || now - lastFlush >= periodNs;
-            if (flushNow) flushCupti(false);
+            if (r.config.testPauseOffMs) pauseCycle(now);
+            if (flushNow && !(r.pausedParts.load(std::memory_order_relaxed) & PauseFlush)) flushCupti(false);
             drainNotes();
             drainSide();
             drainCounters();
@@ -213,7 +214,34 @@ struct WriterThread {
         finish();
     }
 
+    // VRAMSCOPE_TEST_PAUSE: capture runs ON ms, then the configured parts
+    // pause for OFF ms; each pause is a region of the trace.
+    uint64_t pauseMarkNs = 0;
+    void pauseCycle(uint64_t now) {
+        const uint32_t paused = r.pausedParts.load(std::memory_order_relaxed);
+        if (!pauseMarkNs) pauseMarkNs = now;
+        const uint64_t elapsedMs = (now - pauseMarkNs) / 1000000ull;
+        // The region lies inside the pause: begun once everything is
+        // paused, ended before anything resumes.
+        if (!paused && elapsedMs >= r.config.testPauseOnMs) {
+            pauseCuptiActivities(r.config.testPauseParts, true);
+            r.pausedParts.store(r.config.testPauseParts, std::memory_order_seq_cst);
+            pushMarker(SideEvent::Kind::Phase, int(PhaseKind::RegionBegin), 0, r.config.testPauseName.c_str());
+            pauseMarkNs = now;
+        } else if (paused && elapsedMs >= r.config.testPauseOffMs) {
+            resumeAll();
+            pauseMarkNs = now;
+        }
+    }
+    void resumeAll() {
+        if (!r.pausedParts.load(std::memory_order_relaxed)) return;
+        pushMarker(SideEvent::Kind::Phase, int(PhaseKind::RegionEnd), 0, r.config.testPauseName.c_str());
+        r.pausedParts.store(0, std::memory_order_seq_cst);
+        pauseCuptiActivities(r.config.testPauseParts, false);
+    }
+
     void finish() {
+        resumeAll();  // the last records of every kind, and the region closed
         flushCupti(true);
         drainNotes();
         drainSide();
@@ -292,6 +320,7 @@ void* samplerMain(void*) {
         waited += 5;
         if (waited < interval) continue;
         waited = 0;
+        if (r.pausedParts.load(std::memory_order_relaxed) & PauseMemInfo) continue;
         uint64_t devices = r.devicesSeen.load(std::memory_order_acquire);
         for (int d = 0; d < kMaxDevices && devices; ++d) {
             if (!(devices & (1ull << d))) continue;
@@ -574,6 +603,11 @@ void initialize(EntryPath path) {
             return;
         }
         for (const auto& w : warnings) addNote(static_cast<int>(Severity::Warning), w);
+        if (r.config.testPauseOffMs)
+            addNote(static_cast<int>(Severity::Warning),
+                    "VRAMSCOPE_TEST_PAUSE: every " + std::to_string(r.config.testPauseOnMs) + " ms of capture, " +
+                        r.config.testPauseName + " for " + std::to_string(r.config.testPauseOffMs) +
+                        " ms (a cost measurement: those records are missing in the pauses)");
         r.state.store(static_cast<int>(RecorderState::Active), std::memory_order_release);
         installSignalHandlers();
         if (path == EntryPath::Preload) exportNvtxInjection(r);

@@ -58,6 +58,8 @@ struct Recorder {
     std::atomic<bool> samplerStop{false};
     std::atomic<bool> writerRunning{false};
     std::atomic<bool> samplerRunning{false};
+    // VRAMSCOPE_TEST_PAUSE: the PausePart bits paused now (writer thread sets them).
+    std::atomic<uint32_t> pausedParts{0};
 };
 
 Recorder& recorder();
@@ -77,6 +79,9 @@ void printLine(const std::string& text);
 bool startCupti();
 // Forces CUPTI to hand over every buffer (writer thread, at the end).
 void flushCupti(bool forced);
+// VRAMSCOPE_TEST_PAUSE (writer thread): disables, or enables again, the
+// CUPTI activity kinds among parts (PausePart bits) that capture has on.
+void pauseCuptiActivities(uint32_t parts, bool pause);
 // CUPTI's clock (ns); CLOCK_REALTIME before CUPTI started (the same domain
 // on Linux, which CUPTI's own timestamps are measured against).
 uint64_t cuptiTimestamp();

@@ -1,19 +1,26 @@
 #!/usr/bin/env python3
-"""What PM sampling costs a training step, measured inside one process.
+"""What a part of the capture costs a training step, measured inside one process.
 
-    injector/tools/duty_cost.py [--vramscope PATH] TRACE.vtrace [...]
+    injector/tools/duty_cost.py [--vramscope PATH] [--paused] TRACE.vtrace [...]
 
-The traces are recorded with counters in bursts (VRAMSCOPE_COUNTER_DUTY=500:500,
-as `DUTY_TRACES=1 injector/tools/gpu_python_stacks.sh` does), so steps that
-were sampled and steps that were not alternate in one process. Comparing
+Steps with and without the part alternate in one process, so comparing
 neighbouring windows of them leaves out what differs between processes (on a
 shared machine the CPU's speed drifts by more than the cost measured).
 
-An iteration counts as sampled when counter samples cover at least 80 % of
-it, as paused when none fall in it; the rest (a burst starts or ends inside)
-and iterations over 3x the median are left out. Consecutive iterations of the
-same kind (across left-out ones) form a window; each sampled window is compared with the paused
-window next to it (ratio of mean iteration times).
+Default: PM sampling in bursts (VRAMSCOPE_COUNTER_DUTY=500:500, as
+`DUTY_TRACES=1 injector/tools/gpu_python_stacks.sh` records). An iteration is
+"on" (sampled) when counter samples cover at least 80 % of it, "off" when
+none fall in it.
+
+--paused: parts of the capture paused in turns (VRAMSCOPE_TEST_PAUSE=ON:OFF:PARTS,
+as `PAUSE_TRACES=... injector/tools/gpu_python_stacks.sh` records). An
+iteration is "off" when it lies wholly inside a "capture paused" region, "on"
+when it touches none.
+
+The rest (a burst or pause starts or ends inside) and iterations over 3x the
+median are left out. Consecutive iterations of the same kind (across left-out
+ones) form a window; each "on" window is compared with the "off" window next
+to it (ratio of mean iteration times).
 
 Prints `name value unit` lines: iterations of each kind, the median and mean
 of the window ratios with a 90 % bootstrap interval of the mean.
@@ -40,31 +47,54 @@ def export(vramscope, trace):
     return data["traceEvents"] if isinstance(data, dict) else data
 
 
-def window_ratios(events):
+def iterations_of(events):
     iterations = sorted((e["ts"], e["dur"]) for e in events if e.get("cat") == "iteration")
+    if not iterations:
+        raise ValueError("the trace has no iterations")
+    return iterations
+
+
+def kinds_by_samples(events):
+    """(kind, duration) per iteration: "on" when counter samples cover it."""
+    iterations = iterations_of(events)
     series = {}
     for e in events:
         if e.get("ph") == "C" and e.get("name", "").endswith("%"):
             series.setdefault(e["name"], []).append(e["ts"])
-    if not iterations or not series:
-        raise ValueError("the trace needs iterations and counter samples")
+    if not series:
+        raise ValueError("the trace has no counter samples")
     samples = sorted(max(series.values(), key=len))
     # The sampling interval: the most common gap between samples (us).
     gaps = [b - a for a, b in zip(samples, samples[1:]) if b > a]
     interval = statistics.median(gaps) if gaps else 1000.0
-    median = statistics.median(d for _, d in iterations)
     kinds = []
     for start, duration in iterations:
         n = bisect.bisect_right(samples, start + duration) - bisect.bisect_left(samples, start)
-        if duration > 3 * median:
-            kind = None
-        elif n >= 0.8 * duration / interval:
-            kind = "sampled"
-        elif n == 0:
-            kind = "paused"
-        else:
-            kind = None
-        kinds.append((kind, duration))
+        kinds.append(("on" if n >= 0.8 * duration / interval else "off" if n == 0 else None, duration))
+    return kinds
+
+
+def kinds_by_pauses(events):
+    """(kind, duration) per iteration: "off" inside a "capture paused" region."""
+    iterations = iterations_of(events)
+    pauses = sorted((e["ts"], e["ts"] + e["dur"]) for e in events
+                    if e.get("cat") == "region" and e.get("name", "").startswith("capture paused"))
+    if not pauses:
+        raise ValueError("the trace has no \"capture paused\" regions (recorded with VRAMSCOPE_TEST_PAUSE?)")
+    starts = [p[0] for p in pauses]
+    kinds = []
+    for start, duration in iterations:
+        end = start + duration
+        i = bisect.bisect_right(starts, start) - 1  # the last pause beginning at or before the iteration
+        inside = i >= 0 and pauses[i][1] >= end
+        touches = (i >= 0 and pauses[i][1] > start) or (i + 1 < len(pauses) and pauses[i + 1][0] < end)
+        kinds.append(("off" if inside else None if touches else "on", duration))
+    return kinds
+
+
+def window_ratios(kinds):
+    median = statistics.median(d for _, d in kinds)
+    kinds = [(None if d > 3 * median else k, d) for k, d in kinds]
     windows = []
     for kind, duration in kinds:
         if kind is None:
@@ -75,10 +105,10 @@ def window_ratios(events):
             windows.append((kind, [duration]))
     ratios = []
     for a, b in zip(windows, windows[1:]):
-        if {a[0], b[0]} == {"sampled", "paused"}:
-            sampled, paused = (a, b) if a[0] == "sampled" else (b, a)
-            ratios.append(statistics.mean(sampled[1]) / statistics.mean(paused[1]))
-    counts = {k: sum(1 for kind, _ in kinds if kind == k) for k in ("sampled", "paused")}
+        if {a[0], b[0]} == {"on", "off"}:
+            on, off = (a, b) if a[0] == "on" else (b, a)
+            ratios.append(statistics.mean(on[1]) / statistics.mean(off[1]))
+    counts = {k: sum(1 for kind, _ in kinds if kind == k) for k in ("on", "off")}
     return ratios, counts
 
 
@@ -88,24 +118,28 @@ def main():
     here = os.path.dirname(os.path.abspath(__file__))
     parser.add_argument("--vramscope", default=os.path.join(here, "..", "..", "build", "profiler", "cli", "vramscope"),
                         help="the vramscope binary (default: the build tree's)")
+    parser.add_argument("--paused", action="store_true",
+                        help="compare steps inside \"capture paused\" regions (VRAMSCOPE_TEST_PAUSE) with the rest")
     args = parser.parse_args()
-    ratios, sampled, paused = [], 0, 0
+    on_name, off_name = ("active", "paused") if args.paused else ("sampled", "paused")
+    ratios, on, off = [], 0, 0
     for trace in args.traces:
         try:
-            r, counts = window_ratios(export(args.vramscope, trace))
+            events = export(args.vramscope, trace)
+            r, counts = window_ratios(kinds_by_pauses(events) if args.paused else kinds_by_samples(events))
         except (OSError, ValueError, subprocess.CalledProcessError) as e:
             print(f"duty_cost: {trace}: {e}", file=sys.stderr)
             return 1
         ratios += r
-        sampled += counts["sampled"]
-        paused += counts["paused"]
-    print(f"iterations_sampled {sampled} iterations")
-    print(f"iterations_paused {paused} iterations")
+        on += counts["on"]
+        off += counts["off"]
+    print(f"iterations_{on_name} {on} iterations")
+    print(f"iterations_{off_name} {off} iterations")
     print(f"window_pairs {len(ratios)} pairs")
     if not ratios:
-        print("duty_cost: no sampled window next to a paused one", file=sys.stderr)
+        print(f"duty_cost: no {on_name} window next to a {off_name} one", file=sys.stderr)
         return 1
-    print_ratios("sampled_over_paused", ratios, seed=2)
+    print_ratios(f"{on_name}_over_{off_name}", ratios, seed=2)
     return 0
 
 

@@ -20,6 +20,8 @@
 #   REPS=10 CONFIGS="plain default pm launch" SKIP_RECORD=1 ...
 #   DUTY_TRACES=1 REPS=16 CONFIGS="plain pmduty" SKIP_RECORD=1 ...
 #   REPS=12 CONFIGS="default pminit pmenable pm" SKIP_RECORD=1 ...   (which set-up step costs)
+#   PAUSE_TRACES="nvtx all kernels flush,meminfo tensors" SKIP_RECORD=1 ...   (which part of the
+#       capture costs, inside one process: duty_cost.py --paused on each trace)
 #   COUNTERS_GPT=launch REPS=12 CONFIGS="plain pm pmslow" KEEP=1 SKIP_RECORD=1 ...
 # Traces and logs go to $OUT (or the current directory).
 set -uo pipefail
@@ -69,6 +71,20 @@ if [[ -n "${DUTY_TRACES:-}" ]]; then
     VRAMSCOPE_COUNTERS=pm VRAMSCOPE_COUNTER_DUTY=500:500 rec "torch_gpt2_duty$i" python3 samples/pytorch/gpt_train.py \
         --layers 12 --dim 768 --heads 12 --seq 1024 --vocab 50304 --batch 8 --steps 300 --warmup 10
     [[ -f "$W/torch_gpt2_duty$i.vtrace" ]] && cp "$W/torch_gpt2_duty$i.vtrace" "$W/torch_gpt2_duty$i.out" "$out/"
+  done
+fi
+if [[ -n "${PAUSE_TRACES:-}" ]]; then
+  # Parts of the capture paused in turns (VRAMSCOPE_TEST_PAUSE=ON:OFF:PARTS,
+  # PAUSE_MS or 250:250) over PAUSE_STEPS (600) GPT-2 small steps, one trace
+  # per word of PAUSE_TRACES (e.g. "nvtx all kernels flush,meminfo tensors";
+  # nvtx, a handful of ranges per step, is the control): then
+  # `injector/tools/duty_cost.py --paused TRACE` compares the steps with and
+  # without those parts inside one process.
+  for parts in $PAUSE_TRACES; do
+    tag="torch_gpt2_pause_${parts//,/-}"
+    VRAMSCOPE_TEST_PAUSE="${PAUSE_MS:-250:250}:$parts" rec "$tag" python3 samples/pytorch/gpt_train.py --layers 12 \
+        --dim 768 --heads 12 --seq 1024 --vocab 50304 --batch 8 --steps "${PAUSE_STEPS:-600}" --warmup 10
+    [[ -f "$W/$tag.vtrace" ]] && cp "$W/$tag.vtrace" "$out/"
   done
 fi
 if [[ -n "${REPS:-}" ]]; then

@@ -3,6 +3,7 @@
 //   tensor_event_helper actions N        N events of each action 1..8 + one OOM
 //   tensor_event_helper threads T N      T threads, N allocations each
 //   tensor_event_helper burst N          N allocations as fast as possible
+//   tensor_event_helper paced N MS       N allocations, MS ms apart
 //   tensor_event_helper inert            prints vramscope_active() and one event's result
 //   tensor_event_helper callsites N      a 3-frame callsite chain, N allocations at each frame
 //                                        (interface 2), plus one without and an OOM with one
@@ -68,6 +69,14 @@ int main(int argc, char** argv) {
             for (int i = 0; i < n; ++i) eventAt(1, 0, (uint64_t(id) << 32) + uint64_t(i) * 512, 512 * id, 7, 0, 0, id);
         event(1, 0, 1ull << 44, 4096, 7, 0, 0);                  // interface 1: no callsite
         eventAt(9, 0, 1ull << 20, 1ull << 40, 7, 0, 0, 2);       // OOM at model.py:57
+        return 0;
+    }
+    if (!std::strcmp(mode, "paced") && argc > 3) {
+        int n = std::atoi(argv[2]), ms = std::atoi(argv[3]);
+        for (int i = 0; i < n; ++i) {
+            event(1, 0, uint64_t(i) * 64, 64, 0, 0, 0);
+            std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+        }
         return 0;
     }
     if (!std::strcmp(mode, "inert")) {

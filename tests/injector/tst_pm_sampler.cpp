@@ -48,6 +48,23 @@ private slots:
         QVERIFY(parse({{"VRAMSCOPE_COUNTERS_LIST", "1"}}).listCounters);
     }
 
+    void testPauseParses() {
+        InjectorConfig all = parse({{"VRAMSCOPE_TEST_PAUSE", "200:300"}});
+        QCOMPARE(all.testPauseOnMs, 200u);
+        QCOMPARE(all.testPauseOffMs, 300u);
+        QCOMPARE(all.testPauseParts, uint32_t(PauseAll));
+        QCOMPARE(all.testPauseName, std::string("capture paused: all"));
+        InjectorConfig some = parse({{"VRAMSCOPE_TEST_PAUSE", "100:50:kernels,Flush"}});
+        QCOMPARE(some.testPauseParts, uint32_t(PauseKernels | PauseFlush));
+        QCOMPARE(some.testPauseName, std::string("capture paused: kernels,Flush"));
+        QCOMPARE(parse({}).testPauseOffMs, 0u);
+        for (const char* bad : {"100:0", "100", "5:100", "100:100:kernel", "100:100:", "100:100:kernels,,flush"}) {
+            std::vector<std::string> warnings;
+            QCOMPARE(parse({{"VRAMSCOPE_TEST_PAUSE", bad}}, &warnings).testPauseOffMs, 0u);
+            QCOMPARE(warnings.size(), size_t(1));
+        }
+    }
+
     void badCounterSettingsKeepDefaultsAndWarn() {
         std::vector<std::string> warnings;
         InjectorConfig c = parse({{"VRAMSCOPE_COUNTERS", "nsight"}, {"VRAMSCOPE_COUNTER_INTERVAL_US", "5"}}, &warnings);

@@ -180,6 +180,35 @@ private slots:
         QCOMPARE(uint64_t(queued) + dropped, uint64_t(sent));
     }
 
+    // VRAMSCOPE_TEST_PAUSE (cost measurements): tensor events are refused
+    // in the pauses, and every pause is a named region that holds none of
+    // the events that were recorded.
+    void testPauseLeavesItsPartsOutOfItsRegions() {
+        QTemporaryDir dir;
+        QString path = dir.path() + "/t.vtrace";
+        Run r = run({"paced", "150", "2"},
+                    {"VRAMSCOPE_TEST_NO_CUPTI=1", "VRAMSCOPE_OUTPUT=" + path, "VRAMSCOPE_TEST_PAUSE=40:40:tensors"});
+        QCOMPARE(r.exitCode, 0);
+        Loaded l = load(path);
+        QVERIFY(l.ok && l.footer);
+        std::map<uint32_t, std::string> text;
+        for (const auto& s : l.t.get<StringDef>()) text[s.id] = s.text;
+        std::vector<std::pair<uint64_t, uint64_t>> pauses;
+        for (const Phase& p : l.t.get<Phase>()) {
+            QCOMPARE(text[p.nameId], std::string("capture paused: tensors"));
+            if (p.kind == PhaseKind::RegionBegin) pauses.push_back({p.timestampNs, UINT64_MAX});
+            if (p.kind == PhaseKind::RegionEnd && !pauses.empty()) pauses.back().second = p.timestampNs;
+        }
+        QVERIFY2(pauses.size() >= 2, qPrintable(QString::number(pauses.size())));
+        const auto& mem = l.t.get<TensorMemory>();
+        QVERIFY2(mem.size() > 20 && mem.size() < 140, qPrintable(QString::number(mem.size())));
+        for (const auto& m : mem)
+            for (const auto& [begin, end] : pauses) QVERIFY(m.timestampNs < begin || m.timestampNs > end);
+        bool noted = false;
+        for (const Note& n : l.t.get<Note>()) noted |= text[n.textId].find("VRAMSCOPE_TEST_PAUSE") != std::string::npos;
+        QVERIFY(noted);
+    }
+
     void entryPointIsInertWhenCaptureIsOff() {
         QTemporaryDir dir;
         Run r = run({"inert"}, {"VRAMSCOPE_DISABLE=1", "VRAMSCOPE_OUTPUT=" + dir.path() + "/t.vtrace"});
