@@ -71,6 +71,16 @@ TraceSummary summarize(const TraceModel& m, const SummaryOptions& options) {
     std::vector<uint64_t> durations;
     for (const IterationStats& st : s.perIteration) durations.push_back(st.durationNs);
     s.medianIterationNs = median(std::move(durations));
+    std::vector<uint64_t> periods, between;
+    const auto& its = s.iterations.iterations;
+    for (size_t i = 1; i < its.size(); ++i) {
+        const TimeSpan &a = its[i - 1].span, &b = its[i].span;
+        if (b.startNs <= a.startNs) continue;
+        periods.push_back(b.startNs - a.startNs);
+        between.push_back(b.startNs > a.endNs ? b.startNs - a.endNs : 0);
+    }
+    s.medianStepPeriodNs = median(std::move(periods));
+    s.medianBetweenStepsNs = median(std::move(between));
 
     s.peakAllocated = m.allocated.peak();
     s.peakReserved = m.reserved.peak();

@@ -68,6 +68,12 @@ struct TraceSummary {
     std::array<PhaseStats, kPhaseCount> phases;
     uint64_t meanIterationNs = 0;
     uint64_t medianIterationNs = 0;
+    // From one iteration's start to the next one's: the step period a
+    // training log reports. Marker iterations end at the optimizer step, so
+    // what runs between steps (zero_grad, data loading, a synchronize,
+    // logging) is in the period but in no iteration: medianBetweenStepsNs.
+    uint64_t medianStepPeriodNs = 0;
+    uint64_t medianBetweenStepsNs = 0;
 
     model::MemoryCurve::Point peakAllocated, peakReserved;
     std::vector<BlockInfo> topBlocksAtPeak;

@@ -195,6 +195,8 @@ QJsonObject summaryJson(const QString& path, const model::TraceModel& m, const T
         {"kernels_per_iteration", qint64(s.iterations.kernelsPerIteration)},
         {"mean_iteration_ns", qint64(s.meanIterationNs)},
         {"median_iteration_ns", qint64(s.medianIterationNs)},
+        {"median_step_period_ns", qint64(s.medianStepPeriodNs)},
+        {"median_between_steps_ns", qint64(s.medianBetweenStepsNs)},
         {"per_iteration", perIteration},
         {"phases", phases},
         {"peak_allocated_bytes", qint64(s.peakAllocated.bytes)},
@@ -266,9 +268,15 @@ void printText(const QString& path, const model::TraceModel& m, const TraceSumma
     std::printf("  duration      %.3f s, %llu events (%llu tensor, %llu driver memory; allocated from %s events)\n",
                 double(s.durationNs) / 1e9, (unsigned long long)s.events, (unsigned long long)s.tensorEvents,
                 (unsigned long long)s.driverEvents, levelText(s.allocationLevel));
-    std::printf("  iterations    %zu (%s%s), median %s, mean %s\n", s.perIteration.size(),
+    std::printf("  iterations    %zu (%s%s), median %s, mean %s", s.perIteration.size(),
                 iterationSourceText(s.iterations.source), s.iterations.phasesInferred ? ", phases inferred" : "",
                 qPrintable(msText(double(s.medianIterationNs))), qPrintable(msText(double(s.meanIterationNs))));
+    // Time between steps that no iteration holds, when it is a visible share
+    // of the step period (a training log's step time is the period).
+    if (s.medianBetweenStepsNs * 50 > s.medianStepPeriodNs)
+        std::printf("; one every %s, %s of it between steps", qPrintable(msText(double(s.medianStepPeriodNs))),
+                    qPrintable(msText(double(s.medianBetweenStepsNs))));
+    std::printf("\n");
     for (int p = 0; p < kPhaseCount; ++p) {
         const PhaseStats& ps = s.phases[size_t(p)];
         if (!ps.iterations) continue;

@@ -55,7 +55,8 @@ void TestCli::summaryJsonHasTheDocumentedKeys() {
     const QJsonObject o = QJsonDocument::fromJson(r.out).object();
     const QSet<QString> top{"file", "device", "duration_ns", "events", "tensor_events", "driver_events",
                             "allocation_level", "iterations", "iteration_source", "phases_inferred",
-                            "kernels_per_iteration", "mean_iteration_ns", "median_iteration_ns", "per_iteration", "phases",
+                            "kernels_per_iteration", "mean_iteration_ns", "median_iteration_ns", "median_step_period_ns",
+                            "median_between_steps_ns", "per_iteration", "phases",
                             "peak_allocated_bytes", "peak_allocated_time_ns", "peak_reserved_bytes",
                             "peak_reserved_time_ns", "top_blocks_at_peak", "categories", "leak", "checkpointing",
                             "estimator", "boundness", "top_kernels", "problems"};

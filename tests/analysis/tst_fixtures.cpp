@@ -26,6 +26,7 @@ private slots:
     void torchTracesHavePhasesTensorEventsAndTheirFeatures();
     void huggingFaceLoopsHaveOneIterationPerOptimizerStep();
     void pythonCallsitesNameTheLeakingLine();
+    void stepPeriodHoldsWhatRunsBetweenSteps();
 };
 
 static QString dataDir() { return QStringLiteral(VRAMSCOPE_TEST_DATA); }
@@ -216,6 +217,25 @@ void TestFixtures::pythonCallsitesNameTheLeakingLine() {
     QVERIFY2(top.find("\u2192 functional.py:") != std::string::npos, top.c_str());  // where inside torch
     // Every leaked group names a line of the sample, none a torch internal.
     for (const auto& g : s.leak.groups) QVERIFY2(g.callsite.find("gpt_train.py:") != std::string::npos, g.callsite.c_str());
+}
+
+void TestFixtures::stepPeriodHoldsWhatRunsBetweenSteps() {
+    // GPT-2 small with phase hooks (H100): an iteration ends at the optimizer
+    // step, and the loop then synchronizes (waiting for the GPU's backlog)
+    // before the next forward. The step period is what gpt_train.py prints.
+    LOAD_OR_SKIP("torch_gpt2_launch.vtrace", hooks);
+    const auto h = analysis::summarize(hooks);
+    QCOMPARE(h.iterations.source, analysis::IterationSource::Markers);
+    QVERIFY2(h.medianBetweenStepsNs > 3000000 && h.medianBetweenStepsNs < 6000000,
+             qPrintable(QString::number(h.medianBetweenStepsNs)));
+    QVERIFY(h.medianStepPeriodNs > h.medianIterationNs + 3000000);
+    QVERIFY(h.medianStepPeriodNs < h.medianIterationNs + h.medianBetweenStepsNs + 1000000);
+    // Iterations found from the kernel sequence tile the run: nothing between.
+    LOAD_OR_SKIP("injector_gpt2_sigint.vtrace", kernels);
+    const auto k = analysis::summarize(kernels);
+    QCOMPARE(k.iterations.source, analysis::IterationSource::KernelPattern);
+    QCOMPARE(k.medianBetweenStepsNs, uint64_t(0));
+    QVERIFY(std::llabs(int64_t(k.medianStepPeriodNs) - int64_t(k.medianIterationNs)) < int64_t(k.medianIterationNs / 100));
 }
 
 QTEST_GUILESS_MAIN(TestFixtures)
