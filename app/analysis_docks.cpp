@@ -70,6 +70,7 @@ void DiffTableModel::setComparison(const analysis::Comparison* c) {
         rows_.push_back({tr("Peak allocated"), c->peakAllocatedBytes.a, c->peakAllocatedBytes.b, true});
         rows_.push_back({tr("Peak reserved"), c->peakReservedBytes.a, c->peakReservedBytes.b, true});
         rows_.push_back({tr("Iteration time (mean)"), c->meanIterationNs.a, c->meanIterationNs.b, false});
+        rows_.push_back({tr("Step period (median)"), c->medianStepPeriodNs.a, c->medianStepPeriodNs.b, false});
         rows_.push_back({tr("Leak per iteration"), c->leakBytesPerIteration.a, c->leakBytesPerIteration.b, true});
         for (int p = 0; p < analysis::kPhaseCount; ++p) {
             QString name = analysis::phaseNameText(analysis::PhaseName(p));

@@ -70,6 +70,7 @@ Comparison compareRuns(const TraceSummary& a, const TraceSummary& b, size_t topK
     });
     if (c.kernels.size() > topKernels) c.kernels.resize(topKernels);
 
+    c.medianStepPeriodNs = {double(a.medianStepPeriodNs), double(b.medianStepPeriodNs)};
     c.peakSavedBytes = static_cast<int64_t>(a.peakAllocated.bytes) - static_cast<int64_t>(b.peakAllocated.bytes);
     c.iterationTimeAddedNs = static_cast<int64_t>(c.meanIterationNs.b) - static_cast<int64_t>(c.meanIterationNs.a);
     c.recomputeNsPerIteration = {double(a.checkpointing.recomputeNsPerIteration), double(b.checkpointing.recomputeNsPerIteration)};

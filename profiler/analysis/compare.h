@@ -37,6 +37,7 @@ struct Comparison {
     size_t iterationsA = 0, iterationsB = 0, alignedIterations = 0;
     ValueDelta peakAllocatedBytes, peakReservedBytes;
     ValueDelta meanIterationNs;          // over the aligned iterations
+    ValueDelta medianStepPeriodNs;       // each run's whole (TraceSummary::medianStepPeriodNs)
     ValueDelta leakBytesPerIteration;
     std::array<ValueDelta, kPhaseCount> phaseMeanNs, phasePeakBytes;  // aligned iterations
     std::array<ValueDelta, kCategoryCount> categoryPeakBytes;

@@ -124,6 +124,7 @@ int runDiff(const QStringList& arguments) {
             {"peak_allocated_bytes", deltaJson(c.peakAllocatedBytes)},
             {"peak_reserved_bytes", deltaJson(c.peakReservedBytes)},
             {"mean_iteration_ns", deltaJson(c.meanIterationNs)},
+            {"median_step_period_ns", deltaJson(c.medianStepPeriodNs)},
             {"leak_bytes_per_iteration", deltaJson(c.leakBytesPerIteration)},
             {"phases", phases},
             {"categories", categories},
@@ -144,6 +145,7 @@ int runDiff(const QStringList& arguments) {
         printRow("peak allocated", c.peakAllocatedBytes, true);
         printRow("peak reserved", c.peakReservedBytes, true);
         printRow("mean iteration", c.meanIterationNs, false);
+        printRow("step period (median)", c.medianStepPeriodNs, false);
         printRow("leak per iteration", c.leakBytesPerIteration, true);
         for (int p = 0; p < kPhaseCount; ++p) {
             const QByteArray name = phaseNameText(PhaseName(p));

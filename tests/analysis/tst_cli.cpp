@@ -139,6 +139,11 @@ void TestCli::diffOfCleanAndLeakFailsOnFivePercent() {
     QCOMPARE(o["phases"]["forward"]["bound"]["changed"].toBool(), false);
     QCOMPARE(o["boundness_source"]["b"].toString(), QString("synthetic"));
     QVERIFY(r.out.contains("forward bound"));
+    // Each run's step period, as its own summary has it.
+    const QJsonObject clean = QJsonDocument::fromJson(runCli({"summary", trace("clean40"), "--json"}).out).object();
+    QVERIFY(clean["median_step_period_ns"].toInteger() > 0);
+    QCOMPARE(o["median_step_period_ns"]["a"].toInteger(), clean["median_step_period_ns"].toInteger());
+    QVERIFY(r.out.contains("step period (median)"));
 }
 
 void TestCli::diffOfTheSameRunPasses() {

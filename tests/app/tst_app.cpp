@@ -211,6 +211,8 @@ private slots:
         }
         QCOMPARE(backward, 7);
         QCOMPARE(forward, 7);
+        // The loop synchronizes between steps: the step period is longer than an iteration.
+        QCOMPARE(w.summaryModel()->valueOf("Step period (median)"), QString("39.6 ms"));
         // Zoom onto the steady steps so that each phase is wide enough to see.
         const auto& its = doc->summary.iterations.iterations;
         w.canvas()->setView(double(its[1].span.startNs), double(its.back().span.endNs));
