@@ -120,31 +120,38 @@ void addRegionRanges(TraceModel& m) {
     for (size_t i = 0; i < m.ranges.size(); ++i) nvtxRows = std::max<uint16_t>(nvtxRows, uint16_t(m.ranges.depth[i] + 1));
     struct Open {
         uint64_t startNs;
-        uint32_t nameId;
         uint16_t depth;
     };
-    std::vector<Open> open;
-    auto add = [&](const Open& o, uint64_t endNs) {
+    // Open regions per name (a trace is outside data: linear in its markers
+    // however they pair), and how many are open in all.
+    std::unordered_map<uint32_t, std::vector<Open>> open;
+    size_t openCount = 0;
+    auto add = [&](uint32_t nameId, const Open& o, uint64_t endNs) {
         m.ranges.startNs.push_back(o.startNs);
         m.ranges.endNs.push_back(std::max(endNs, o.startNs));
-        m.ranges.nameId.push_back(o.nameId);
+        m.ranges.nameId.push_back(nameId);
         m.ranges.domainId.push_back(TraceModel::kRegionDomain);
         m.ranges.threadId.push_back(0);
         m.ranges.depth.push_back(uint16_t(std::min<uint32_t>(uint32_t(nvtxRows) + o.depth, UINT16_MAX)));
     };
     for (const Phase& p : m.phases) {
         if (p.kind == PhaseKind::RegionBegin) {
-            open.push_back({p.timestampNs, p.nameId, uint16_t(std::min<size_t>(open.size(), UINT16_MAX))});
+            open[p.nameId].push_back({p.timestampNs, uint16_t(std::min<size_t>(openCount, UINT16_MAX))});
+            ++openCount;
         } else if (p.kind == PhaseKind::RegionEnd) {
-            for (size_t j = open.size(); j-- > 0;) {
-                if (open[j].nameId != p.nameId) continue;
-                add(open[j], p.timestampNs);
-                open.erase(open.begin() + std::ptrdiff_t(j));
-                break;
-            }
+            auto it = open.find(p.nameId);
+            if (it == open.end() || it->second.empty()) continue;
+            add(p.nameId, it->second.back(), p.timestampNs);
+            it->second.pop_back();
+            --openCount;
         }
     }
-    for (const Open& o : open) add(o, m.lastNs);
+    std::vector<std::pair<uint32_t, Open>> unclosed;  // in time order, whatever the map's order
+    for (const auto& [nameId, stack] : open)
+        for (const Open& o : stack) unclosed.push_back({nameId, o});
+    std::sort(unclosed.begin(), unclosed.end(),
+              [](const auto& a, const auto& b) { return a.second.startNs < b.second.startNs; });
+    for (const auto& [nameId, o] : unclosed) add(nameId, o, m.lastNs);
 }
 
 template <class Keys> std::vector<uint32_t> sortOrder(const Keys& keys) {
