@@ -75,7 +75,8 @@ if [[ -n "${DUTY_TRACES:-}" ]]; then
 fi
 if [[ -n "${PAUSE_TRACES:-}" ]]; then
   # Parts of the capture paused in turns (VRAMSCOPE_TEST_PAUSE=ON:OFF:PARTS,
-  # PAUSE_MS or 250:250) over PAUSE_STEPS (600) GPT-2 small steps, one trace
+  # PAUSE_MS or 250:250) over PAUSE_STEPS (400, ~7 MB of trace: $OUT takes 64 MB
+  # and 8 files) GPT-2 small steps, one trace
   # per word of PAUSE_TRACES (e.g. "nvtx all kernels flush,meminfo tensors";
   # nvtx, a handful of ranges per step, is the control): then
   # `injector/tools/duty_cost.py --paused TRACE` compares the steps with and
@@ -83,7 +84,7 @@ if [[ -n "${PAUSE_TRACES:-}" ]]; then
   for parts in $PAUSE_TRACES; do
     tag="torch_gpt2_pause_${parts//,/-}"
     VRAMSCOPE_TEST_PAUSE="${PAUSE_MS:-250:250}:$parts" rec "$tag" python3 samples/pytorch/gpt_train.py --layers 12 \
-        --dim 768 --heads 12 --seq 1024 --vocab 50304 --batch 8 --steps "${PAUSE_STEPS:-600}" --warmup 10
+        --dim 768 --heads 12 --seq 1024 --vocab 50304 --batch 8 --steps "${PAUSE_STEPS:-400}" --warmup 10
     [[ -f "$W/$tag.vtrace" ]] && cp "$W/$tag.vtrace" "$out/"
   done
 fi
