@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # README command 2: install, build, and pass every test: the Qt Test suites
-# under ctest (GUI tests on the offscreen platform / Xvfb), then the reader's
-# libFuzzer target for a bounded time (VRAMSCOPE_FUZZ_SECONDS, default 60).
+# under ctest (GUI tests on the offscreen platform / Xvfb), then the libFuzzer
+# targets (trace reader, pickle reader, analysis) for a bounded time each
+# (VRAMSCOPE_FUZZ_SECONDS, default 60).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh

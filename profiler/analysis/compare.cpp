@@ -72,7 +72,9 @@ Comparison compareRuns(const TraceSummary& a, const TraceSummary& b, size_t topK
 
     c.medianStepPeriodNs = {double(a.medianStepPeriodNs), double(b.medianStepPeriodNs)};
     c.peakSavedBytes = static_cast<int64_t>(a.peakAllocated.bytes) - static_cast<int64_t>(b.peakAllocated.bytes);
-    c.iterationTimeAddedNs = static_cast<int64_t>(c.meanIterationNs.b) - static_cast<int64_t>(c.meanIterationNs.a);
+    // In double, clamped: a trace's timestamps are outside data, and a mean
+    // past int64's range must not make the conversion undefined.
+    c.iterationTimeAddedNs = static_cast<int64_t>(std::clamp(c.meanIterationNs.b - c.meanIterationNs.a, -9.0e18, 9.0e18));
     c.recomputeNsPerIteration = {double(a.checkpointing.recomputeNsPerIteration), double(b.checkpointing.recomputeNsPerIteration)};
     c.boundSourceA = a.boundness.source;
     c.boundSourceB = b.boundness.source;
