@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 
 namespace vramscope::inject {
 
@@ -24,7 +25,9 @@ uint8_t* BufferPool::acquire() {
         if (!s.memory) {
             // First use of this slot: the only allocation on this path, at most
             // slotCount() times in the life of the process.
-            s.memory = static_cast<uint8_t*>(std::aligned_alloc(kAlignment, bufferBytes_));
+            // calloc: zero (large blocks come as fresh zero pages, nothing
+            // written here) and aligned to max_align_t, past kAlignment.
+            s.memory = static_cast<uint8_t*>(std::calloc(1, bufferBytes_));
             if (!s.memory) {
                 s.state.store(Free, std::memory_order_release);
                 break;
@@ -55,9 +58,10 @@ bool BufferPool::complete(uint8_t* buffer, size_t validBytes) {
     return true;
 }
 
-void BufferPool::release(uint8_t* buffer) {
+void BufferPool::release(uint8_t* buffer, size_t writtenBytes) {
     int i = indexOf(buffer);
     if (i < 0) return;
+    std::memset(slots_[i].memory, 0, std::min(writtenBytes, bufferBytes_));
     slots_[i].validBytes = 0;
     slots_[i].state.store(Free, std::memory_order_release);
 }

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 namespace vramscope::inject {
 
@@ -23,6 +24,9 @@ public:
 
     // totalBytes / bufferBytes slots (at least 2, at most kMaxSlots). Memory
     // for a slot is allocated the first time it is handed out and reused.
+    // Every buffer handed out is all zero (CUPTI may then skip zeroing it on
+    // the thread that asked, see VRAMSCOPE_CUPTI_ZEROED_BUFFERS): fresh from
+    // calloc, and what CUPTI wrote is cleared when the buffer comes back.
     BufferPool(size_t totalBytes, size_t bufferBytes);
     ~BufferPool();
     BufferPool(const BufferPool&) = delete;
@@ -42,8 +46,9 @@ public:
     // buffer in completion order, then frees it. Returns how many it visited.
     template <class Visit> size_t drain(Visit&& visit);
 
-    // Gives a buffer back without data (e.g. CUPTI returned it empty).
-    void release(uint8_t* buffer);
+    // Gives a buffer back unread (CUPTI returned it empty, or capture is
+    // over), clearing the writtenBytes CUPTI filled.
+    void release(uint8_t* buffer, size_t writtenBytes = 0);
 
     uint64_t refusedRequests() const { return refused_.load(std::memory_order_relaxed); }
     size_t slotsInUse() const;
@@ -72,6 +77,7 @@ template <class Visit> size_t BufferPool::drain(Visit&& visit) {
     for (size_t i = 0; i < n; ++i) {
         Slot& s = slots_[indices[i]];
         visit(s.memory, s.validBytes);
+        std::memset(s.memory, 0, s.validBytes);  // zero again for its next use, here rather than in CUPTI
         s.validBytes = 0;
         s.state.store(Free, std::memory_order_release);
     }

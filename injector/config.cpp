@@ -128,6 +128,7 @@ InjectorConfig parseConfig(GetEnvFunction getEnv, void* context, std::vector<std
     if (const char* v = r.get("VRAMSCOPE_OUTPUT")) c.output = v;
     r.number("VRAMSCOPE_BUFFER_MB", 4, 4096, &c.bufferMegabytes);
     r.number("VRAMSCOPE_CUPTI_BUFFER_KB", 64, 65536, &c.cuptiBufferKilobytes);
+    r.boolean("VRAMSCOPE_CUPTI_ZEROED_BUFFERS", &c.cuptiZeroedBuffers);
     r.number("VRAMSCOPE_MEMINFO_MS", 0, 60000, &c.memInfoIntervalMs);
     r.number("VRAMSCOPE_FLUSH_MS", 10, 100, &c.flushIntervalMs);
     // A buffer larger than the whole budget would never be handed out.

@@ -21,6 +21,10 @@ struct InjectorConfig {
     std::string output;               // VRAMSCOPE_OUTPUT: file, directory (ends in '/'), or %-pattern
     uint32_t bufferMegabytes = 64;    // VRAMSCOPE_BUFFER_MB: cap on CUPTI activity buffers
     uint32_t cuptiBufferKilobytes = 2048;  // VRAMSCOPE_CUPTI_BUFFER_KB: size of one CUPTI buffer
+    // VRAMSCOPE_CUPTI_ZEROED_BUFFERS: tell CUPTI our buffers come zeroed, so
+    // it does not clear each new one on the launching thread. Off until
+    // measured on a GPU (docs/injector.md, "What PM sampling costs").
+    bool cuptiZeroedBuffers = false;
     uint32_t memInfoIntervalMs = 20;  // VRAMSCOPE_MEMINFO_MS: cuMemGetInfo period, 0 = off
     uint32_t flushIntervalMs = 100;   // VRAMSCOPE_FLUSH_MS: max time between chunk flushes
     bool kernels = true;              // VRAMSCOPE_KERNELS

@@ -203,7 +203,7 @@ void CUPTIAPI onBufferCompleted(CUcontext context, uint32_t streamId, uint8_t* b
     if (!r.pool || !buffer) return;
     int s = r.state.load(std::memory_order_acquire);
     if (s != static_cast<int>(RecorderState::Active) && s != static_cast<int>(RecorderState::Finished)) {
-        r.pool->release(buffer);
+        r.pool->release(buffer, validSize);
         return;
     }
     size_t dropped = 0;
@@ -304,6 +304,14 @@ bool startCupti() {
         for (CUpti_CallbackId id : kRuntimeAllocCallbacks) cuptiEnableCallback(1, subscriber, CUPTI_CB_DOMAIN_RUNTIME_API, id);
     if (r.config.driverCallbacks)
         for (CUpti_CallbackId id : kDriverCallbacks) cuptiEnableCallback(1, subscriber, CUPTI_CB_DOMAIN_DRIVER_API, id);
+    // Our buffers come zeroed (BufferPool): with this CUPTI need not clear
+    // each new buffer on the application thread that asked for it.
+    if (r.config.cuptiZeroedBuffers) {
+        uint8_t on = 1;
+        size_t size = sizeof on;
+        if (cuptiActivitySetAttribute(CUPTI_ACTIVITY_ATTR_ZEROED_OUT_ACTIVITY_BUFFER, &size, &on) != CUPTI_SUCCESS)
+            addNote(1, "CUPTI refused zeroed activity buffers: it clears each buffer itself");
+    }
     rc = cuptiActivityRegisterCallbacks(onBufferRequested, onBufferCompleted);
     if (rc == CUPTI_SUCCESS) rc = cuptiActivityEnable(CUPTI_ACTIVITY_KIND_MEMORY2);
     if (rc != CUPTI_SUCCESS) {

@@ -21,7 +21,8 @@
 #   DUTY_TRACES=1 REPS=16 CONFIGS="plain pmduty" SKIP_RECORD=1 ...
 #   REPS=12 CONFIGS="default pminit pmenable pm" SKIP_RECORD=1 ...   (which set-up step costs)
 #   PAUSE_TRACES="nvtx all kernels flush,meminfo tensors" SKIP_RECORD=1 ...   (which part of the
-#       capture costs, inside one process: duty_cost.py --paused on each trace)
+#       capture costs, inside one process: duty_cost.py --paused on each trace; with
+#       VRAMSCOPE_CUPTI_ZEROED_BUFFERS=1 exported, the same with CUPTI told our buffers come zeroed)
 #   COUNTERS_GPT=launch REPS=12 CONFIGS="plain pm pmslow" KEEP=1 SKIP_RECORD=1 ...
 # Traces and logs go to $OUT (or the current directory).
 set -uo pipefail

@@ -7,6 +7,9 @@
 
 #include <QTest>
 
+#include <algorithm>
+#include <cstring>
+
 #include <atomic>
 #include <map>
 #include <set>
@@ -34,6 +37,7 @@ private slots:
         QVERIFY(c.kernels && c.copies && c.nvtx && c.driverCallbacks && c.runtimeCallbacks);
         QCOMPARE(c.rank, -1);
         QCOMPARE(c.rootPid, -1);
+        QVERIFY(!c.cuptiZeroedBuffers);  // CUPTI clears its buffers itself until measured otherwise
         QVERIFY(warnings.empty());
     }
     void everyVariableIsRead() {
@@ -43,8 +47,9 @@ private slots:
                                   {"VRAMSCOPE_COPIES", "0"}, {"VRAMSCOPE_NVTX", "false"},
                                   {"VRAMSCOPE_CALLBACKS", "no"}, {"VRAMSCOPE_QUIET", "1"},
                                   {"VRAMSCOPE_VERBOSE", "TRUE"}, {"RANK", "3"}, {"LOCAL_RANK", "1"},
-                                  {"VRAMSCOPE_ROOT_PID", "4242"}});
+                                  {"VRAMSCOPE_ROOT_PID", "4242"}, {"VRAMSCOPE_CUPTI_ZEROED_BUFFERS", "1"}});
         QVERIFY(!c.enabled);
+        QVERIFY(c.cuptiZeroedBuffers);
         QCOMPARE(c.output, std::string("/tmp/x.vtrace"));
         QCOMPARE(c.bufferMegabytes, 16u);
         QCOMPARE(c.memInfoIntervalMs, 0u);
@@ -134,6 +139,29 @@ private slots:
         QVERIFY(pool.complete(got[0], 100));
         QCOMPARE(pool.drain([](uint8_t*, size_t) {}), size_t(1));
         QVERIFY(pool.acquire() == got[0]);  // memory is reused, not reallocated
+    }
+    // CUPTI may be told our buffers come zeroed (VRAMSCOPE_CUPTI_ZEROED_BUFFERS):
+    // every buffer handed out is all zero, reused ones included.
+    void poolHandsOutZeroedBuffers() {
+        BufferPool pool(32 << 10, 16 << 10);
+        auto allZero = [&](const uint8_t* b) {
+            return std::all_of(b, b + pool.bufferBytes(), [](uint8_t v) { return v == 0; });
+        };
+        uint8_t* a = pool.acquire();
+        uint8_t* b = pool.acquire();
+        QVERIFY(a && b && allZero(a) && allZero(b));
+        std::memset(a, 0xAB, 1000);
+        std::memset(b, 0xCD, 500);
+        QVERIFY(pool.complete(a, 1000));
+        pool.drain([](uint8_t* data, size_t n) {
+            QCOMPARE(n, size_t(1000));
+            QCOMPARE(data[999], uint8_t(0xAB));  // the writer reads what CUPTI wrote...
+        });
+        pool.release(b, 500);  // ...and a buffer given back unread is cleared too
+        uint8_t* again1 = pool.acquire();
+        uint8_t* again2 = pool.acquire();
+        QVERIFY(again1 && again2);
+        QVERIFY(allZero(again1) && allZero(again2));
     }
     void poolDrainsInCompletionOrder() {
         BufferPool pool(64 << 10, 16 << 10);
