@@ -453,6 +453,20 @@ void TimelineCanvas::drawTrace(int di, float top, float bottom, float left, floa
             if (b - a > 30) labels.add(a, b, ImVec2(a + 2, y0 - 1), rgba(15, 15, 15), name);
             ++stats_.rangeItems;
             lastX = b;
+            ImVec2 mouse = ImGui::GetIO().MousePos;
+            if (mouse.x >= a && mouse.x < b && mouse.y >= y0 && mouse.y < y1) {
+                const bool region = r.domainId[i] == model::TraceModel::kRegionDomain;
+                const double ns = r.endNs[i] > r.startNs[i] ? double(r.endNs[i] - r.startNs[i]) : 0.0;
+                ImGui::BeginTooltip();
+                ImGui::PushTextWrapPos(600);
+                ImGui::TextUnformatted(name.c_str());
+                ImGui::PopTextWrapPos();
+                if (region)
+                    ImGui::Text("%s, region (vramscope.region)", formatDuration(ns, 0).c_str());
+                else
+                    ImGui::Text("%s, NVTX range on thread %u", formatDuration(ns, 0).c_str(), r.threadId[i]);
+                ImGui::EndTooltip();
+            }
             ++it;
         }
         labels.draw(dl, y0, y1);
