@@ -96,6 +96,8 @@ if [[ -n "${REPS:-}" ]]; then
   #   plain     not traced
   #   preload   the injector alone through LD_PRELOAD (no Python hooks, no
   #             bridge: what bench/injector_overhead.sh measures)
+  #   preloadpm preload plus PM-sampled counters (the injector benchmark with
+  #             counters on)
   #   nohooks   `vramscope record` without the Python side (VRAMSCOPE_PYTHON_HOOKS=0)
   #   all       the default, but every module hooked all along (VRAMSCOPE_PHASE_HOOKS=all)
   #   nobridge  traced without the PyTorch bridge (driver level only)
@@ -128,6 +130,7 @@ if [[ -n "${REPS:-}" ]]; then
     case "$1" in
       plain) "${P[@]}" "${G[@]}" ;;
       preload) VRAMSCOPE_QUIET=1 VRAMSCOPE_OUTPUT="$W/preload.vtrace" LD_PRELOAD="$PWD/$build/injector/libvramscope_inject.so" "${P[@]}" "${G[@]}" ;;
+      preloadpm) VRAMSCOPE_COUNTERS=pm VRAMSCOPE_QUIET=1 VRAMSCOPE_OUTPUT="$W/preloadpm.vtrace" LD_PRELOAD="$PWD/$build/injector/libvramscope_inject.so" "${P[@]}" "${G[@]}" ;;
       nohooks) VRAMSCOPE_PYTHON_HOOKS=0 "${P[@]}" "$REC" --quiet -o "$W/nohooks.vtrace" -- "${G[@]}" ;;
       all) VRAMSCOPE_PHASE_HOOKS=all "${P[@]}" "$REC" --quiet -o "$W/all.vtrace" -- "${G[@]}" ;;
       nobridge) VRAMSCOPE_TORCH_BRIDGE=0 "${P[@]}" "$REC" --quiet -o "$W/nobridge.vtrace" -- "${G[@]}" ;;
