@@ -234,7 +234,7 @@ std::vector<KeyValueModel::Row> summaryRows(const TraceDocument& doc) {
     if (s.meanIterationNs)
         add(QObject::tr("Iteration time (median)"), nsText(double(s.medianIterationNs)),
             QObject::tr("mean %1 (a slow first step moves the mean)").arg(nsText(double(s.meanIterationNs))));
-    if (s.medianBetweenStepsNs * 50 > s.medianStepPeriodNs)
+    if (s.timeBetweenStepsShows())
         add(QObject::tr("Step period (median)"), nsText(double(s.medianStepPeriodNs)),
             QObject::tr("from one iteration's start to the next: %1 of it between steps, in no iteration "
                         "(zero_grad, data loading, synchronization, logging)")

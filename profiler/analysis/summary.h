@@ -74,6 +74,9 @@ struct TraceSummary {
     // logging) is in the period but in no iteration: medianBetweenStepsNs.
     uint64_t medianStepPeriodNs = 0;
     uint64_t medianBetweenStepsNs = 0;
+    // Whether the time between steps is a visible share (over 2 %) of the
+    // step period: what the CLI and the app show beside the iteration time.
+    bool timeBetweenStepsShows() const { return medianBetweenStepsNs * 50 > medianStepPeriodNs; }
 
     model::MemoryCurve::Point peakAllocated, peakReserved;
     std::vector<BlockInfo> topBlocksAtPeak;

@@ -271,9 +271,8 @@ void printText(const QString& path, const model::TraceModel& m, const TraceSumma
     std::printf("  iterations    %zu (%s%s), median %s, mean %s", s.perIteration.size(),
                 iterationSourceText(s.iterations.source), s.iterations.phasesInferred ? ", phases inferred" : "",
                 qPrintable(msText(double(s.medianIterationNs))), qPrintable(msText(double(s.meanIterationNs))));
-    // Time between steps that no iteration holds, when it is a visible share
-    // of the step period (a training log's step time is the period).
-    if (s.medianBetweenStepsNs * 50 > s.medianStepPeriodNs)
+    // Time between steps that no iteration holds (a training log's step time is the period).
+    if (s.timeBetweenStepsShows())
         std::printf("; one every %s, %s of it between steps", qPrintable(msText(double(s.medianStepPeriodNs))),
                     qPrintable(msText(double(s.medianBetweenStepsNs))));
     std::printf("\n");
