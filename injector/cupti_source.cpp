@@ -9,6 +9,7 @@
 #include <cuda.h>
 #include <cupti.h>
 
+#include <array>
 #include <cstring>
 #include <dlfcn.h>
 
@@ -267,23 +268,35 @@ void flushCupti(bool forced) {
     if (recorder().cuptiStarted) cuptiActivityFlushAll(forced ? CUPTI_ACTIVITY_FLAG_FLUSH_FORCED : 0);
 }
 
+namespace {
+
+// The activity kinds besides MEMORY2 (which capture cannot do without), as
+// configured: what startCupti enables and VRAMSCOPE_TEST_PAUSE pauses.
+struct OptionalKind {
+    bool wanted;
+    CUpti_ActivityKind kind;
+    const char* what;
+    uint32_t pausePart;
+};
+std::array<OptionalKind, 5> optionalKinds(const Recorder& r) {
+    return {{
+        {true, CUPTI_ACTIVITY_KIND_MEMORY_POOL, "memory pool", PauseMemory},
+        {r.config.kernels, CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL, "kernel", PauseKernels},
+        {r.config.copies, CUPTI_ACTIVITY_KIND_MEMCPY, "memcpy", PauseCopies},
+        {r.config.copies, CUPTI_ACTIVITY_KIND_MEMSET, "memset", PauseCopies},
+        {r.config.nvtx, CUPTI_ACTIVITY_KIND_MARKER, "NVTX marker", PauseNvtx},
+    }};
+}
+
+}  // namespace
+
 void pauseCuptiActivities(uint32_t parts, bool pause) {
     const Recorder& r = recorder();
     if (!r.cuptiStarted) return;
-    const struct {
-        uint32_t part;
-        bool on;
-        CUpti_ActivityKind kind;
-    } kinds[] = {
-        {PauseKernels, r.config.kernels, CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL},
-        {PauseCopies, r.config.copies, CUPTI_ACTIVITY_KIND_MEMCPY},
-        {PauseCopies, r.config.copies, CUPTI_ACTIVITY_KIND_MEMSET},
-        {PauseMemory, true, CUPTI_ACTIVITY_KIND_MEMORY2},
-        {PauseMemory, true, CUPTI_ACTIVITY_KIND_MEMORY_POOL},
-        {PauseNvtx, r.config.nvtx, CUPTI_ACTIVITY_KIND_MARKER},
-    };
-    for (const auto& k : kinds)
-        if ((parts & k.part) && k.on) pause ? cuptiActivityDisable(k.kind) : cuptiActivityEnable(k.kind);
+    auto toggle = [&](CUpti_ActivityKind kind) { pause ? cuptiActivityDisable(kind) : cuptiActivityEnable(kind); };
+    if (parts & PauseMemory) toggle(CUPTI_ACTIVITY_KIND_MEMORY2);
+    for (const OptionalKind& o : optionalKinds(r))
+        if (o.wanted && (parts & o.pausePart)) toggle(o.kind);
 }
 
 bool startCupti() {
@@ -319,19 +332,7 @@ bool startCupti() {
         cuptiUnsubscribe(subscriber);
         return false;
     }
-    struct Optional {
-        bool wanted;
-        CUpti_ActivityKind kind;
-        const char* what;
-    };
-    const Optional optional[] = {
-        {true, CUPTI_ACTIVITY_KIND_MEMORY_POOL, "memory pool"},
-        {r.config.kernels, CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL, "kernel"},
-        {r.config.copies, CUPTI_ACTIVITY_KIND_MEMCPY, "memcpy"},
-        {r.config.copies, CUPTI_ACTIVITY_KIND_MEMSET, "memset"},
-        {r.config.nvtx, CUPTI_ACTIVITY_KIND_MARKER, "NVTX marker"},
-    };
-    for (const Optional& o : optional) {
+    for (const OptionalKind& o : optionalKinds(r)) {
         if (!o.wanted) continue;
         CUptiResult e = cuptiActivityEnable(o.kind);
         if (e != CUPTI_SUCCESS)
