@@ -63,7 +63,7 @@ bool parsePauseParts(const char* text, uint32_t* parts) {
         uint32_t bits;
     } kParts[] = {{"kernels", PauseKernels}, {"copies", PauseCopies}, {"memory", PauseMemory},
                   {"nvtx", PauseNvtx},       {"flush", PauseFlush},   {"meminfo", PauseMemInfo},
-                  {"tensors", PauseTensors}, {"all", PauseAll}};
+                  {"tensors", PauseTensors}, {"callbacks", PauseCallbacks}, {"all", PauseAll}};
     if (!text || !*text) return false;
     uint32_t bits = 0;
     for (const char* p = text;;) {
@@ -178,7 +178,7 @@ InjectorConfig parseConfig(GetEnvFunction getEnv, void* context, std::vector<std
         } else {
             r.warn("VRAMSCOPE_TEST_PAUSE", v,
                    "ON:OFF[:PARTS] in ms (ON 10-100000, OFF 1-100000; PARTS a comma list of kernels, copies, memory, "
-                   "nvtx, flush, meminfo, tensors, all)");
+                   "nvtx, flush, meminfo, tensors, callbacks, all)");
         }
     }
     c.rank = r.integer("RANK");

@@ -22,9 +22,9 @@ struct InjectorConfig {
     uint32_t bufferMegabytes = 64;    // VRAMSCOPE_BUFFER_MB: cap on CUPTI activity buffers
     uint32_t cuptiBufferKilobytes = 2048;  // VRAMSCOPE_CUPTI_BUFFER_KB: size of one CUPTI buffer
     // VRAMSCOPE_CUPTI_ZEROED_BUFFERS: tell CUPTI our buffers come zeroed, so
-    // it does not clear each new one on the launching thread. Off until
-    // measured on a GPU (docs/injector.md, "What PM sampling costs").
-    bool cuptiZeroedBuffers = false;
+    // it does not clear each new one on the launching thread (measured on an
+    // H100: docs/injector.md, "What the capture costs"). 0 lets CUPTI clear them.
+    bool cuptiZeroedBuffers = true;
     uint32_t memInfoIntervalMs = 20;  // VRAMSCOPE_MEMINFO_MS: cuMemGetInfo period, 0 = off
     uint32_t flushIntervalMs = 100;   // VRAMSCOPE_FLUSH_MS: max time between chunk flushes
     bool kernels = true;              // VRAMSCOPE_KERNELS
@@ -56,7 +56,7 @@ struct InjectorConfig {
     // region "capture paused: PARTS" in the trace, so that steps with and
     // without those parts alternate inside one process
     // (injector/tools/duty_cost.py --paused). PARTS: a comma list of
-    // kernels, copies, memory, nvtx, flush, meminfo, tensors, or all.
+    // kernels, copies, memory, nvtx, flush, meminfo, tensors, callbacks, or all.
     uint32_t testPauseOnMs = 0, testPauseOffMs = 0;
     uint32_t testPauseParts = 0;  // PausePart bits
     std::string testPauseName;    // "capture paused: " + PARTS as given
@@ -74,7 +74,8 @@ enum PausePart : uint32_t {
     PauseFlush = 1u << 4,     // the writer's periodic cuptiActivityFlushAll
     PauseMemInfo = 1u << 5,   // the cuMemGetInfo sampler
     PauseTensors = 1u << 6,   // tensor events from the PyTorch bridge (refused)
-    PauseAll = (1u << 7) - 1,
+    PauseCallbacks = 1u << 7, // the runtime and driver API callbacks (OOM, VMM)
+    PauseAll = (1u << 8) - 1,
 };
 
 // "kernels,flush" -> bits; false for an unknown or empty part.

@@ -288,6 +288,15 @@ std::array<OptionalKind, 5> optionalKinds(const Recorder& r) {
     }};
 }
 
+// The runtime and driver API callbacks the configuration asks for, on or off.
+void enableApiCallbacks(const Recorder& r, bool on) {
+    if (r.config.runtimeCallbacks)
+        for (CUpti_CallbackId id : kRuntimeAllocCallbacks)
+            cuptiEnableCallback(on, subscriber, CUPTI_CB_DOMAIN_RUNTIME_API, id);
+    if (r.config.driverCallbacks)
+        for (CUpti_CallbackId id : kDriverCallbacks) cuptiEnableCallback(on, subscriber, CUPTI_CB_DOMAIN_DRIVER_API, id);
+}
+
 }  // namespace
 
 void pauseCuptiActivities(uint32_t parts, bool pause) {
@@ -297,6 +306,7 @@ void pauseCuptiActivities(uint32_t parts, bool pause) {
     if (parts & PauseMemory) toggle(CUPTI_ACTIVITY_KIND_MEMORY2);
     for (const OptionalKind& o : optionalKinds(r))
         if (o.wanted && (parts & o.pausePart)) toggle(o.kind);
+    if (parts & PauseCallbacks) enableApiCallbacks(r, !pause);
 }
 
 bool startCupti() {
@@ -313,10 +323,7 @@ bool startCupti() {
     }
     cuptiEnableCallback(1, subscriber, CUPTI_CB_DOMAIN_RESOURCE, CUPTI_CBID_RESOURCE_CONTEXT_CREATED);
     cuptiEnableCallback(1, subscriber, CUPTI_CB_DOMAIN_RESOURCE, CUPTI_CBID_RESOURCE_CONTEXT_DESTROY_STARTING);
-    if (r.config.runtimeCallbacks)
-        for (CUpti_CallbackId id : kRuntimeAllocCallbacks) cuptiEnableCallback(1, subscriber, CUPTI_CB_DOMAIN_RUNTIME_API, id);
-    if (r.config.driverCallbacks)
-        for (CUpti_CallbackId id : kDriverCallbacks) cuptiEnableCallback(1, subscriber, CUPTI_CB_DOMAIN_DRIVER_API, id);
+    enableApiCallbacks(r, true);
     // Our buffers come zeroed (BufferPool): with this CUPTI need not clear
     // each new buffer on the application thread that asked for it.
     if (r.config.cuptiZeroedBuffers) {

@@ -57,6 +57,8 @@ private slots:
         InjectorConfig some = parse({{"VRAMSCOPE_TEST_PAUSE", "100:50:kernels,Flush"}});
         QCOMPARE(some.testPauseParts, uint32_t(PauseKernels | PauseFlush));
         QCOMPARE(some.testPauseName, std::string("capture paused: kernels,Flush"));
+        QCOMPARE(parse({{"VRAMSCOPE_TEST_PAUSE", "100:50:callbacks"}}).testPauseParts, uint32_t(PauseCallbacks));
+        QVERIFY(all.testPauseParts & PauseCallbacks);
         QCOMPARE(parse({}).testPauseOffMs, 0u);
         for (const char* bad : {"100:0", "100", "5:100", "100:100:kernel", "100:100:", "100:100:kernels,,flush"}) {
             std::vector<std::string> warnings;
