@@ -152,7 +152,10 @@ InjectorConfig parseConfig(GetEnvFunction getEnv, void* context, std::vector<std
     if (const char* v = r.get("VRAMSCOPE_COUNTER_DUTY"))
         if (!parseDuty(v, &c.counterOnMs, &c.counterOffMs))
             r.warn("VRAMSCOPE_COUNTER_DUTY", v, "ON:OFF in ms (ON 10-100000, OFF 0-100000)");
-    r.boolean("VRAMSCOPE_COUNTERS_LIST", &c.listCounters);
+    if (const char* v = r.get("VRAMSCOPE_COUNTERS_LIST"); v && strcasecmp(v, "all") == 0)
+        c.listCounters = c.listAllCounters = true;
+    else
+        r.boolean("VRAMSCOPE_COUNTERS_LIST", &c.listCounters);
     if (const char* v = r.get("VRAMSCOPE_TEST_PM_STAGE")) {
         static const char* const kStages[] = {"initialize", "enable", "configure"};
         for (uint32_t i = 0; i < 3; ++i)

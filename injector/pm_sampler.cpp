@@ -297,7 +297,7 @@ std::set<std::string> baseMetrics(const std::string& chip, const GuardedBytes& a
     return names;
 }
 
-void listMetrics(const std::string& chip, const GuardedBytes& availability) {
+void listMetrics(const std::string& chip, const GuardedBytes& availability, bool everything) {
     HostObject host;
     if (host.init(chip, availability) != CUPTI_SUCCESS) return;
     const char* filters[] = {"dram", "sm__throughput", "sm__inst_executed", "tensor", "sm__cycles_active", "gr__"};
@@ -306,7 +306,7 @@ void listMetrics(const std::string& chip, const GuardedBytes& availability) {
         if (names.empty()) continue;
         std::string line;
         for (const std::string& m : names) {
-            bool match = false;
+            bool match = everything;
             for (const char* f : filters) match = match || m.find(f) != std::string::npos;
             if (!match) continue;
             if (!line.empty()) line += ' ';
@@ -424,7 +424,7 @@ bool setupPm(Recorder& r, PmDevice& d, std::string* why) {
         *why = "cuptiPmSamplingGetCounterAvailability: " + cuptiText(rc);
         return false;
     }
-    if (r.config.listCounters) listMetrics(d.chip, d.availability);
+    if (r.config.listCounters) listMetrics(d.chip, d.availability, r.config.listAllCounters);
 
     // Choose metrics: per output, the first candidate whose base metrics the
     // chip lists (cuptiProfilerHostGetBaseMetrics), all in one config. Names

@@ -46,6 +46,9 @@ private slots:
         QCOMPARE(parse({{"VRAMSCOPE_TEST_PM_STAGE", "Configure"}}).testPmStage, 3u);
         QCOMPARE(parse({{"VRAMSCOPE_COUNTER_DUTY", "500:0"}}).counterOffMs, 0u);
         QVERIFY(parse({{"VRAMSCOPE_COUNTERS_LIST", "1"}}).listCounters);
+        QVERIFY(!parse({{"VRAMSCOPE_COUNTERS_LIST", "1"}}).listAllCounters);
+        InjectorConfig all = parse({{"VRAMSCOPE_COUNTERS_LIST", "All"}});
+        QVERIFY(all.listCounters && all.listAllCounters);
     }
 
     void testPauseParses() {
