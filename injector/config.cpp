@@ -156,6 +156,7 @@ InjectorConfig parseConfig(GetEnvFunction getEnv, void* context, std::vector<std
         c.listCounters = c.listAllCounters = true;
     else
         r.boolean("VRAMSCOPE_COUNTERS_LIST", &c.listCounters);
+    if (const char* v = r.get("VRAMSCOPE_TEST_PM_SM_EXTRA")) c.testPmSmExtra = v;
     if (const char* v = r.get("VRAMSCOPE_TEST_PM_STAGE")) {
         static const char* const kStages[] = {"initialize", "enable", "configure"};
         for (uint32_t i = 0; i < 3; ++i)

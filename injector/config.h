@@ -47,6 +47,7 @@ struct InjectorConfig {
     // OFF ms, and so on; 0:0 (default) samples all along.
     uint32_t counterOnMs = 0, counterOffMs = 0;
     bool listCounters = false;               // VRAMSCOPE_COUNTERS_LIST: print the PM-sampling metrics on stderr
+    std::string testPmSmExtra;               // VRAMSCOPE_TEST_PM_SM_EXTRA: a metric the SM percentage takes the max with
     bool listAllCounters = false;            // VRAMSCOPE_COUNTERS_LIST=all: every base metric, not only SM/DRAM/tensor
     // VRAMSCOPE_TEST_PM_STAGE: cost measurements only — PM set-up stops after
     // this step and nothing is sampled: 1 initialize (cuptiProfilerInitialize),

@@ -442,6 +442,23 @@ bool setupPm(Recorder& r, PmDevice& d, std::string* why) {
         picked.push_back(&c);
         for (int i = 0; i < c.count; ++i) d.metricNames.push_back(c.names[i]);
     }
+    // VRAMSCOPE_TEST_PM_SM_EXTRA (trying metrics on a new chip): the SM
+    // percentage becomes the larger of the chosen SM metric and this one,
+    // when the chip lists it.
+    static Candidate smWithExtra;
+    const std::string& extra = r.config.testPmSmExtra;
+    if (!extra.empty() && (offered.empty() || offered.count(baseName(extra.c_str())))) {
+        for (const Candidate*& p : picked) {
+            if (p->metric != CounterMetric::SmThroughputPct || p->count != 1) continue;
+            smWithExtra = {CounterMetric::SmThroughputPct, Combine::Max, 2, {p->names[0], extra.c_str()}};
+            p = &smWithExtra;
+        }
+        d.metricNames.clear();
+        for (const Candidate* p : picked)
+            for (int i = 0; i < p->count; ++i) d.metricNames.push_back(p->names[i]);
+    } else if (!extra.empty()) {
+        printLine("VRAMSCOPE_TEST_PM_SM_EXTRA: the chip " + d.chip + " does not list " + baseName(extra.c_str()));
+    }
     if (picked.empty()) {
         *why = "the chip " + d.chip + " lists none of the SM/DRAM/tensor metrics for PM sampling";
         return false;
@@ -524,7 +541,7 @@ bool setupPm(Recorder& r, PmDevice& d, std::string* why) {
         first += c->count;
         std::string name = c->names[0];
         if (c->count > 1) {
-            name += c->combine == Combine::Sum ? " + " : ", ";
+            name += c->combine == Combine::Sum ? " + " : c->combine == Combine::Max ? " max " : ", ";
             name += c->names[1];
         }
         if (c->combine == Combine::BytesOfPeak) name += " / peak DRAM bandwidth";

@@ -104,6 +104,18 @@ int main(int argc, char** argv) {
     for (const auto& n : t.get<Note>()) std::printf("note %d %s\n", int(n.severity), t.text(n.textId).c_str());
     for (const auto& p : t.get<ProcessInfo>())
         std::printf("process pid=%u rank=%d cmd=%s\n", p.pid, p.rank, t.text(p.commandLineId).c_str());
+    // Counters: the median of each one's samples while kernels ran (from the
+    // first kernel's start to the last one's end), to set beside ncu.
+    for (const auto& info : t.get<CounterInfo>()) {
+        std::vector<uint32_t> values;
+        for (const auto& c : t.get<CounterSample>())
+            if (c.counterId == info.counterId && c.timestampNs >= first && c.timestampNs <= last)
+                values.push_back(c.valueMilli);
+        if (values.empty()) continue;
+        std::sort(values.begin(), values.end());
+        std::printf("counter_median metric=%d %.3f %zu %s\n", int(info.metric), values[values.size() / 2] / 1000.0,
+                    values.size(), t.text(info.nameId).c_str());
+    }
     std::printf("dropped %" PRIu64 "\n", t.droppedEvents);
     for (const auto& p : t.problems) std::printf("problem %s\n", p.message.c_str());
 
