@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What a part of the capture costs a training step, measured inside one process.
 
-    injector/tools/duty_cost.py [--vramscope PATH] [--paused] TRACE.vtrace [...]
+    injector/tools/duty_cost.py [--vramscope PATH | --vtrace-count PATH] [--paused] TRACE.vtrace [...]
 
 Steps with and without the part alternate in one process, so comparing
 neighbouring windows of them leaves out what differs between processes (on a
@@ -16,6 +16,11 @@ none fall in it.
 as `PAUSE_TRACES=... injector/tools/gpu_python_stacks.sh` records). An
 iteration is "off" when it lies wholly inside a "capture paused" region, "on"
 when it touches none.
+
+--vtrace-count PATH: read the phase markers with the Qt-free vtrace_count
+(on a GPU machine without the vramscope CLI; --paused only). An iteration is
+then one whole step period, from a ForwardBegin marker to the next one, the
+time the GPU needs to finish included: step time as the training loop sees it.
 
 The rest (a burst or pause starts or ends inside) and iterations over 3x the
 median are left out. Consecutive iterations of the same kind (across left-out
@@ -92,6 +97,42 @@ def kinds_by_pauses(events):
     return kinds
 
 
+FORWARD_BEGIN, REGION_BEGIN, REGION_END = 2, 8, 9  # format::PhaseKind
+
+
+def phase_markers(vtrace_count, trace):
+    """(timestamp ns, kind, name) of every phase marker, in time order."""
+    out = subprocess.run([vtrace_count, trace, "--dump", "phase", "2000000000"], check=True,
+                         stdout=subprocess.PIPE, text=True).stdout
+    markers = []
+    for line in out.splitlines():
+        parts = line.split(" ", 3)
+        if len(parts) >= 3 and parts[0] == "phase":
+            markers.append((int(parts[1]), int(parts[2]), parts[3] if len(parts) > 3 else ""))
+    return sorted(markers)
+
+
+def kinds_by_pause_markers(markers):
+    """(kind, step period) per step: "off" inside a "capture paused" region, as kinds_by_pauses."""
+    starts = [t for t, k, _ in markers if k == FORWARD_BEGIN]
+    if len(starts) < 2:
+        raise ValueError("the trace has fewer than two ForwardBegin markers")
+    pauses, begin = [], None
+    for t, k, name in markers:
+        if not name.startswith("capture paused"):
+            continue
+        if k == REGION_BEGIN:
+            begin = t
+        elif k == REGION_END and begin is not None:
+            pauses.append((begin, t))
+            begin = None
+    if not pauses:
+        raise ValueError("the trace has no \"capture paused\" regions (recorded with VRAMSCOPE_TEST_PAUSE?)")
+    events = [{"cat": "iteration", "ts": a, "dur": b - a} for a, b in zip(starts, starts[1:])]
+    events += [{"cat": "region", "name": "capture paused", "ts": a, "dur": b - a} for a, b in pauses]
+    return kinds_by_pauses(events)
+
+
 def window_ratios(kinds):
     median = statistics.median(d for _, d in kinds)
     kinds = [(None if d > 3 * median else k, d) for k, d in kinds]
@@ -118,6 +159,8 @@ def main():
     here = os.path.dirname(os.path.abspath(__file__))
     parser.add_argument("--vramscope", default=os.path.join(here, "..", "..", "build", "profiler", "cli", "vramscope"),
                         help="the vramscope binary (default: the build tree's)")
+    parser.add_argument("--vtrace-count", metavar="PATH",
+                        help="read phase markers with this vtrace_count instead of the vramscope CLI (--paused only)")
     parser.add_argument("--paused", action="store_true",
                         help="compare steps inside \"capture paused\" regions (VRAMSCOPE_TEST_PAUSE) with the rest")
     args = parser.parse_args()
@@ -125,8 +168,14 @@ def main():
     ratios, on, off = [], 0, 0
     for trace in args.traces:
         try:
-            events = export(args.vramscope, trace)
-            r, counts = window_ratios(kinds_by_pauses(events) if args.paused else kinds_by_samples(events))
+            if args.vtrace_count:
+                if not args.paused:
+                    raise ValueError("--vtrace-count reads pauses only (add --paused)")
+                kinds = kinds_by_pause_markers(phase_markers(args.vtrace_count, trace))
+            else:
+                events = export(args.vramscope, trace)
+                kinds = kinds_by_pauses(events) if args.paused else kinds_by_samples(events)
+            r, counts = window_ratios(kinds)
         except (OSError, ValueError, subprocess.CalledProcessError) as e:
             print(f"duty_cost: {trace}: {e}", file=sys.stderr)
             return 1

@@ -1,4 +1,4 @@
-// vtrace_count FILE [--dump TYPE [N]]: prints "type count" per record type,
+// vtrace_count FILE [--dump driver_memory|phase|range [N]]: prints "type count" per record type,
 // then summary lines (duration, peaks). Qt-free, so it builds on the GPU
 // machines where the vramscope CLI (Qt) does not.
 #include <format/reader.h>
@@ -127,6 +127,13 @@ int main(int argc, char** argv) {
                 if (n-- <= 0) break;
                 std::printf("dm t=%" PRIu64 " op=%d kind=%d dev=%u addr=0x%" PRIx64 " bytes=%" PRIu64 " stream=%" PRIu64 "\n",
                             m.timestampNs, int(m.op), int(m.kind), m.deviceId, m.address, m.bytes, m.streamId);
+            }
+        // One line per phase marker, for tools without the Qt library
+        // (injector/tools/duty_cost.py --vtrace-count): time, kind, name.
+        if (type == "phase")
+            for (const auto& ph : t.get<Phase>()) {
+                if (n-- <= 0) break;
+                std::printf("phase %" PRIu64 " %d %s\n", ph.timestampNs, int(ph.kind), t.text(ph.nameId).c_str());
             }
         if (type == "range")
             for (const auto& r : t.get<Range>()) {
