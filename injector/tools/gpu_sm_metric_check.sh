@@ -35,7 +35,7 @@ done
 # shared-memory-tiled SGEMM saturates (L1/shared, LSU/MIO, FMA pipes).
 read -r -a CAND <<<"${CANDIDATES:-}"
 if [[ ${#CAND[@]} -eq 0 ]]; then
-  mapfile -t CAND < <(grep -oE "[A-Za-z.]*(l1tex__throughput|l1tex__data_pipe_lsu_wavefronts_mem_shared|l1tex__data_bank|sm__pipe_fma_cycles_active|sm__inst_executed_pipe_lsu|sm__mio[a-z_]*|sm__pipe_shared_cycles_active|sm__pipe_alu_cycles_active|sm__pipe_fmaheavy_cycles_active)[a-z_]*" \
+  mapfile -t CAND < <(grep -oE "[A-Za-z_.]*(l1tex__throughput|l1tex__data_pipe_lsu_wavefronts_mem_shared|l1tex__data_bank|sm__pipe_fma_cycles_active|sm__inst_executed_pipe_lsu|sm__mio[a-z_]*|sm__pipe_shared_cycles_active|sm__pipe_alu_cycles_active|sm__pipe_fmaheavy_cycles_active)[a-z_]*" \
       "$out/metrics_list.txt" | sort -u | head -12)
 fi
 for m in "${CAND[@]}"; do
