@@ -24,7 +24,7 @@ int runRecordCommand(const QStringList& arguments) {
     const QCommandLineOption injector("injector", "The capture library to load (default: found next to vramscope).", "PATH");
     const QCommandLineOption buffer("buffer-mb", "Memory for capture buffers in MiB (default 64); beyond it, events are "
                                                  "dropped and counted, never the job slowed.", "N");
-    const QCommandLineOption meminfo("meminfo-ms", "Device memory sampling interval in ms (default 100; 0 = off).", "N");
+    const QCommandLineOption meminfo("meminfo-ms", "Device memory sampling interval in ms (default 20; 0 = off).", "N");
     const QCommandLineOption noKernels("no-kernels", "Do not record kernels.");
     const QCommandLineOption launchTimes(
         "launch-times", "Record when the CPU queued each kernel (CUPTI latency timestamps), so that each phase gets the GPU "

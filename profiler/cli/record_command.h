@@ -19,7 +19,7 @@ struct RecordOptions {
     // binary (build tree: ../injector/, installed: ../lib/vramscope/).
     std::string injectorPath;
     uint32_t bufferMegabytes = 0;  // --buffer-mb N (VRAMSCOPE_BUFFER_MB); 0 = injector default (64)
-    int memInfoIntervalMs = -1;    // --meminfo-ms N (VRAMSCOPE_MEMINFO_MS); -1 = default (100), 0 = off
+    int memInfoIntervalMs = -1;    // --meminfo-ms N (VRAMSCOPE_MEMINFO_MS); -1 = default (20), 0 = off
     bool kernels = true;           // --no-kernels  (VRAMSCOPE_KERNELS=0)
     bool launchTimes = false;      // --launch-times (VRAMSCOPE_LAUNCH_TIMES=1)
     std::string counters;          // --counters pm|gpm|off (VRAMSCOPE_COUNTERS); empty = the injector's default (off)

@@ -32,7 +32,7 @@ private slots:
         QVERIFY(c.enabled);
         QVERIFY(c.output.empty());
         QCOMPARE(c.bufferMegabytes, 64u);
-        QCOMPARE(c.memInfoIntervalMs, 100u);
+        QCOMPARE(c.memInfoIntervalMs, 20u);
         QCOMPARE(c.flushIntervalMs, 100u);
         QVERIFY(c.kernels && c.copies && c.nvtx && c.driverCallbacks && c.runtimeCallbacks);
         QCOMPARE(c.rank, -1);
@@ -69,7 +69,7 @@ private slots:
         QCOMPARE(c.bufferMegabytes, 64u);
         QCOMPARE(c.flushIntervalMs, 100u);  // SIGKILL must lose at most 100 ms
         QVERIFY(c.kernels);
-        QCOMPARE(c.memInfoIntervalMs, 100u);
+        QCOMPARE(c.memInfoIntervalMs, 20u);
         QCOMPARE(warnings.size(), size_t(4));
         QVERIFY(warnings[0].find("VRAMSCOPE_BUFFER_MB=lots") == 0);
     }
