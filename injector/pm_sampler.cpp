@@ -440,7 +440,6 @@ bool setupPm(Recorder& r, PmDevice& d, std::string* why) {
         for (int i = 0; i < c.count; ++i) listed = listed && (offered.empty() || offered.count(baseName(c.names[i])));
         if (!listed) continue;
         picked.push_back(&c);
-        for (int i = 0; i < c.count; ++i) d.metricNames.push_back(c.names[i]);
     }
     // VRAMSCOPE_TEST_PM_SM_EXTRA (trying metrics on a new chip): the SM
     // percentage becomes the larger of the chosen SM metric and this one,
@@ -453,12 +452,11 @@ bool setupPm(Recorder& r, PmDevice& d, std::string* why) {
             smWithExtra = {CounterMetric::SmThroughputPct, Combine::Max, 2, {p->names[0], extra.c_str()}};
             p = &smWithExtra;
         }
-        d.metricNames.clear();
-        for (const Candidate* p : picked)
-            for (int i = 0; i < p->count; ++i) d.metricNames.push_back(p->names[i]);
     } else if (!extra.empty()) {
         printLine("VRAMSCOPE_TEST_PM_SM_EXTRA: the chip " + d.chip + " does not list " + baseName(extra.c_str()));
     }
+    for (const Candidate* p : picked)
+        for (int i = 0; i < p->count; ++i) d.metricNames.push_back(p->names[i]);
     if (picked.empty()) {
         *why = "the chip " + d.chip + " lists none of the SM/DRAM/tensor metrics for PM sampling";
         return false;
