@@ -81,6 +81,36 @@ bool parsePauseParts(const char* text, uint32_t* parts) {
     return true;
 }
 
+bool parseCuptiAttrs(const char* text, InjectorConfig::CuptiAttrs* attrs) {
+    if (!text || !*text) return false;
+    InjectorConfig::CuptiAttrs a;
+    for (const char* p = text;;) {
+        const char* comma = std::strchr(p, ',');
+        const std::string part(p, comma ? size_t(comma - p) : std::strlen(p));
+        const size_t eq = part.find('=');
+        if (eq == std::string::npos) return false;
+        const std::string name = part.substr(0, eq), value = part.substr(eq + 1);
+        uint32_t n = 0;
+        bool b = false;
+        if (name == "device_buffer_kb" && parseUnsigned(value.c_str(), 64, 1048576, &n))
+            a.deviceBufferKb = n;
+        else if (name == "preallocate" && parseUnsigned(value.c_str(), 1, 64, &n))
+            a.preallocate = n;
+        else if (name == "pool_limit" && parseUnsigned(value.c_str(), 1, 1000, &n))
+            a.poolLimit = n;
+        else if (name == "pinned" && parseBool(value.c_str(), &b))
+            a.pinned = b;
+        else if (name == "per_thread" && parseBool(value.c_str(), &b))
+            a.perThread = b;
+        else
+            return false;
+        if (!comma) break;
+        p = comma + 1;
+    }
+    *attrs = a;
+    return true;
+}
+
 namespace {
 
 struct Reader {
@@ -185,6 +215,11 @@ InjectorConfig parseConfig(GetEnvFunction getEnv, void* context, std::vector<std
                    "nvtx, flush, meminfo, tensors, callbacks, all)");
         }
     }
+    if (const char* v = r.get("VRAMSCOPE_TEST_CUPTI_ATTRS"))
+        if (!parseCuptiAttrs(v, &c.testCuptiAttrs))
+            r.warn("VRAMSCOPE_TEST_CUPTI_ATTRS", v,
+                   "a comma list of device_buffer_kb=N (64-1048576), preallocate=N (1-64), pool_limit=N (1-1000), "
+                   "pinned=0|1, per_thread=0|1");
     c.rank = r.integer("RANK");
     c.localRank = r.integer("LOCAL_RANK");
     c.rootPid = r.integer("VRAMSCOPE_ROOT_PID");

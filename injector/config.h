@@ -63,6 +63,14 @@ struct InjectorConfig {
     // (injector/tools/duty_cost.py --paused). PARTS: a comma list of
     // kernels, copies, memory, nvtx, flush, meminfo, tensors, callbacks, or all.
     uint32_t testPauseOnMs = 0, testPauseOffMs = 0;
+    // VRAMSCOPE_TEST_CUPTI_ATTRS=NAME=VALUE[,...]: cost measurements only —
+    // CUPTI activity attributes set before tracing starts (docs/injector.md):
+    // device_buffer_kb, preallocate, pool_limit, pinned (0/1), per_thread (0/1).
+    // 0 in a field means "leave CUPTI's default".
+    struct CuptiAttrs {
+        uint32_t deviceBufferKb = 0, preallocate = 0, poolLimit = 0;
+        int32_t pinned = -1, perThread = -1;  // -1: CUPTI's default
+    } testCuptiAttrs;
     uint32_t testPauseParts = 0;  // PausePart bits
     std::string testPauseName;    // "capture paused: " + PARTS as given
     int32_t rank = -1;                // RANK
@@ -83,6 +91,9 @@ enum PausePart : uint32_t {
     PauseAll = (1u << 8) - 1,
 };
 
+// "pinned=1,device_buffer_kb=32768" -> attributes; false for an unknown
+// name or a value out of range.
+bool parseCuptiAttrs(const char* text, InjectorConfig::CuptiAttrs* attrs);
 // "kernels,flush" -> bits; false for an unknown or empty part.
 bool parsePauseParts(const char* text, uint32_t* parts);
 

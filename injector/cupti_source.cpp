@@ -297,6 +297,33 @@ void enableApiCallbacks(const Recorder& r, bool on) {
         for (CUpti_CallbackId id : kDriverCallbacks) cuptiEnableCallback(on, subscriber, CUPTI_CB_DOMAIN_DRIVER_API, id);
 }
 
+// VRAMSCOPE_TEST_CUPTI_ATTRS: where CUPTI keeps the kernel timestamps it
+// instruments (device buffers, their number, pinned host memory) and whether
+// records go to per-thread buffers, for measuring what each costs a step.
+void applyTestCuptiAttributes(const InjectorConfig::CuptiAttrs& a) {
+    auto report = [](CUptiResult e, const char* what, size_t value) {
+        const std::string text = std::string("test CUPTI attribute ") + what + "=" + std::to_string(value) +
+                                 (e == CUPTI_SUCCESS ? "" : ": refused (" + resultText(e) + ")");
+        addNote(e == CUPTI_SUCCESS ? 1 : 2, text);
+        printLine(text);
+    };
+    auto setSize = [&](CUpti_ActivityAttribute attr, size_t value, const char* what) {
+        size_t size = sizeof value;
+        CUptiResult e = cuptiActivitySetAttribute(attr, &size, &value);
+        report(e, what, value);
+    };
+    auto setFlag = [&](CUpti_ActivityAttribute attr, uint8_t value, const char* what) {
+        size_t size = sizeof value;
+        CUptiResult e = cuptiActivitySetAttribute(attr, &size, &value);
+        report(e, what, value);
+    };
+    if (a.poolLimit) setSize(CUPTI_ACTIVITY_ATTR_DEVICE_BUFFER_POOL_LIMIT, a.poolLimit, "pool_limit");
+    if (a.deviceBufferKb) setSize(CUPTI_ACTIVITY_ATTR_DEVICE_BUFFER_SIZE, size_t(a.deviceBufferKb) * 1024, "device buffer bytes");
+    if (a.preallocate) setSize(CUPTI_ACTIVITY_ATTR_DEVICE_BUFFER_PRE_ALLOCATE_VALUE, a.preallocate, "preallocate");
+    if (a.pinned >= 0) setFlag(CUPTI_ACTIVITY_ATTR_MEM_ALLOCATION_TYPE_HOST_PINNED, uint8_t(a.pinned), "pinned");
+    if (a.perThread >= 0) setFlag(CUPTI_ACTIVITY_ATTR_PER_THREAD_ACTIVITY_BUFFER, uint8_t(a.perThread), "per_thread");
+}
+
 }  // namespace
 
 void pauseCuptiActivities(uint32_t parts, bool pause) {
@@ -332,6 +359,7 @@ bool startCupti() {
         if (cuptiActivitySetAttribute(CUPTI_ACTIVITY_ATTR_ZEROED_OUT_ACTIVITY_BUFFER, &size, &on) != CUPTI_SUCCESS)
             addNote(1, "CUPTI refused zeroed activity buffers: it clears each buffer itself");
     }
+    applyTestCuptiAttributes(r.config.testCuptiAttrs);
     rc = cuptiActivityRegisterCallbacks(onBufferRequested, onBufferCompleted);
     if (rc == CUPTI_SUCCESS) rc = cuptiActivityEnable(CUPTI_ACTIVITY_KIND_MEMORY2);
     if (rc != CUPTI_SUCCESS) {

@@ -82,11 +82,29 @@ if [[ -n "${PAUSE_TRACES:-}" ]]; then
   # nvtx, a handful of ranges per step, is the control): then
   # `injector/tools/duty_cost.py --paused TRACE` compares the steps with and
   # without those parts inside one process.
+  # PAUSE_ATTRS: one run per word and part, with VRAMSCOPE_TEST_CUPTI_ATTRS set
+  # to the word ("default": CUPTI's own settings), e.g. "default pinned=1
+  # device_buffer_kb=32768,preallocate=8": where CUPTI keeps the kernel
+  # timestamps, and what that changes in what kernel records cost.
+  # PAUSE_REPORT=1 runs duty_cost.py here, into pause_costs.txt, and keeps the
+  # traces out of $OUT.
+  for attrs in ${PAUSE_ATTRS:-default}; do
   for parts in $PAUSE_TRACES; do
     tag="torch_gpt2_pause_${parts//,/-}"
-    VRAMSCOPE_TEST_PAUSE="${PAUSE_MS:-250:250}:$parts" rec "$tag" python3 samples/pytorch/gpt_train.py --layers 12 \
+    [[ "$attrs" != default ]] && tag="${tag}_${attrs//[=,]/-}"
+    # An empty VRAMSCOPE_TEST_CUPTI_ATTRS counts as unset.
+    VRAMSCOPE_TEST_CUPTI_ATTRS="${attrs/#default/}" VRAMSCOPE_TEST_PAUSE="${PAUSE_MS:-250:250}:$parts" \
+        rec "$tag" python3 samples/pytorch/gpt_train.py --layers 12 \
         --dim 768 --heads 12 --seq 1024 --vocab 50304 --batch 8 --steps "${PAUSE_STEPS:-400}" --warmup 10
-    [[ -f "$W/$tag.vtrace" ]] && cp "$W/$tag.vtrace" "$out/"
+    grep -h "test CUPTI attribute" "$W/$tag.out" | head -5
+    if [[ -n "${PAUSE_REPORT:-}" ]]; then
+      { echo "== $tag (VRAMSCOPE_TEST_CUPTI_ATTRS=$attrs)"
+        python3 injector/tools/duty_cost.py --paused --vtrace-count "$C" "$W/$tag.vtrace" 2>&1 | tail -8; } \
+        | tee -a "$out/pause_costs.txt"
+    elif [[ -f "$W/$tag.vtrace" ]]; then
+      cp "$W/$tag.vtrace" "$out/"
+    fi
+  done
   done
 fi
 if [[ -n "${REPS:-}" ]]; then

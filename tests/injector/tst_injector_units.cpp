@@ -88,6 +88,22 @@ private slots:
         QVERIFY(!parseUnsigned("4x", 0, 100, &v));
         QVERIFY(!parseUnsigned("", 0, 100, &v));
     }
+    void testCuptiAttributesParseOrWarn() {
+        InjectorConfig c = parse({{"VRAMSCOPE_TEST_CUPTI_ATTRS", "pinned=1,device_buffer_kb=32768,preallocate=8"}});
+        QCOMPARE(c.testCuptiAttrs.pinned, 1);
+        QCOMPARE(c.testCuptiAttrs.deviceBufferKb, 32768u);
+        QCOMPARE(c.testCuptiAttrs.preallocate, 8u);
+        QCOMPARE(c.testCuptiAttrs.perThread, -1);  // untouched: CUPTI's default
+        QCOMPARE(c.testCuptiAttrs.poolLimit, 0u);
+        std::vector<std::string> warnings;
+        for (const char* bad : {"pinned=2", "preallocate=0", "colour=1", "pinned", "per_thread=0,"}) {
+            warnings.clear();
+            c = parse({{"VRAMSCOPE_TEST_CUPTI_ATTRS", bad}}, &warnings);
+            QVERIFY2(warnings.size() == 1, bad);
+            QCOMPARE(c.testCuptiAttrs.pinned, -1);  // a bad list sets nothing
+            QCOMPARE(c.testCuptiAttrs.deviceBufferKb, 0u);
+        }
+    }
 
     void rootProcessWritesTheFileAsNamed() {
         ProcessIdentity id{1234, "node-a", -1};
