@@ -145,7 +145,19 @@ struct Candidate {
 // neither is listed; the first entry per output is the set tried first. The
 // first entries are the set the counters_*.vtrace fixtures were recorded
 // with, by a build that exited cleanly.
+//
+// The SM side, like ncu's sm__throughput, is the larger of two of the units
+// it takes the maximum of: instruction issue, and the L1's LSU data pipe
+// (wavefronts), which limits kernels that live in shared memory. On an H200
+// (GH100, CUPTI 13.0, driver 580) the pair reads a tiled FP32 GEMM at 89.5 %
+// where ncu --clock-control none puts sm__throughput at 89.9 % (its LSU
+// pipe), a triad at 15.5 % (ncu 18.3 %) and a launch storm at 0 %; issue
+// alone read the GEMM at 36 % (injector/tools/gpu_sm_metric_check.sh,
+// docs/boundness.md).
 const Candidate kCandidates[] = {
+    {CounterMetric::SmThroughputPct, Combine::Max, 2,
+     {"sm__inst_executed_realtime.avg.pct_of_peak_sustained_elapsed",
+      "SM_A.TriageCompute.l1tex__data_pipe_lsu_wavefronts.avg.pct_of_peak_sustained_elapsed"}},
     {CounterMetric::SmThroughputPct, Combine::Direct, 1, {"sm__inst_executed_realtime.avg.pct_of_peak_sustained_elapsed"}},
     {CounterMetric::SmThroughputPct, Combine::Direct, 1, {"sm__inst_executed.avg.pct_of_peak_sustained_elapsed"}},
     {CounterMetric::SmThroughputPct, Combine::Direct, 1,
@@ -448,7 +460,8 @@ bool setupPm(Recorder& r, PmDevice& d, std::string* why) {
     const std::string& extra = r.config.testPmSmExtra;
     if (!extra.empty() && (offered.empty() || offered.count(baseName(extra.c_str())))) {
         for (const Candidate*& p : picked) {
-            if (p->metric != CounterMetric::SmThroughputPct || p->count != 1) continue;
+            if (p->metric != CounterMetric::SmThroughputPct) continue;
+            // The first metric of the chosen SM set (the issue rate) and the extra one.
             smWithExtra = {CounterMetric::SmThroughputPct, Combine::Max, 2, {p->names[0], extra.c_str()}};
             p = &smWithExtra;
         }

@@ -43,15 +43,18 @@ const model::CounterSeries* counterSeries(const TraceModel& m, CounterMetric met
 }
 
 // The SM side counts as the limit above this percentage. 50 % of peak for
-// throughput metrics (sm__throughput, GPM pipe utilisations). PM sampling on
-// GH100 cannot collect sm__throughput in one pass, so the injector samples
-// the instruction issue rate (sm__inst_executed_realtime), one of the
-// sub-units sm__throughput takes the maximum of: it reads lower. Measured on
-// an H100 (tests/data/counters_gemm.vtrace): a tiled FP32 GEMM that ncu puts
-// at 89.9 % sm__throughput issues at 36 %; a DRAM-bound triad at 11.6 %,
-// a launch storm at 0 %. Hence 30 % for issue rates.
+// throughput metrics (sm__throughput, GPM pipe utilisations) and for the
+// injector's PM-sampling SM side on GH100, the larger of instruction issue
+// and the L1's LSU wavefronts ("... max ...": sm__throughput itself needs 19
+// passes there). Traces that sampled the instruction issue rate alone
+// (sm__inst_executed_realtime, recorded before the LSU side was added) read
+// lower: a tiled FP32 GEMM that ncu puts at 89.9 % sm__throughput issues at
+// 36 %, a DRAM-bound triad at 11.6 %, a launch storm at 0 % (H100). Hence 30 %
+// for issue rates alone.
 double smThresholdPct(const TraceModel& m, const model::CounterSeries* sm) {
-    if (sm && m.text(sm->info.nameId).find("inst_executed") != std::string::npos) return 30;
+    if (!sm) return 50;
+    const std::string& name = m.text(sm->info.nameId);
+    if (name.find("inst_executed") != std::string::npos && name.find(" max ") == std::string::npos) return 30;
     return 50;
 }
 

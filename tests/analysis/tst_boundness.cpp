@@ -23,6 +23,7 @@ private slots:
     void collectivesMakeAnEstimatedPhaseNeither();
     void launchTimesGiveEachPhaseItsOwnKernels();
     void thousandsOfNamesInOneSampleKeepTheirNameClass();
+    void smThresholdFollowsTheSampledMetric();
 };
 
 // One phase marker and one kernel of a hand-written trace.
@@ -286,3 +287,55 @@ void TestBoundness::collectivesMakeAnEstimatedPhaseNeither() {
 
 QTEST_GUILESS_MAIN(TestBoundness)
 #include "tst_boundness.moc"
+
+// A GEMM read at 40 % on the SM side and 10 % DRAM: compute-bound when the
+// trace sampled the issue rate alone (which reads low: 30 % threshold), not
+// when the SM side is a throughput (sm__throughput, or issue max LSU
+// wavefronts as the injector samples on GH100: 50 %).
+void TestBoundness::smThresholdFollowsTheSampledMetric() {
+    using namespace vramscope::format;
+    const std::pair<const char*, Bound> cases[] = {
+        {"sm__inst_executed_realtime.avg.pct_of_peak_sustained_elapsed", Bound::Compute},
+        {"sm__inst_executed_realtime.avg.pct_of_peak_sustained_elapsed max "
+         "SM_A.TriageCompute.l1tex__data_pipe_lsu_wavefronts.avg.pct_of_peak_sustained_elapsed",
+         Bound::Latency},
+        {"sm__throughput.avg.pct_of_peak_sustained_elapsed", Bound::Latency},
+    };
+    for (const auto& [smName, expected] : cases) {
+        const std::string path = testing::fixtureDir().filePath("threshold.vtrace").toStdString();
+        {
+            TraceWriter w;
+            QVERIFY(w.open(path));
+            constexpr uint64_t ms = 1'000'000, t0 = 1'000'000'000;
+            CounterInfo info;
+            info.timestampNs = t0;
+            info.source = CounterSource::PmSampling;
+            info.intervalNs = ms;
+            for (uint32_t c = 1; c <= 2; ++c) {
+                info.counterId = c;
+                info.metric = c == 1 ? CounterMetric::SmThroughputPct : CounterMetric::DramThroughputPct;
+                info.nameId = w.intern(c == 1 ? smName : "dram__throughput.avg.pct_of_peak_sustained_elapsed");
+                w.write(info);
+            }
+            writeKernel(w, w.intern("gemmTiled"), t0, 20 * ms, 7);
+            for (uint64_t i = 1; i <= 20; ++i)
+                for (uint32_t c = 1; c <= 2; ++c) {
+                    CounterSample sample;
+                    sample.timestampNs = t0 + i * ms;
+                    sample.counterId = c;
+                    sample.valueMilli = c == 1 ? 40'000 : 10'000;
+                    w.write(sample);
+                }
+            QVERIFY(w.close());
+        }
+        model::TraceModel m;
+        std::string error;
+        QVERIFY2(model::loadModel(path, m, {}, &error), error.c_str());
+        QCOMPARE(m.kernels.size(), size_t(1));
+        QVERIFY2(analysis::kernelBound(m, 0) == expected, smName);  // the kernel lane's colour
+        const auto kb = analysis::kernelBoundness(m);               // the Kernels dock's class
+        QVERIFY(kb.fromCounters);
+        QVERIFY2(kb.byName.at(m.kernels.nameId[0]) == expected, smName);
+        QVERIFY2(std::abs(kb.smAndDramPct.at(m.kernels.nameId[0]).first - 40) < 1, smName);
+    }
+}
