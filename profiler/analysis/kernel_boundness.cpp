@@ -1,7 +1,10 @@
 #include "kernel_boundness.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -38,6 +41,24 @@ constexpr size_t kMaxNamesPerSample = 64;
 // (GPT-2: ~10 per kernel), a bound for a hostile one, which then keeps the
 // name-based classes.
 constexpr uint64_t kMaxOverlaps = uint64_t(1) << 28;
+
+// Fitted tensor-pipe activity at which a memory-bound name's fit counts as
+// its neighbours' (kernelBoundness).
+constexpr double kBorrowedTensorPct = 20;
+
+// Names of work that never runs on tensor cores: elementwise and pointwise
+// kernels, copies, reductions, norms, softmax, optimizer updates, gathers.
+// (boundFromKernelName's "bandwidth" is only its default, not this.)
+bool namedMemoryBound(std::string_view name) {
+    std::string lower(name.substr(0, 200));
+    for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (boundFromKernelName(lower) != Bound::Bandwidth) return false;  // a GEMM or attention name wins
+    for (const char* word : {"elementwise", "copy", "reduce", "softmax", "norm", "adam", "sgd", "fill", "catarray",
+                             "index", "gather", "scatter", "embedding", "dropout", "transpose", "triton_poi_",
+                             "triton_red_", "triton_per_", "multi_tensor_apply"})
+        if (lower.find(word) != std::string::npos) return true;
+    return false;
+}
 
 using SampleShares = std::vector<std::vector<std::pair<uint32_t, double>>>;
 
@@ -212,7 +233,15 @@ KernelBoundness kernelBoundness(const model::TraceModel& m) {
             if (tensorPct >= 0) out.tensorPct[nameOf[n]] = tensorPct;
             // A name that ran for less than one sample in all leaves its
             // values to its neighbours: its name says more (filled below).
-            if (smFit.weight[n] >= 1) {
+            // Nor does a name its fit gives tensor-pipe activity when the
+            // name says memory-bound work (elementwise, copies, reductions,
+            // norms, softmax, optimizer updates: none use tensor cores): it
+            // ran in step with the GEMMs beside it and borrowed their numbers
+            // (GPT-2 on an H200: GELU after the MLP's first GEMM fits SM 55 %,
+            // tensor 45 %).
+            const bool borrowed = tensorPct >= kBorrowedTensorPct &&
+                                  namedMemoryBound(m.text(nameOf[n]));
+            if (smFit.weight[n] >= 1 && !borrowed) {
                 out.byName[nameOf[n]] = classifyCounters(smPct, dramPct, tensorPct, smThreshold);
                 out.classedByCounters.insert(nameOf[n]);
             }
