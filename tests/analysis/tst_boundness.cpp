@@ -24,6 +24,7 @@ private slots:
     void launchTimesGiveEachPhaseItsOwnKernels();
     void thousandsOfNamesInOneSampleKeepTheirNameClass();
     void smThresholdFollowsTheSampledMetric();
+    void elementwiseBesideGemmsKeepsItsNameClass();
 };
 
 // One phase marker and one kernel of a hand-written trace.
@@ -338,4 +339,69 @@ void TestBoundness::smThresholdFollowsTheSampledMetric() {
         QVERIFY2(kb.byName.at(m.kernels.nameId[0]) == expected, smName);
         QVERIFY2(std::abs(kb.smAndDramPct.at(m.kernels.nameId[0]).first - 40) < 1, smName);
     }
+}
+
+// In every 1 ms sample a GEMM runs 600 us, then an elementwise kernel and a
+// kernel of no telling name 100 us each: the fit cannot tell them apart, and
+// each gets the sample's tensor-pipe 60 %. The elementwise kernel (memory-bound
+// by its name, no tensor cores) keeps its name's class; the one of no telling
+// name keeps what the counters say.
+void TestBoundness::elementwiseBesideGemmsKeepsItsNameClass() {
+    using namespace vramscope::format;
+    const std::string path = testing::fixtureDir().filePath("borrowed.vtrace").toStdString();
+    {
+        TraceWriter w;
+        QVERIFY(w.open(path));
+        constexpr uint64_t us = 1'000, ms = 1'000'000, t0 = 1'000'000'000;
+        CounterInfo info;
+        info.timestampNs = t0;
+        info.source = CounterSource::PmSampling;
+        info.intervalNs = ms;
+        const char* names[] = {"sm__throughput", "dram__throughput", "sm__pipe_tensor_cycles_active"};
+        const CounterMetric metrics[] = {CounterMetric::SmThroughputPct, CounterMetric::DramThroughputPct,
+                                         CounterMetric::TensorPipePct};
+        for (uint32_t c = 0; c < 3; ++c) {
+            info.counterId = c + 1;
+            info.metric = metrics[c];
+            info.nameId = w.intern(names[c]);
+            w.write(info);
+        }
+        const uint32_t gemm = w.intern("ampere_bf16_gemm"), gelu = w.intern("vectorized_elementwise_kernel<GeluFunctor>"),
+                       other = w.intern("my_custom_kernel");
+        for (uint64_t i = 0; i < 50; ++i) {
+            const uint64_t t = t0 + i * ms;
+            writeKernel(w, gemm, t, 600 * us, 7);
+            writeKernel(w, gelu, t + 650 * us, 100 * us, 7);
+            writeKernel(w, other, t + 800 * us, 100 * us, 7);
+        }
+        const int32_t values[] = {60'000, 30'000, 60'000};
+        for (uint64_t i = 1; i <= 50; ++i)
+            for (uint32_t c = 0; c < 3; ++c) {
+                CounterSample sample;
+                sample.timestampNs = t0 + i * ms;
+                sample.counterId = c + 1;
+                sample.valueMilli = values[c];
+                w.write(sample);
+            }
+        QVERIFY(w.close());
+    }
+    model::TraceModel m;
+    std::string error;
+    QVERIFY2(model::loadModel(path, m, {}, &error), error.c_str());
+    const auto kb = analysis::kernelBoundness(m);
+    QVERIFY(kb.fromCounters);
+    uint32_t gemm = 0, gelu = 0, other = 0;
+    for (const auto& [name, bound] : kb.byName) {
+        const std::string& text = m.text(name);
+        (text == "ampere_bf16_gemm" ? gemm : text == "my_custom_kernel" ? other : gelu) = name;
+    }
+    QVERIFY(gemm && gelu && other);
+    QCOMPARE(kb.byName.at(gemm), Bound::Compute);
+    QVERIFY(kb.classedByCounters.count(gemm));
+    QVERIFY(kb.tensorPct.at(gelu) >= 20);  // what the fit gave it: its neighbours' numbers
+    QCOMPARE(kb.byName.at(gelu), Bound::Bandwidth);
+    QVERIFY(!kb.classedByCounters.count(gelu));
+    qInfo("fitted SM/DRAM/tensor: gemm %.1f/%.1f/%.1f gelu %.1f/%.1f/%.1f other %.1f/%.1f/%.1f", kb.smAndDramPct.at(gemm).first, kb.smAndDramPct.at(gemm).second, kb.tensorPct.at(gemm), kb.smAndDramPct.at(gelu).first, kb.smAndDramPct.at(gelu).second, kb.tensorPct.at(gelu), kb.smAndDramPct.at(other).first, kb.smAndDramPct.at(other).second, kb.tensorPct.at(other));
+    QCOMPARE(kb.byName.at(other), Bound::Compute);
+    QVERIFY(kb.classedByCounters.count(other));
 }
