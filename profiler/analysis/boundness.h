@@ -29,7 +29,8 @@ Bound classifyCounters(double smPct, double dramPct, double tensorPct, double sm
 const model::CounterSeries* counterSeries(const model::TraceModel& model, format::CounterMetric metric);
 
 // The SM side's compute threshold for a series (percent): 30 for an
-// instruction-issue rate (what PM sampling gives on GH100), else 50.
+// instruction-issue rate alone (what PM sampling gave on GH100 before the
+// LSU side was added), else 50.
 double smThresholdPct(const model::TraceModel& model, const model::CounterSeries* sm);
 
 // A kernel's likely bound from its name alone (GEMM, convolution, attention,
