@@ -307,21 +307,17 @@ void applyTestCuptiAttributes(const InjectorConfig::CuptiAttrs& a) {
         addNote(e == CUPTI_SUCCESS ? 1 : 2, text);
         printLine(text);
     };
-    auto setSize = [&](CUpti_ActivityAttribute attr, size_t value, const char* what) {
+    // Sizes and counts are size_t, flags uint8_t, as CUPTI reads them.
+    auto set = [&](CUpti_ActivityAttribute attr, auto value, const char* what) {
         size_t size = sizeof value;
-        CUptiResult e = cuptiActivitySetAttribute(attr, &size, &value);
-        report(e, what, value);
+        report(cuptiActivitySetAttribute(attr, &size, &value), what, size_t(value));
     };
-    auto setFlag = [&](CUpti_ActivityAttribute attr, uint8_t value, const char* what) {
-        size_t size = sizeof value;
-        CUptiResult e = cuptiActivitySetAttribute(attr, &size, &value);
-        report(e, what, value);
-    };
-    if (a.poolLimit) setSize(CUPTI_ACTIVITY_ATTR_DEVICE_BUFFER_POOL_LIMIT, a.poolLimit, "pool_limit");
-    if (a.deviceBufferKb) setSize(CUPTI_ACTIVITY_ATTR_DEVICE_BUFFER_SIZE, size_t(a.deviceBufferKb) * 1024, "device buffer bytes");
-    if (a.preallocate) setSize(CUPTI_ACTIVITY_ATTR_DEVICE_BUFFER_PRE_ALLOCATE_VALUE, a.preallocate, "preallocate");
-    if (a.pinned >= 0) setFlag(CUPTI_ACTIVITY_ATTR_MEM_ALLOCATION_TYPE_HOST_PINNED, uint8_t(a.pinned), "pinned");
-    if (a.perThread >= 0) setFlag(CUPTI_ACTIVITY_ATTR_PER_THREAD_ACTIVITY_BUFFER, uint8_t(a.perThread), "per_thread");
+    if (a.poolLimit) set(CUPTI_ACTIVITY_ATTR_DEVICE_BUFFER_POOL_LIMIT, size_t(a.poolLimit), "pool_limit");
+    if (a.deviceBufferKb)
+        set(CUPTI_ACTIVITY_ATTR_DEVICE_BUFFER_SIZE, size_t(a.deviceBufferKb) * 1024, "device buffer bytes");
+    if (a.preallocate) set(CUPTI_ACTIVITY_ATTR_DEVICE_BUFFER_PRE_ALLOCATE_VALUE, size_t(a.preallocate), "preallocate");
+    if (a.pinned >= 0) set(CUPTI_ACTIVITY_ATTR_MEM_ALLOCATION_TYPE_HOST_PINNED, uint8_t(a.pinned), "pinned");
+    if (a.perThread >= 0) set(CUPTI_ACTIVITY_ATTR_PER_THREAD_ACTIVITY_BUFFER, uint8_t(a.perThread), "per_thread");
 }
 
 }  // namespace

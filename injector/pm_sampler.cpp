@@ -149,9 +149,9 @@ struct Candidate {
 // The SM side, like ncu's sm__throughput, is the larger of two of the units
 // it takes the maximum of: instruction issue, and the L1's LSU data pipe
 // (wavefronts), which limits kernels that live in shared memory. On an H200
-// (GH100, CUPTI 13.0, driver 580) the pair reads a tiled FP32 GEMM at 89.5 %
+// (GH100, CUPTI 13.0, driver 580) the pair reads a tiled FP32 GEMM at 90.3 %
 // where ncu --clock-control none puts sm__throughput at 89.9 % (its LSU
-// pipe), a triad at 15.5 % (ncu 18.3 %) and a launch storm at 0 %; issue
+// pipe), a triad at 15.6 % (ncu 18.3 %) and a launch storm at 0 %; issue
 // alone read the GEMM at 36 % (injector/tools/gpu_sm_metric_check.sh,
 // docs/boundness.md).
 const Candidate kCandidates[] = {

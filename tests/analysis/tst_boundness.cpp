@@ -10,6 +10,9 @@
 
 #include <QtTest>
 
+#include <initializer_list>
+#include <utility>
+
 using namespace vramscope;
 using analysis::Bound;
 
@@ -47,6 +50,36 @@ static void writeKernel(vramscope::format::TraceWriter& w, uint32_t nameId, uint
     w.write(k);
 }
 
+// PM-sampling counters with ids 1, 2, ... in the order given, 1 ms apart.
+static void writeCounterInfos(vramscope::format::TraceWriter& w, uint64_t atNs,
+                              std::initializer_list<std::pair<vramscope::format::CounterMetric, const char*>> counters) {
+    vramscope::format::CounterInfo info;
+    info.timestampNs = atNs;
+    info.source = vramscope::format::CounterSource::PmSampling;
+    info.intervalNs = 1'000'000;
+    uint32_t id = 0;
+    for (const auto& [metric, name] : counters) {
+        info.counterId = ++id;
+        info.metric = metric;
+        info.nameId = w.intern(name);
+        w.write(info);
+    }
+}
+// Samples 1..count ms after t0, counter c + 1 at valuesMilli[c] throughout.
+static void writeSteadySamples(vramscope::format::TraceWriter& w, uint64_t t0, uint64_t count,
+                               std::initializer_list<int32_t> valuesMilli) {
+    for (uint64_t i = 1; i <= count; ++i) {
+        uint32_t id = 0;
+        for (int32_t value : valuesMilli) {
+            vramscope::format::CounterSample sample;
+            sample.timestampNs = t0 + i * 1'000'000;
+            sample.counterId = ++id;
+            sample.valueMilli = value;
+            w.write(sample);
+        }
+    }
+}
+
 // Four steps in which the GPU runs behind the CPU, as in a GPU-bound
 // training step: the CPU launches the forward's GEMMs in 0-4 ms, the
 // backward's in 4-6 ms and fused Adam in 6-7 ms, then waits; the GPU runs
@@ -60,17 +93,8 @@ static std::string writeLaggingSteps(const QString& name, bool launchTimes) {
     constexpr uint64_t ms = 1'000'000, t0 = 1'000'000'000;
     const uint32_t gemm = w.intern("ampere_bf16_gemm_fwd"), bwd = w.intern("ampere_bf16_gemm_bwd");
     const uint32_t adam = w.intern("multi_tensor_apply_kernel<FusedAdam>");
-    const CounterMetric metrics[] = {CounterMetric::SmThroughputPct, CounterMetric::DramThroughputPct};
-    for (uint32_t c = 0; c < 2; ++c) {
-        CounterInfo info;
-        info.timestampNs = t0;
-        info.counterId = c + 1;
-        info.metric = metrics[c];
-        info.source = CounterSource::PmSampling;
-        info.nameId = w.intern(c ? "dram__throughput" : "sm__throughput");
-        info.intervalNs = ms;
-        w.write(info);
-    }
+    writeCounterInfos(w, t0, {{CounterMetric::SmThroughputPct, "sm__throughput"},
+                              {CounterMetric::DramThroughputPct, "dram__throughput"}});
     for (uint64_t step = 0; step < 4; ++step) {
         const uint64_t base = t0 + step * 20 * ms;
         auto phase = [&](PhaseKind kind, uint64_t at) { writePhase(w, kind, base + at, step); };
@@ -111,16 +135,8 @@ void TestBoundness::thousandsOfNamesInOneSampleKeepTheirNameClass() {
         TraceWriter w;
         QVERIFY(w.open(path));
         constexpr uint64_t ms = 1'000'000, t0 = 1'000'000'000;
-        CounterInfo info;
-        info.timestampNs = t0;
-        info.source = CounterSource::PmSampling;
-        info.intervalNs = ms;
-        for (uint32_t c = 1; c <= 2; ++c) {
-            info.counterId = c;
-            info.metric = c == 1 ? CounterMetric::SmThroughputPct : CounterMetric::DramThroughputPct;
-            info.nameId = w.intern(c == 1 ? "sm__throughput" : "dram__throughput");
-            w.write(info);
-        }
+        writeCounterInfos(w, t0, {{CounterMetric::SmThroughputPct, "sm__throughput"},
+                                  {CounterMetric::DramThroughputPct, "dram__throughput"}});
         Kernel k;
         for (uint64_t i = 0; i < 5000; ++i) {  // 5000 names of 100 ns each inside the first sample
             k.startNs = t0 + i * 150;
@@ -134,14 +150,7 @@ void TestBoundness::thousandsOfNamesInOneSampleKeepTheirNameClass() {
             k.nameId = w.intern("ampere_bf16_gemm");
             w.write(k);
         }
-        for (uint64_t i = 1; i <= 20; ++i)
-            for (uint32_t c = 1; c <= 2; ++c) {
-                CounterSample sample;
-                sample.timestampNs = t0 + i * ms;
-                sample.counterId = c;
-                sample.valueMilli = c == 1 ? 80'000 : 10'000;
-                w.write(sample);
-            }
+        writeSteadySamples(w, t0, 20, {80'000, 10'000});
         QVERIFY(w.close());
     }
     model::TraceModel m;
@@ -308,25 +317,10 @@ void TestBoundness::smThresholdFollowsTheSampledMetric() {
             TraceWriter w;
             QVERIFY(w.open(path));
             constexpr uint64_t ms = 1'000'000, t0 = 1'000'000'000;
-            CounterInfo info;
-            info.timestampNs = t0;
-            info.source = CounterSource::PmSampling;
-            info.intervalNs = ms;
-            for (uint32_t c = 1; c <= 2; ++c) {
-                info.counterId = c;
-                info.metric = c == 1 ? CounterMetric::SmThroughputPct : CounterMetric::DramThroughputPct;
-                info.nameId = w.intern(c == 1 ? smName : "dram__throughput.avg.pct_of_peak_sustained_elapsed");
-                w.write(info);
-            }
+            writeCounterInfos(w, t0, {{CounterMetric::SmThroughputPct, smName},
+                                      {CounterMetric::DramThroughputPct, "dram__throughput.avg.pct_of_peak_sustained_elapsed"}});
             writeKernel(w, w.intern("gemmTiled"), t0, 20 * ms, 7);
-            for (uint64_t i = 1; i <= 20; ++i)
-                for (uint32_t c = 1; c <= 2; ++c) {
-                    CounterSample sample;
-                    sample.timestampNs = t0 + i * ms;
-                    sample.counterId = c;
-                    sample.valueMilli = c == 1 ? 40'000 : 10'000;
-                    w.write(sample);
-                }
+            writeSteadySamples(w, t0, 20, {40'000, 10'000});
             QVERIFY(w.close());
         }
         model::TraceModel m;
@@ -353,19 +347,9 @@ void TestBoundness::elementwiseBesideGemmsKeepsItsNameClass() {
         TraceWriter w;
         QVERIFY(w.open(path));
         constexpr uint64_t us = 1'000, ms = 1'000'000, t0 = 1'000'000'000;
-        CounterInfo info;
-        info.timestampNs = t0;
-        info.source = CounterSource::PmSampling;
-        info.intervalNs = ms;
-        const char* names[] = {"sm__throughput", "dram__throughput", "sm__pipe_tensor_cycles_active"};
-        const CounterMetric metrics[] = {CounterMetric::SmThroughputPct, CounterMetric::DramThroughputPct,
-                                         CounterMetric::TensorPipePct};
-        for (uint32_t c = 0; c < 3; ++c) {
-            info.counterId = c + 1;
-            info.metric = metrics[c];
-            info.nameId = w.intern(names[c]);
-            w.write(info);
-        }
+        writeCounterInfos(w, t0, {{CounterMetric::SmThroughputPct, "sm__throughput"},
+                                  {CounterMetric::DramThroughputPct, "dram__throughput"},
+                                  {CounterMetric::TensorPipePct, "sm__pipe_tensor_cycles_active"}});
         const uint32_t gemm = w.intern("ampere_bf16_gemm"), gelu = w.intern("vectorized_elementwise_kernel<GeluFunctor>"),
                        other = w.intern("my_custom_kernel");
         for (uint64_t i = 0; i < 50; ++i) {
@@ -374,15 +358,7 @@ void TestBoundness::elementwiseBesideGemmsKeepsItsNameClass() {
             writeKernel(w, gelu, t + 650 * us, 100 * us, 7);
             writeKernel(w, other, t + 800 * us, 100 * us, 7);
         }
-        const int32_t values[] = {60'000, 30'000, 60'000};
-        for (uint64_t i = 1; i <= 50; ++i)
-            for (uint32_t c = 0; c < 3; ++c) {
-                CounterSample sample;
-                sample.timestampNs = t0 + i * ms;
-                sample.counterId = c + 1;
-                sample.valueMilli = values[c];
-                w.write(sample);
-            }
+        writeSteadySamples(w, t0, 50, {60'000, 30'000, 60'000});
         QVERIFY(w.close());
     }
     model::TraceModel m;
@@ -401,7 +377,9 @@ void TestBoundness::elementwiseBesideGemmsKeepsItsNameClass() {
     QVERIFY(kb.tensorPct.at(gelu) >= 20);  // what the fit gave it: its neighbours' numbers
     QCOMPARE(kb.byName.at(gelu), Bound::Bandwidth);
     QVERIFY(!kb.classedByCounters.count(gelu));
-    qInfo("fitted SM/DRAM/tensor: gemm %.1f/%.1f/%.1f gelu %.1f/%.1f/%.1f other %.1f/%.1f/%.1f", kb.smAndDramPct.at(gemm).first, kb.smAndDramPct.at(gemm).second, kb.tensorPct.at(gemm), kb.smAndDramPct.at(gelu).first, kb.smAndDramPct.at(gelu).second, kb.tensorPct.at(gelu), kb.smAndDramPct.at(other).first, kb.smAndDramPct.at(other).second, kb.tensorPct.at(other));
+    for (uint32_t name : {gemm, gelu, other})
+        qInfo("%s: fitted SM %.1f %%, DRAM %.1f %%, tensor %.1f %%", m.text(name).c_str(), kb.smAndDramPct.at(name).first,
+              kb.smAndDramPct.at(name).second, kb.tensorPct.at(name));
     QCOMPARE(kb.byName.at(other), Bound::Compute);
     QVERIFY(kb.classedByCounters.count(other));
 }
