@@ -1,10 +1,12 @@
-// vramscope export FILE --format chrome|csv -o OUT: a trace for Perfetto /
-// chrome://tracing, or a CSV of every allocation.
+// vramscope export FILE --format chrome|csv|kernels -o OUT: a trace for
+// Perfetto / chrome://tracing, a CSV of every allocation, or one of every
+// kernel name with its class.
 #include "command.h"
 #include "trace_input.h"
 
 #include "analysis/categories.h"
 #include "analysis/iterations.h"
+#include "analysis/kernel_boundness.h"
 #include "export/chrome_trace.h"
 #include "export/csv_export.h"
 #include "model/model_builder.h"
@@ -21,9 +23,10 @@ int runExport(const QStringList& arguments) {
     parser.setApplicationDescription(
         "Exports a trace. chrome: Chrome trace / Perfetto JSON (open in ui.perfetto.dev) with memory and hardware counters as "
         "counter tracks, kernels and copies per stream, NVTX ranges, iterations and phases. csv: one row per allocation "
-        "with its lifetime, size, category, iteration and phase.");
+        "with its lifetime, size, category, iteration and phase. kernels: one CSV row per kernel name with its launches, GPU "
+        "time, class (compute, bandwidth, latency) and, with hardware counters, its SM, DRAM and tensor-pipe percentages.");
     parser.addPositionalArgument("FILE", "The .vtrace file.");
-    const QCommandLineOption format("format", "chrome or csv.", "FORMAT");
+    const QCommandLineOption format("format", "chrome, csv or kernels.", "FORMAT");
     const QCommandLineOption output({"o", "output"}, "Where to write (- for standard output).", "OUT");
     const QCommandLineOption maxPoints("max-counter-points",
                                        "chrome: draw memory curves with at most N points (default: every point).", "N");
@@ -36,8 +39,8 @@ int runExport(const QStringList& arguments) {
         return kExitUsage;
     }
     const QString kind = parser.value(format);
-    if (kind != "chrome" && kind != "csv") {
-        printError("export", "--format must be chrome or csv");
+    if (kind != "chrome" && kind != "csv" && kind != "kernels") {
+        printError("export", "--format must be chrome, csv or kernels");
         return kExitUsage;
     }
     if (!parser.isSet(output)) {
@@ -75,6 +78,8 @@ int runExport(const QStringList& arguments) {
     bool ok;
     if (kind == "chrome") {
         ok = exporting::writeChromeTrace(m, iterations, out, options);
+    } else if (kind == "kernels") {
+        ok = exporting::writeKernelsCsv(analysis::kernelStats(m), analysis::kernelBoundness(m), out);
     } else {
         const analysis::Categorization categories = analysis::categorize(m, iterations);
         ok = exporting::writeAllocationsCsv(m, &categories, out);
@@ -87,7 +92,7 @@ int runExport(const QStringList& arguments) {
     return kExitOk;
 }
 
-const CommandRegistration registration{{"export", "Export to Chrome trace/Perfetto JSON or CSV", &runExport}};
+const CommandRegistration registration{{"export", "Export to Chrome trace/Perfetto JSON, or allocations or kernels as CSV", &runExport}};
 
 }  // namespace
 }  // namespace vramscope::cli

@@ -148,14 +148,22 @@ QJsonObject summaryJson(const QString& path, const model::TraceModel& m, const T
     for (int p = 0; p < kPhaseCount; ++p) boundPhases[phaseNameText(PhaseName(p))] = boundJson(s.boundness.phases[size_t(p)]);
     QJsonArray kernels;
     for (size_t i = 0; i < s.kernels.size() && i < 10; ++i) {
-        auto bound = s.kernelBounds.byName.find(s.kernels[i].nameId);
-        kernels.append(QJsonObject{
+        const uint32_t nameId = s.kernels[i].nameId;
+        auto bound = s.kernelBounds.byName.find(nameId);
+        QJsonObject k{
             {"name", QString::fromStdString(s.kernels[i].name)},
             {"count", qint64(s.kernels[i].count)},
             {"total_ns", qint64(s.kernels[i].totalNs)},
             {"bound", bound == s.kernelBounds.byName.end() ? "unknown" : boundText(bound->second)},
-            {"bound_source", s.kernelBounds.classedByCounters.count(s.kernels[i].nameId) ? "counters" : "name"},
-        });
+            {"bound_source", s.kernelBounds.classedByCounters.count(nameId) ? "counters" : "name"},
+        };
+        if (auto fitted = s.kernelBounds.smAndDramPct.find(nameId); fitted != s.kernelBounds.smAndDramPct.end()) {
+            if (fitted->second.first >= 0) k["sm_pct"] = fitted->second.first;
+            if (fitted->second.second >= 0) k["dram_pct"] = fitted->second.second;
+        }
+        if (auto tensor = s.kernelBounds.tensorPct.find(nameId); tensor != s.kernelBounds.tensorPct.end())
+            k["tensor_pct"] = tensor->second;
+        kernels.append(k);
     }
     QJsonArray rooflineKernels;
     for (size_t i = 0; i < s.roofline.points.size() && i < 10; ++i) {

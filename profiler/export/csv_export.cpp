@@ -69,4 +69,28 @@ bool writeAllocationsCsv(const TraceModel& m, const analysis::Categorization* ca
     return static_cast<bool>(out);
 }
 
+bool writeKernelsCsv(const std::vector<analysis::KernelStats>& kernels, const analysis::KernelBoundness& bounds,
+                     std::ostream& out) {
+    out << "name,count,total_ns,mean_ns,bound,bound_source,sm_pct,dram_pct,tensor_pct\n";
+    char pct[32];
+    const auto percent = [&pct](double v) -> const char* {
+        if (v < 0) return "";
+        std::snprintf(pct, sizeof pct, "%.2f", v);
+        return pct;
+    };
+    for (const analysis::KernelStats& k : kernels) {
+        const auto bound = bounds.byName.find(k.nameId);
+        out << csvField(k.name) << ',' << k.count << ',' << k.totalNs << ',' << (k.count ? k.totalNs / k.count : 0) << ','
+            << (bound == bounds.byName.end() ? "unknown" : analysis::boundText(bound->second)) << ','
+            << (bounds.classedByCounters.count(k.nameId) ? "counters" : "name") << ',';
+        const auto fitted = bounds.smAndDramPct.find(k.nameId);
+        const auto tensor = bounds.tensorPct.find(k.nameId);
+        out << percent(fitted == bounds.smAndDramPct.end() ? -1 : fitted->second.first) << ',';
+        out << percent(fitted == bounds.smAndDramPct.end() ? -1 : fitted->second.second) << ',';
+        out << percent(tensor == bounds.tensorPct.end() ? -1 : tensor->second) << '\n';
+    }
+    out.flush();
+    return static_cast<bool>(out);
+}
+
 }  // namespace vramscope::exporting

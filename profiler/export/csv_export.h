@@ -4,6 +4,7 @@
 #pragma once
 
 #include "analysis/categories.h"
+#include "analysis/kernel_boundness.h"
 #include "model/trace_model.h"
 
 #include <ostream>
@@ -15,5 +16,13 @@ namespace vramscope::exporting {
 // empty for driver rows when the model's blocks are tensor blocks, or when
 // categories is null. False when the stream failed.
 bool writeAllocationsCsv(const model::TraceModel& model, const analysis::Categorization* categories, std::ostream& out);
+
+// CSV of kernels: one row per kernel name, most GPU time first.
+// Columns: name,count,total_ns,mean_ns,bound,bound_source,sm_pct,dram_pct,tensor_pct
+// bound_source is counters or name; the percentages are the name's values
+// fitted to the counter samples (kernel_boundness.h), empty where no sample
+// covered it. False when the stream failed.
+bool writeKernelsCsv(const std::vector<analysis::KernelStats>& kernels, const analysis::KernelBoundness& bounds,
+                     std::ostream& out);
 
 }  // namespace vramscope::exporting

@@ -21,6 +21,7 @@ private slots:
     void diffOfTheSameRunPasses();
     void chromeExportIsValidTraceJson();
     void csvExportWritesAllocations();
+    void kernelsExportListsEveryNameWithItsClass();
     void garbageInputExitsWithOne();
     void missingArgumentsExitWithTwo();
 };
@@ -96,7 +97,7 @@ void TestCli::summaryJsonHasTheDocumentedKeys() {
              (QSet<QString>{"peak_flops_per_s", "peak_fp32_flops_per_s", "peak_dram_bytes_per_s",
                             "ridge_flops_per_byte", "kernels"}));
     QCOMPARE(keys(o["top_kernels"][0].toObject()),
-             (QSet<QString>{"name", "count", "total_ns", "bound", "bound_source"}));
+             (QSet<QString>{"name", "count", "total_ns", "bound", "bound_source", "sm_pct", "dram_pct", "tensor_pct"}));
     QCOMPARE(keys(o["boundness"]["phases"]["forward"].toObject()),
              (QSet<QString>{"bound", "sm_throughput_pct", "dram_throughput_pct", "tensor_pipe_pct", "busy_fraction",
                             "samples", "duration_ns"}));
@@ -171,6 +172,42 @@ void TestCli::csvExportWritesAllocations() {
     QFile f(out);
     QVERIFY(f.open(QIODevice::ReadOnly));
     QVERIFY(f.readLine().startsWith("level,alloc_ns,free_ns,bytes"));
+}
+
+// export --format kernels on a real trace: one row per kernel name, most GPU
+// time first, with the class and the fitted percentages summary --json gives.
+void TestCli::kernelsExportListsEveryNameWithItsClass() {
+    const QString path = QStringLiteral(VRAMSCOPE_TEST_DATA) + "/torch_gpt2_counters_h200.vtrace";
+    const Run r = runCli({"export", path, "--format", "kernels", "-o", "-"});
+    QCOMPARE(r.exitCode, 0);
+    QStringList lines = QString(r.out).split('\n', Qt::SkipEmptyParts);
+    QCOMPARE(lines.takeFirst(), QString("name,count,total_ns,mean_ns,bound,bound_source,sm_pct,dram_pct,tensor_pct"));
+    QVERIFY(lines.size() >= 50);
+    const Run summary = runCli({"summary", path, "--json"});
+    QCOMPARE(summary.exitCode, 0);
+    const QJsonArray top = QJsonDocument::fromJson(summary.out).object()["top_kernels"].toArray();
+    QVERIFY(top.size() == 10);
+    qint64 previous = std::numeric_limits<qint64>::max();
+    for (int i = 0; i < lines.size(); ++i) {
+        // Names hold commas and so come quoted; the eight numbers and words follow the last quote.
+        const QString& line = lines[i];
+        const int cut = line.startsWith('"') ? line.lastIndexOf('"') + 1 : line.indexOf(',');
+        const QStringList f = line.mid(cut + 1).split(',');
+        QCOMPARE(f.size(), 8);
+        const qint64 total = f[1].toLongLong();
+        QVERIFY(total <= previous);
+        previous = total;
+        QVERIFY(f[2].toLongLong() * f[0].toLongLong() <= total);  // mean_ns × count
+        QVERIFY(QSet<QString>({"compute", "bandwidth", "latency"}).contains(f[3]));
+        QVERIFY(f[4] == "counters" || f[4] == "name");
+        for (int p = 5; p < 8; ++p) QVERIFY(f[p].isEmpty() || (f[p].toDouble() >= 0 && f[p].toDouble() <= 100));
+        if (i < top.size()) {
+            const QJsonObject k = top[i].toObject();
+            QCOMPARE(f[1].toLongLong(), qint64(k["total_ns"].toDouble()));
+            QCOMPARE(f[3], k["bound"].toString());
+            QVERIFY(std::abs(f[5].toDouble() - k["sm_pct"].toDouble()) < 0.01);
+        }
+    }
 }
 
 void TestCli::garbageInputExitsWithOne() {
