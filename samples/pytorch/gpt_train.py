@@ -3,7 +3,7 @@ injector's overhead benchmark and for real captures of a framework job.
 
     python3 samples/pytorch/gpt_train.py [--steps N] [--layers L] [--dim D]
         [--batch B] [--seq T] [--nvtx] [--checkpointing] [--grad-accum N]
-        [--leak] [--snapshot FILE] [--compile]
+        [--leak] [--snapshot FILE] [--compile] [--profile-step I]
 
   --checkpointing  torch.utils.checkpoint around every block (non-reentrant):
                    the blocks' forward runs again inside backward
@@ -14,6 +14,8 @@ injector's overhead benchmark and for real captures of a framework job.
                    each step keeps that pass's whole graph and activations
                    alive (the classic `total += loss` logging bug; keeping
                    `loss` after backward would leak only a few hundred bytes)
+  --profile-step I torch.cuda.profiler.start() before step I and stop()
+                   after it (for ncu --profile-from-start off)
   --snapshot FILE  PyTorch's own memory history for the same steps
                    (torch.cuda.memory._record_memory_history from the start,
                    _dump_snapshot(FILE) at the end) and its event counts
@@ -85,6 +87,7 @@ def main():
     p.add_argument("--nvtx", action="store_true", help="NVTX ranges around step phases")
     p.add_argument("--checkpointing", action="store_true", help="activation checkpointing per block")
     p.add_argument("--grad-accum", type=int, default=1, help="micro-batches per optimizer step")
+    p.add_argument("--profile-step", type=int, default=-1, help="profiler start/stop around this step")
     p.add_argument("--leak", action="store_true", help="keep an extra forward's graph alive every step")
     p.add_argument("--snapshot", default="", help="write PyTorch's memory snapshot pickle here")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
@@ -116,6 +119,8 @@ def main():
     for step in range(a.steps):
         batches = [torch.randint(0, a.vocab, (a.batch, a.seq), device=dev) for _ in range(a.grad_accum)]
         torch.cuda.synchronize()
+        if step == a.profile_step:
+            torch.cuda.profiler.start()
         step_bounds_us.append(time.time_ns() // 1000)
         t0 = time.perf_counter()
         with rng("step"):
@@ -135,6 +140,8 @@ def main():
                 opt.zero_grad(set_to_none=True)
         torch.cuda.synchronize()
         times.append((time.perf_counter() - t0) * 1e3)
+        if step == a.profile_step:
+            torch.cuda.profiler.stop()
     step_bounds_us.append(time.time_ns() // 1000)
     steady = sorted(times[a.warmup:]) or sorted(times)
     stats = torch.cuda.memory_stats()

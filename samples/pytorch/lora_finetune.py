@@ -5,7 +5,7 @@ adapters carry gradients and AdamW state; activations still dominate.
 
     python3 samples/pytorch/lora_finetune.py [--steps N] [--rank R]
         [--batch B] [--seq T] [--layers L] [--dim D] [--checkpointing]
-        [--grad-accum N]
+        [--grad-accum N] [--profile-step I]
 
 Runs offline. Prints "key value" lines like gpt_train.py.
 """
@@ -62,6 +62,7 @@ def main():
     p.add_argument("--rank", type=int, default=8)
     p.add_argument("--alpha", type=float, default=16.0)
     p.add_argument("--grad-accum", type=int, default=1)
+    p.add_argument("--profile-step", type=int, default=-1, help="profiler start/stop around this step")
     p.add_argument("--checkpointing", action="store_true", help="activation checkpointing per block")
     a = p.parse_args()
     torch.manual_seed(0)
@@ -78,6 +79,8 @@ def main():
     for step in range(a.steps):
         batches = [torch.randint(0, a.vocab, (a.batch, a.seq), device=dev) for _ in range(a.grad_accum)]
         torch.cuda.synchronize()
+        if step == a.profile_step:
+            torch.cuda.profiler.start()
         t0 = time.perf_counter()
         for idx in batches:
             with torch.autocast("cuda", dtype=torch.bfloat16):
@@ -88,6 +91,8 @@ def main():
         opt.zero_grad(set_to_none=True)
         torch.cuda.synchronize()
         times.append((time.perf_counter() - t0) * 1e3)
+        if step == a.profile_step:
+            torch.cuda.profiler.stop()
     steady = sorted(times[a.warmup:]) or sorted(times)
     print(f"steps {a.steps}")
     print(f"trainable_params {n_train}")
