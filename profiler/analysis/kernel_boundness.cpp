@@ -42,13 +42,8 @@ constexpr size_t kMaxNamesPerSample = 64;
 // name-based classes.
 constexpr uint64_t kMaxOverlaps = uint64_t(1) << 28;
 
-// Fitted tensor-pipe activity at which a memory-bound name's fit counts as
-// its neighbours' (kernelBoundness).
-constexpr double kBorrowedTensorPct = 20;
-
-// Names of work that never runs on tensor cores: elementwise and pointwise
-// kernels, copies, reductions, norms, softmax, optimizer updates, gathers.
-// (boundFromKernelName's "bandwidth" is only its default, not this.)
+// Names of work that never runs on tensor cores: their tensor-pipe value is
+// held at 0 in the fit (kernelBoundness says why).
 bool namedMemoryBound(std::string_view name) {
     std::string lower(name.substr(0, 200));
     for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
@@ -137,7 +132,9 @@ Gram gramOf(const SampleShares& rows, size_t names) {
     return g;
 }
 
-NameFit fitPerName(const SampleShares& rows, const Gram& g, const model::CounterSeries& s) {
+// held: names whose value is known to be 0 (not fitted), or null.
+NameFit fitPerName(const SampleShares& rows, const Gram& g, const model::CounterSeries& s,
+                   const std::vector<bool>* held = nullptr) {
     const size_t names = g.diag.size();
     NameFit fit;
     fit.value.assign(names, 0);
@@ -151,11 +148,14 @@ NameFit fitPerName(const SampleShares& rows, const Gram& g, const model::Counter
     }
     for (size_t n = 0; n < names; ++n)
         if (fit.weight[n] > 0) fit.value[n] = fit.overlap[n] = rhs[n] / fit.weight[n];
+    if (held)
+        for (size_t n = 0; n < names; ++n)
+            if ((*held)[n]) fit.value[n] = fit.overlap[n] = 0;
     constexpr double kPull = 0.05;  // towards the overlap mean, relative to the name's own evidence
     for (int sweep = 0; sweep < 500; ++sweep) {
         double change = 0;
         for (size_t n = 0; n < names; ++n) {
-            if (g.diag[n] <= 0) continue;
+            if (g.diag[n] <= 0 || (held && (*held)[n])) continue;
             double r = rhs[n] + kPull * g.diag[n] * fit.overlap[n];
             for (const auto& [o, v] : g.coupled[n]) r -= v * fit.value[o];
             const double x = std::clamp(r / ((1 + kPull) * g.diag[n]), 0.0, 100.0);
@@ -214,14 +214,24 @@ KernelBoundness kernelBoundness(const model::TraceModel& m) {
         // The series of one sampler share their sample times: one walk serves all.
         const SampleShares smRows = sampleShares(m, *sm, nameOfKernel);
         const Gram smGram = gramOf(smRows, names);
-        auto fit = [&](const model::CounterSeries& c) {
-            if (sameGrid(c, *sm)) return fitPerName(smRows, smGram, c);
+        auto fit = [&](const model::CounterSeries& c, const std::vector<bool>* held = nullptr) {
+            if (sameGrid(c, *sm)) return fitPerName(smRows, smGram, c, held);
             const SampleShares rows = sampleShares(m, c, nameOfKernel);
-            return fitPerName(rows, gramOf(rows, names), c);
+            return fitPerName(rows, gramOf(rows, names), c, held);
         };
+        // Kernels run in the same order every step, so a GEMM and the
+        // elementwise kernel after it share nearly every sample and the fit
+        // cannot tell their values apart: it used to give the GELU after the
+        // MLP's GEMM tensor pipes 45 % and that GEMM too little. Work that
+        // never issues tensor-core instructions is held at 0 on the tensor
+        // pipes, so their activity goes to the kernels that can have it (on
+        // five H200 workloads against ncu: docs/boundness.md, "Checked
+        // against ncu").
+        std::vector<bool> noTensorPipes(names);
+        for (size_t n = 0; n < names; ++n) noTensorPipes[n] = namedMemoryBound(m.text(nameOf[n]));
         const NameFit smFit = fitPerName(smRows, smGram, *sm);
         const NameFit dramFit = fit(*dram);
-        const NameFit tensorFit = tensor ? fit(*tensor) : NameFit{};
+        const NameFit tensorFit = tensor ? fit(*tensor, &noTensorPipes) : NameFit{};
         out.fromCounters = true;
         const double smThreshold = smThresholdPct(m, sm);
         for (size_t n = 0; n < names; ++n) {
@@ -233,15 +243,7 @@ KernelBoundness kernelBoundness(const model::TraceModel& m) {
             if (tensorPct >= 0) out.tensorPct[nameOf[n]] = tensorPct;
             // A name that ran for less than one sample in all leaves its
             // values to its neighbours: its name says more (filled below).
-            // Nor does a name its fit gives tensor-pipe activity when the
-            // name says memory-bound work (elementwise, copies, reductions,
-            // norms, softmax, optimizer updates: none use tensor cores): it
-            // ran in step with the GEMMs beside it and borrowed their numbers
-            // (GPT-2 on an H200: GELU after the MLP's first GEMM fits SM 55 %,
-            // tensor 45 %).
-            const bool borrowed = tensorPct >= kBorrowedTensorPct &&
-                                  namedMemoryBound(m.text(nameOf[n]));
-            if (smFit.weight[n] >= 1 && !borrowed) {
+            if (smFit.weight[n] >= 1) {
                 out.byName[nameOf[n]] = classifyCounters(smPct, dramPct, tensorPct, smThreshold);
                 out.classedByCounters.insert(nameOf[n]);
             }

@@ -7,6 +7,9 @@
 #include "analysis/kernel_boundness.h"
 #include "model/model_builder.h"
 
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QtTest>
 
 #include <algorithm>
@@ -38,6 +41,8 @@ private slots:
     void gpt2KernelsSeparatedFromTheirNeighbours();
     void gpt2LaunchTimesGiveTheOptimizerItsAdamKernels();
     void burstsOfSamplesKeepThePhaseClasses();
+    void kernelClassesAgreeWithNcu_data();
+    void kernelClassesAgreeWithNcu();
 };
 
 static bool load(const char* name, model::TraceModel& m) {
@@ -339,7 +344,8 @@ void TestCounters::diffNamesTheBackwardThatBecameBandwidthBound() {
 // tensor-core GEMMs (nvjet) come out compute-bound on the tensor pipes and
 // the softmax and fused-Adam kernels bandwidth-bound, where the plain
 // overlap mean gave every GEMM the elementwise kernels' DRAM share (tensor
-// pipe ~40 %) and called them neither.
+// pipe ~40 %) and called them neither. Elementwise, softmax and Adam kernels
+// get no tensor-pipe activity.
 void TestCounters::gpt2KernelsSeparatedFromTheirNeighbours() {
     QFETCH(QString, file);
     LOAD_OR_FAIL(qPrintable(file), m);
@@ -361,10 +367,8 @@ void TestCounters::gpt2KernelsSeparatedFromTheirNeighbours() {
         if (text.find("elementwise") != std::string::npos || text.find("cunn_SoftMax") != std::string::npos ||
             text.find("FusedAdam") != std::string::npos) {
             otherTensor += tensor * ns, otherNs += ns;
-            const auto [smPct, dramPct] = kb.smAndDramPct.at(name);
-            QVERIFY2(bound != Bound::Compute, qPrintable(QString("%1: SM %2 %, DRAM %3 %, tensor %4 %, %5 ms")
-                                                             .arg(text.substr(0, 90).c_str())
-                                                             .arg(smPct).arg(dramPct).arg(tensor).arg(ns / 1e6)));
+            // No tensor-core work: held at 0, whatever GEMM it runs beside.
+            QVERIFY2(tensor == 0, qPrintable(QString("%1: tensor %2 %").arg(text.substr(0, 90).c_str()).arg(tensor)));
         }
         if (text.find("cunn_SoftMax") != std::string::npos || text.find("FusedAdam") != std::string::npos) {
             QCOMPARE(bound, Bound::Bandwidth);
@@ -376,7 +380,57 @@ void TestCounters::gpt2KernelsSeparatedFromTheirNeighbours() {
     QCOMPARE(kb.byName.at(largestGemm), Bound::Compute);
     QVERIFY(kb.tensorPct.at(largestGemm) >= 70);
     QVERIFY(gemmTensor / gemmNs >= otherTensor / otherNs + 30);
-    QVERIFY(gemmComputeNs >= 0.4 * gemmNs);
+    QVERIFY(gemmComputeNs >= 0.75 * gemmNs);
+}
+
+// Per kernel name, the class from the trace's counter samples against the
+// class ncu's figures for the same kernels give by the same rule
+// (tests/data/ncu/*.json: ncu --clock-control none --cache-control none on
+// one steady step of the same job, kept under the trace's kernel names by
+// injector/tools/ncu_class_check.py --ground-truth). Weighted by each
+// name's GPU time in the trace; names ncu did not see (cuDNN picks its
+// algorithms anew per process) are left out, and must be a minority.
+void TestCounters::kernelClassesAgreeWithNcu_data() {
+    QTest::addColumn<QString>("trace");
+    QTest::addColumn<double>("minAgreement");
+    // Measured: 75.6 % (GPT-2), 88.2 % (CNN); without the tensor pipes held at
+    // 0 for memory-bound names, 58.6 % and 80.5 %.
+    QTest::newRow("gpt2 small, 1 ms") << "torch_gpt2_counters_h200" << 0.70;
+    QTest::newRow("resnet-18 cnn, 1 ms") << "torch_cnn_counters_h200" << 0.85;
+}
+
+void TestCounters::kernelClassesAgreeWithNcu() {
+    QFETCH(QString, trace);
+    QFETCH(double, minAgreement);
+    LOAD_OR_FAIL(qPrintable(trace + ".vtrace"), m);
+    QFile file(QStringLiteral(VRAMSCOPE_TEST_DATA) + "/ncu/" + trace + ".json");
+    QVERIFY2(file.open(QIODevice::ReadOnly), qPrintable(file.fileName() + " is missing"));
+    const QJsonArray truth = QJsonDocument::fromJson(file.readAll()).object()["kernels"].toArray();
+    QVERIFY(truth.size() >= 20);
+    const auto kb = analysis::kernelBoundness(m);
+    QVERIFY(kb.fromCounters);
+    std::unordered_map<std::string, std::pair<uint32_t, double>> byText;  // name → (id, GPU ns)
+    double allNs = 0;
+    for (size_t i = 0; i < m.kernels.size(); ++i) {
+        auto& e = byText[m.text(m.kernels.nameId[i])];
+        e.first = m.kernels.nameId[i];
+        e.second += double(m.kernels.durationNs[i]);
+        allNs += double(m.kernels.durationNs[i]);
+    }
+    double matchedNs = 0, agreeNs = 0;
+    for (const auto& v : truth) {
+        const QJsonObject k = v.toObject();
+        const auto it = byText.find(k["name"].toString().toStdString());
+        QVERIFY2(it != byText.end(), qPrintable(k["name"].toString().left(120)));
+        const Bound ncu = analysis::classifyCounters(k["sm_pct"].toDouble(), k["dram_pct"].toDouble(),
+                                                     k["tensor_pct"].toDouble(), 50);
+        matchedNs += it->second.second;
+        if (kb.byName.at(it->second.first) == ncu) agreeNs += it->second.second;
+    }
+    qInfo("%s: ncu saw %.1f %% of the kernel time; classes agree on %.1f %% of it", qPrintable(trace),
+          100 * matchedNs / allNs, 100 * agreeNs / matchedNs);
+    QVERIFY(matchedNs >= 0.6 * allNs);
+    QVERIFY(agreeNs >= minAgreement * matchedNs);
 }
 
 #include "tst_counters.moc"
