@@ -380,7 +380,7 @@ void TestCounters::gpt2KernelsSeparatedFromTheirNeighbours() {
     QCOMPARE(kb.byName.at(largestGemm), Bound::Compute);
     QVERIFY(kb.tensorPct.at(largestGemm) >= 70);
     QVERIFY(gemmTensor / gemmNs >= otherTensor / otherNs + 30);
-    QVERIFY(gemmComputeNs >= 0.75 * gemmNs);
+    QVERIFY(gemmComputeNs >= 0.85 * gemmNs);
 }
 
 // Per kernel name, the class from the trace's counter samples against the
@@ -393,8 +393,8 @@ void TestCounters::gpt2KernelsSeparatedFromTheirNeighbours() {
 void TestCounters::kernelClassesAgreeWithNcu_data() {
     QTest::addColumn<QString>("trace");
     QTest::addColumn<double>("minAgreement");
-    // Measured: 75.6 % (GPT-2), 88.2 % (CNN); without the tensor pipes held at
-    // 0 for memory-bound names, 58.6 % and 80.5 %.
+    // Measured: 72.9 % (GPT-2), 88.2 % (CNN); with the tensor pipes fitted
+    // freely for every name and a 5 % pull, 57.5 % and 80.5 %.
     QTest::newRow("gpt2 small, 1 ms") << "torch_gpt2_counters_h200" << 0.70;
     QTest::newRow("resnet-18 cnn, 1 ms") << "torch_cnn_counters_h200" << 0.85;
 }
