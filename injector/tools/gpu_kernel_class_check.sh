@@ -75,7 +75,8 @@ for w in ${WORKLOADS:-gpt2 cnn lora gpt_medium compile}; do
   if [[ -z "${SKIP_NCU:-}" ]]; then
     start=$(date +%s)
     # shellcheck disable=SC2086
-    timeout "${NCU_TIMEOUT:-300}" ncu --profile-from-start off --clock-control none --cache-control none \
+    # NCU_EXTRA: more ncu options (e.g. --target-processes application-only).
+    timeout "${NCU_TIMEOUT:-300}" ncu --profile-from-start off --clock-control none --cache-control none ${NCU_EXTRA:-} \
         --print-kernel-base demangled --csv --page raw --print-units base --metrics "$metrics" \
         --log-file "$out/ncu_$w.csv" python3 $profiled --profile-step 3 >"$out/ncu_run_$w.txt" 2>&1
     echo "== ncu $w: exit $? in $(( $(date +%s) - start )) s, $(grep -c . "$out/ncu_$w.csv" 2>/dev/null) lines: $profiled" \
