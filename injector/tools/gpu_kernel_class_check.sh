@@ -3,8 +3,10 @@
 # them (docs/boundness.md, "Checked against ncu"):
 #
 #   [WORKLOADS="gpt2 cnn lora gpt_medium compile"] [INTERVALS="1000 100"] [SKIP_RECORD=1] [SKIP_NCU=1] \
-#       injector/tools/gpu_kernel_class_check.sh [BUILD_DIR]
+#   [NCU_EXTRA="--target-processes application-only"] injector/tools/gpu_kernel_class_check.sh [BUILD_DIR]
 #
+# (NCU_EXTRA as shown is needed for compile: without it ncu crashed, exit
+# 139, in the compiler's worker processes.)
 # For each workload: records it with PM sampling (class_<name>.vtrace), then
 # runs one steady step of the same job (fewer layers for the GPTs: the same
 # kernels with the same shapes, fewer of them) under ncu --clock-control none
