@@ -1,4 +1,5 @@
 #include "boundness.h"
+#include "kernel_boundness.h"
 
 #include <algorithm>
 #include <cctype>
@@ -86,7 +87,7 @@ struct Accumulator {
     double smCount = 0, dramCount = 0, tensorCount = 0;  // weights
     uint64_t samples = 0;
     uint64_t busyNs = 0, durationNs = 0;
-    uint64_t computeNs = 0, bandwidthNs = 0, latencyNs = 0;  // for name-based estimates
+    uint64_t computeNs = 0, bandwidthNs = 0, latencyNs = 0;  // kernel time by the kernels' classes
 };
 
 // A sample's timestamp is the end of its interval; each sample counts by how
@@ -112,6 +113,11 @@ PhaseBoundness finish(const Accumulator& a, bool counters, double smThreshold) {
     p.durationNs = a.durationNs;
     p.busyFraction = a.durationNs ? static_cast<double>(a.busyNs) / static_cast<double>(a.durationNs) : 0;
     if (a.durationNs == 0) return p;
+    if (const uint64_t kernelNs = a.computeNs + a.bandwidthNs + a.latencyNs) {
+        p.computeKernelShare = double(a.computeNs) / double(kernelNs);
+        p.bandwidthKernelShare = double(a.bandwidthNs) / double(kernelNs);
+        p.latencyKernelShare = double(a.latencyNs) / double(kernelNs);
+    }
     if (counters) {
         p.samples = a.samples;
         if (a.smCount > 0) p.smThroughputPct = a.sm / a.smCount;
@@ -130,7 +136,7 @@ PhaseBoundness finish(const Accumulator& a, bool counters, double smThreshold) {
 
 }  // namespace
 
-BoundnessReport analyzeBoundness(const TraceModel& m, const IterationSet& set) {
+BoundnessReport analyzeBoundness(const TraceModel& m, const IterationSet& set, const KernelBoundness* kernels) {
     BoundnessReport r;
     if (set.iterations.empty()) return r;
     const model::CounterSeries* sm = counterSeries(m, CounterMetric::SmThroughputPct);
@@ -163,10 +169,22 @@ BoundnessReport analyzeBoundness(const TraceModel& m, const IterationSet& set) {
         launchTimes.reserve(k.size());
         for (uint32_t i : byLaunchOrder) launchTimes.push_back(k.launchNs(i));
     }
+    // Each kernel name's class: with counters from the fit to the samples,
+    // else from the name. Dense by string id (ids are dense from 1): this runs
+    // once per kernel and phase.
+    const KernelBoundness fitted = counters && !kernels ? kernelBoundness(m) : KernelBoundness{};
+    const KernelBoundness& fit = kernels ? *kernels : fitted;
+    std::vector<Bound> classOfName;
+    for (size_t i = 0; i < m.kernels.size(); ++i) {
+        const uint32_t id = m.kernels.nameId[i];
+        if (id >= classOfName.size()) classOfName.resize(size_t(id) + 1, Bound::Unknown);
+        if (classOfName[id] != Bound::Unknown) continue;
+        const auto it = fit.byName.find(id);
+        classOfName[id] = counters && it != fit.byName.end() ? it->second : boundOf(id);
+    }
     auto addKernel = [&](Accumulator& a, size_t i, uint64_t s, uint64_t e) {
         a.busyNs += e - s;
-        if (counters) return;
-        const Bound b = boundOf(k.nameId[i]);
+        const Bound b = classOfName[k.nameId[i]];
         (b == Bound::Compute ? a.computeNs : b == Bound::Latency ? a.latencyNs : a.bandwidthNs) += e - s;
     };
     auto addCounters = [&](Accumulator& a, const TimeSpan& span) {

@@ -45,6 +45,9 @@ struct PhaseBoundness {
     double dramThroughputPct = -1;
     double tensorPipePct = -1;
     double busyFraction = 0;        // kernel time / phase time
+    // Shares of the phase's kernel time in kernels of each class (per kernel
+    // name: kernel_boundness.h), 0 without kernels.
+    double computeKernelShare = 0, bandwidthKernelShare = 0, latencyKernelShare = 0;
     uint64_t samples = 0;
     uint64_t durationNs = 0;        // summed over iterations
 };
@@ -74,7 +77,11 @@ struct BoundnessReport {
     std::string attribution = "cpu_time";
 };
 
-BoundnessReport analyzeBoundness(const model::TraceModel& model, const IterationSet& iterations);
+// kernels: the trace's per-name classes (kernelBoundness), when already at
+// hand; computed here otherwise.
+struct KernelBoundness;
+BoundnessReport analyzeBoundness(const model::TraceModel& model, const IterationSet& iterations,
+                                 const KernelBoundness* kernels = nullptr);
 
 // One kernel's bound (for colouring kernel lanes): from the counter samples
 // overlapping it, weighted by overlap, when it lasts at least half a sampling

@@ -24,9 +24,9 @@ TraceSummary summarize(const TraceModel& m, const SummaryOptions& options) {
     s.leak = detectLeaks(m, s.iterations, s.categories);
     s.checkpointing = detectCheckpointing(m, s.iterations);
     s.estimate = estimateMemory(m, s.categories, options.estimator);
-    s.boundness = analyzeBoundness(m, s.iterations);
     s.kernels = kernelStats(m);
     s.kernelBounds = kernelBoundness(m);
+    s.boundness = analyzeBoundness(m, s.iterations, &s.kernelBounds);
     s.roofline = roofline(m, s.kernelBounds, s.kernels);
 
     uint64_t totalIterationNs = 0;

@@ -48,6 +48,9 @@ QJsonObject boundJson(const PhaseBoundness& b) {
         {"dram_throughput_pct", b.dramThroughputPct >= 0 ? QJsonValue(b.dramThroughputPct) : QJsonValue()},
         {"tensor_pipe_pct", b.tensorPipePct >= 0 ? QJsonValue(b.tensorPipePct) : QJsonValue()},
         {"busy_fraction", b.busyFraction},
+        {"kernel_time_by_class", QJsonObject{{"compute", b.computeKernelShare},
+                                             {"bandwidth", b.bandwidthKernelShare},
+                                             {"latency", b.latencyKernelShare}}},
         {"samples", qint64(b.samples)},
         {"duration_ns", qint64(b.durationNs)},
     };
@@ -288,9 +291,14 @@ void printText(const QString& path, const model::TraceModel& m, const TraceSumma
         const PhaseStats& ps = s.phases[size_t(p)];
         if (!ps.iterations) continue;
         const PhaseBoundness& b = s.boundness.phases[size_t(p)];
-        std::printf("    %-10s  median %s, peak %s, %s-bound (GPU busy %.0f%%%s)\n", phaseNameText(PhaseName(p)),
+        std::printf("    %-10s  median %s, peak %s, %s-bound (GPU busy %.0f%%%s)", phaseNameText(PhaseName(p)),
                     qPrintable(msText(double(ps.medianNs))), qPrintable(bytesText(double(ps.peakAllocatedBytes))),
                     boundText(b.bound), 100 * b.busyFraction, qPrintable(counterText(b)));
+        // What the phase's kernel time went to, by the kernels' own classes.
+        if (b.computeKernelShare + b.bandwidthKernelShare + b.latencyKernelShare > 0)
+            std::printf("; kernel time %.0f%% compute, %.0f%% bandwidth, %.0f%% latency", 100 * b.computeKernelShare,
+                        100 * b.bandwidthKernelShare, 100 * b.latencyKernelShare);
+        std::printf("\n");
     }
     std::printf("  peak          allocated %s at %.3f s, reserved %s\n", qPrintable(bytesText(double(s.peakAllocated.bytes))),
                 double(s.peakAllocated.timeNs - s.firstNs) / 1e9, qPrintable(bytesText(double(s.peakReserved.bytes))));

@@ -100,7 +100,9 @@ void TestCli::summaryJsonHasTheDocumentedKeys() {
              (QSet<QString>{"name", "count", "total_ns", "bound", "bound_source", "sm_pct", "dram_pct", "tensor_pct"}));
     QCOMPARE(keys(o["boundness"]["phases"]["forward"].toObject()),
              (QSet<QString>{"bound", "sm_throughput_pct", "dram_throughput_pct", "tensor_pipe_pct", "busy_fraction",
-                            "samples", "duration_ns"}));
+                            "kernel_time_by_class", "samples", "duration_ns"}));
+    QCOMPARE(keys(o["boundness"]["phases"]["forward"]["kernel_time_by_class"].toObject()),
+             (QSet<QString>{"compute", "bandwidth", "latency"}));
 }
 
 void TestCli::summaryJsonCountsFortyIterationsAndTheLeak() {

@@ -41,6 +41,7 @@ private slots:
     void gpt2KernelsSeparatedFromTheirNeighbours();
     void gpt2LaunchTimesGiveTheOptimizerItsAdamKernels();
     void burstsOfSamplesKeepThePhaseClasses();
+    void phasesSayWhereTheirKernelTimeWent();
     void kernelClassesAgreeWithNcu_data();
     void kernelClassesAgreeWithNcu();
 };
@@ -381,6 +382,36 @@ void TestCounters::gpt2KernelsSeparatedFromTheirNeighbours() {
     QVERIFY(kb.tensorPct.at(largestGemm) >= 70);
     QVERIFY(gemmTensor / gemmNs >= otherTensor / otherNs + 30);
     QVERIFY(gemmComputeNs >= 0.85 * gemmNs);
+}
+
+// A busy phase whose units are saturated by none of its kernels on average
+// reads "latency"; what its kernel time went to, by each kernel's fitted
+// class, says more: on GPT-2 small (H200) the forward's time is mostly
+// tensor-core GEMMs, the backward's mostly memory-bound kernels.
+void TestCounters::phasesSayWhereTheirKernelTimeWent() {
+    LOAD_OR_FAIL("torch_gpt2_counters_h200.vtrace", m);
+    const auto r = analysis::analyzeBoundness(m, analysis::detectIterations(m));
+    for (const auto& p : r.phases) {
+        if (!p.durationNs) continue;
+        QVERIFY(std::abs(p.computeKernelShare + p.bandwidthKernelShare + p.latencyKernelShare - 1) < 1e-9);
+    }
+    const auto& forward = r.phases[0];
+    const auto& backward = r.phases[1];
+    qInfo("forward %s: compute %.2f bandwidth %.2f latency %.2f; backward %s: %.2f %.2f %.2f",
+          analysis::boundText(forward.bound), forward.computeKernelShare, forward.bandwidthKernelShare,
+          forward.latencyKernelShare, analysis::boundText(backward.bound), backward.computeKernelShare,
+          backward.bandwidthKernelShare, backward.latencyKernelShare);
+    QCOMPARE(forward.bound, Bound::Latency);
+    QVERIFY(forward.computeKernelShare >= 0.4);
+    QVERIFY(forward.computeKernelShare > forward.bandwidthKernelShare + 0.2);
+    QCOMPARE(backward.bound, Bound::Bandwidth);
+    QVERIFY(backward.bandwidthKernelShare > backward.computeKernelShare);
+    // Without counters the shares come from the kernel names.
+    model::TraceModel noCounters = m;
+    noCounters.counters.clear();
+    const auto e = analysis::analyzeBoundness(noCounters, analysis::detectIterations(noCounters));
+    QCOMPARE(e.source, std::string("estimated"));
+    QVERIFY(e.phases[0].computeKernelShare > 0 && e.phases[0].bandwidthKernelShare > 0);
 }
 
 // Per kernel name, the class from the trace's counter samples against the
