@@ -56,6 +56,9 @@ void phaseTooltip(const TraceDocument& doc, uint64_t t) {
             if (p.dramThroughputPct >= 0) counters += "   DRAM " + std::to_string(int(std::lround(p.dramThroughputPct))) + "%";
             if (p.tensorPipePct >= 0) counters += "   tensor " + std::to_string(int(std::lround(p.tensorPipePct))) + "%";
             ImGui::TextUnformatted(counters.c_str());
+            if (p.computeKernelShare + p.bandwidthKernelShare + p.latencyKernelShare > 0)
+                ImGui::Text("kernel time: %.0f%% compute, %.0f%% bandwidth, %.0f%% latency", 100 * p.computeKernelShare,
+                            100 * p.bandwidthKernelShare, 100 * p.latencyKernelShare);
             ImGui::TextDisabled("%s", b.source == "estimated" ? "estimated from kernel names (no counters in this trace)"
                                                               : ("from " + b.source + " counters").c_str());
             if (!b.iterations[s.iteration].steady) ImGui::TextDisabled("a slow iteration: left out of the per-phase classes");
