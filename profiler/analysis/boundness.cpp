@@ -145,12 +145,6 @@ BoundnessReport analyzeBoundness(const TraceModel& m, const IterationSet& set, c
     const bool counters = sm || dram;
     r.source = counters ? sourceText((sm ? sm : dram)->info.source) : "estimated";
 
-    std::unordered_map<uint32_t, Bound> nameBound;  // per string id
-    auto boundOf = [&](uint32_t nameId) {
-        auto [it, added] = nameBound.try_emplace(nameId, Bound::Unknown);
-        if (added) it->second = boundFromKernelName(m.text(nameId));
-        return it->second;
-    };
     const double smThreshold = smThresholdPct(m, sm);
     std::array<Accumulator, kPhaseCount> acc{};
     Accumulator all;
@@ -169,22 +163,20 @@ BoundnessReport analyzeBoundness(const TraceModel& m, const IterationSet& set, c
         launchTimes.reserve(k.size());
         for (uint32_t i : byLaunchOrder) launchTimes.push_back(k.launchNs(i));
     }
-    // Each kernel name's class: with counters from the fit to the samples,
-    // else from the name. Dense by string id (ids are dense from 1): this runs
-    // once per kernel and phase.
-    const KernelBoundness fitted = counters && !kernels ? kernelBoundness(m) : KernelBoundness{};
-    const KernelBoundness& fit = kernels ? *kernels : fitted;
+    // Each kernel name's class (kernelBoundness: fitted to the counter
+    // samples, else from the name), dense by string id (ids are dense from
+    // 1): it is looked up once per kernel and phase.
+    const KernelBoundness computed = kernels ? KernelBoundness{} : kernelBoundness(m);
+    const KernelBoundness& classes = kernels ? *kernels : computed;
     std::vector<Bound> classOfName;
-    for (size_t i = 0; i < m.kernels.size(); ++i) {
-        const uint32_t id = m.kernels.nameId[i];
+    for (const auto& [id, bound] : classes.byName) {
         if (id >= classOfName.size()) classOfName.resize(size_t(id) + 1, Bound::Unknown);
-        if (classOfName[id] != Bound::Unknown) continue;
-        const auto it = fit.byName.find(id);
-        classOfName[id] = counters && it != fit.byName.end() ? it->second : boundOf(id);
+        classOfName[id] = bound;
     }
     auto addKernel = [&](Accumulator& a, size_t i, uint64_t s, uint64_t e) {
         a.busyNs += e - s;
-        const Bound b = classOfName[k.nameId[i]];
+        const uint32_t id = k.nameId[i];
+        const Bound b = id < classOfName.size() ? classOfName[id] : Bound::Unknown;
         (b == Bound::Compute ? a.computeNs : b == Bound::Latency ? a.latencyNs : a.bandwidthNs) += e - s;
     };
     auto addCounters = [&](Accumulator& a, const TimeSpan& span) {

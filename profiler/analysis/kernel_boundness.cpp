@@ -5,6 +5,7 @@
 #include <cmath>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -173,6 +174,13 @@ NameFit fitPerName(const SampleShares& rows, const Gram& g, const model::Counter
 }
 
 }  // namespace
+
+KernelBoundness::Percentages KernelBoundness::fitted(uint32_t nameId) const {
+    Percentages p;
+    if (auto it = smAndDramPct.find(nameId); it != smAndDramPct.end()) std::tie(p.sm, p.dram) = it->second;
+    if (auto it = tensorPct.find(nameId); it != tensorPct.end()) p.tensor = it->second;
+    return p;
+}
 
 std::vector<KernelStats> kernelStats(const model::TraceModel& m) {
     // String ids are dense from 1: a vector beats a hash map on 10M kernels.

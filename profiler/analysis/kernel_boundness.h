@@ -28,6 +28,12 @@ struct KernelBoundness {
     // Names whose class came from the counters; the others' from their name
     // (no counters, or the name ran for less than one sample in all).
     std::unordered_set<uint32_t> classedByCounters;
+
+    // A name's fitted percentages, -1 for each one not sampled.
+    struct Percentages {
+        double sm = -1, dram = -1, tensor = -1;
+    };
+    Percentages fitted(uint32_t nameId) const;
 };
 
 // One entry per kernel name in model.kernels. O(kernels + samples).

@@ -160,12 +160,10 @@ QJsonObject summaryJson(const QString& path, const model::TraceModel& m, const T
             {"bound", bound == s.kernelBounds.byName.end() ? "unknown" : boundText(bound->second)},
             {"bound_source", s.kernelBounds.classedByCounters.count(nameId) ? "counters" : "name"},
         };
-        if (auto fitted = s.kernelBounds.smAndDramPct.find(nameId); fitted != s.kernelBounds.smAndDramPct.end()) {
-            if (fitted->second.first >= 0) k["sm_pct"] = fitted->second.first;
-            if (fitted->second.second >= 0) k["dram_pct"] = fitted->second.second;
-        }
-        if (auto tensor = s.kernelBounds.tensorPct.find(nameId); tensor != s.kernelBounds.tensorPct.end())
-            k["tensor_pct"] = tensor->second;
+        const auto fitted = s.kernelBounds.fitted(nameId);
+        if (fitted.sm >= 0) k["sm_pct"] = fitted.sm;
+        if (fitted.dram >= 0) k["dram_pct"] = fitted.dram;
+        if (fitted.tensor >= 0) k["tensor_pct"] = fitted.tensor;
         kernels.append(k);
     }
     QJsonArray rooflineKernels;

@@ -83,11 +83,10 @@ bool writeKernelsCsv(const std::vector<analysis::KernelStats>& kernels, const an
         out << csvField(k.name) << ',' << k.count << ',' << k.totalNs << ',' << (k.count ? k.totalNs / k.count : 0) << ','
             << (bound == bounds.byName.end() ? "unknown" : analysis::boundText(bound->second)) << ','
             << (bounds.classedByCounters.count(k.nameId) ? "counters" : "name") << ',';
-        const auto fitted = bounds.smAndDramPct.find(k.nameId);
-        const auto tensor = bounds.tensorPct.find(k.nameId);
-        out << percent(fitted == bounds.smAndDramPct.end() ? -1 : fitted->second.first) << ',';
-        out << percent(fitted == bounds.smAndDramPct.end() ? -1 : fitted->second.second) << ',';
-        out << percent(tensor == bounds.tensorPct.end() ? -1 : tensor->second) << '\n';
+        const auto fitted = bounds.fitted(k.nameId);
+        out << percent(fitted.sm) << ',';
+        out << percent(fitted.dram) << ',';
+        out << percent(fitted.tensor) << '\n';
     }
     out.flush();
     return static_cast<bool>(out);
