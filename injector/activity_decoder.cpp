@@ -362,6 +362,18 @@ void ActivityDecoder::handleSide(const SideEvent& e) {
         writer_.write(r);
         break;
     }
+    case SideEvent::Kind::Existing: {
+        DriverMemory r;
+        r.timestampNs = e.timestampNs;
+        r.op = DriverMemoryOp::Existing;
+        r.kind = static_cast<MemoryKind>(e.handle);
+        r.deviceId = e.deviceId;
+        r.address = e.address;
+        r.bytes = e.bytes;
+        writer_.write(r);
+        ++stats_.driverMemory;
+        break;
+    }
     case SideEvent::Kind::None: break;
     }
 }

@@ -10,6 +10,8 @@
 #include <cupti.h>
 
 #include <array>
+#include <atomic>
+#include <ctime>
 #include <cstring>
 #include <dlfcn.h>
 
@@ -141,19 +143,18 @@ void onDriverApi(CUpti_CallbackId cbid, const CUpti_CallbackData* cb) {
     }
 }
 
-void onContextCreated(const CUpti_ResourceData* res) {
+// A context on device `dev` (CUPTI id ctxId) into the trace; the first one
+// on a device, or any when `describe` asks, carries the device's description.
+void pushContextCreated(uint32_t dev, uint32_t ctxId, bool describe) {
     Recorder& r = recorder();
-    uint32_t dev = deviceOf(res->context);
-    uint32_t ctxId = 0;
-    cuptiGetContextId(res->context, &ctxId);
     SideEvent e;
     e.kind = SideEvent::Kind::ContextCreated;
     e.timestampNs = cuptiTimestamp();
     e.deviceId = dev;
     e.contextId = ctxId;
     uint64_t bit = dev < 64 ? (1ull << dev) : 0;
-    if (bit && !(r.devicesSeen.load() & bit)) {
-        // First context on this device: describe it (plain attribute queries).
+    if (bit && (describe || !(r.devicesSeen.load() & bit))) {
+        // Plain attribute queries.
         DeviceDescription d;
         if (describeDevice(r.driver, static_cast<int>(dev), &d)) {
             std::memcpy(e.deviceName, d.name, sizeof e.deviceName);
@@ -169,7 +170,28 @@ void onContextCreated(const CUpti_ResourceData* res) {
     if (bit) r.devicesSeen.fetch_or(bit, std::memory_order_release);
 }
 
+void onContextCreated(const CUpti_ResourceData* res) {
+    uint32_t ctxId = 0;
+    cuptiGetContextId(res->context, &ctxId);
+    pushContextCreated(deviceOf(res->context), ctxId, false);
+}
+
+// Detach: cuptiFinalize runs on an application thread at the exit of its
+// next CUDA call, where CUPTI's own attach/detach sample calls it.
+std::atomic<bool> finalizeWanted{false};
+std::atomic<bool> finalizeClaimed{false};
+std::atomic<bool> finalizeDone{false};
+
 void CUPTIAPI onCallback(void*, CUpti_CallbackDomain domain, CUpti_CallbackId cbid, const void* data) {
+    if (finalizeWanted.load(std::memory_order_acquire) && data &&
+        (domain == CUPTI_CB_DOMAIN_DRIVER_API || domain == CUPTI_CB_DOMAIN_RUNTIME_API) &&
+        static_cast<const CUpti_CallbackData*>(data)->callbackSite == CUPTI_API_EXIT) {
+        if (!finalizeClaimed.exchange(true)) {
+            cuptiFinalize();
+            finalizeDone.store(true, std::memory_order_release);
+        }
+        return;
+    }
     if (!active() || !data) return;
     try {
         switch (domain) {
@@ -330,6 +352,76 @@ void pauseCuptiActivities(uint32_t parts, bool pause) {
     for (const OptionalKind& o : optionalKinds(r))
         if (o.wanted && (parts & o.pausePart)) toggle(o.kind);
     if (parts & PauseCallbacks) enableApiCallbacks(r, !pause);
+}
+
+void seedRunningContexts() {
+    Recorder& r = recorder();
+    const DriverApi& api = r.driver;
+    int count = 0;
+    if (!api.loaded() || !api.deviceGetCount || api.deviceGetCount(&count) != 0) return;  // cuInit not called yet
+    for (int ordinal = 0; ordinal < count && ordinal < kMaxDevices; ++ordinal) {
+        int dev = 0;
+        unsigned flags = 0;
+        int activeContext = 0;
+        if (api.deviceGet(&dev, ordinal) != 0 || api.primaryCtxGetState(dev, &flags, &activeContext) != 0 ||
+            !activeContext)
+            continue;
+        void* context = nullptr;
+        if (api.primaryCtxRetain(&context, dev) != 0) continue;
+        uint32_t ctxId = 0;
+        cuptiGetContextId(static_cast<CUcontext>(context), &ctxId);
+        pushContextCreated(static_cast<uint32_t>(ordinal), ctxId, true);
+        // Device memory in use at the attach: the first point of the
+        // device-used curve, before the sampler's first period ends.
+        size_t freeBytes = 0, totalBytes = 0;
+        if (api.ctxSetCurrent(context) == 0 && api.memGetInfo(&freeBytes, &totalBytes) == 0) {
+            r.lastFreeBytes[ordinal].store(freeBytes, std::memory_order_relaxed);
+            SideEvent e;
+            e.kind = SideEvent::Kind::MemInfo;
+            e.timestampNs = cuptiTimestamp();
+            e.deviceId = static_cast<uint32_t>(ordinal);
+            e.freeBytes = freeBytes;
+            e.usedBytes = totalBytes >= freeBytes ? totalBytes - freeBytes : 0;
+            r.side->push(e);
+        }
+        api.ctxSetCurrent(nullptr);
+        if (api.primaryCtxRelease) api.primaryCtxRelease(dev);
+    }
+}
+
+std::string detachCupti() {
+    Recorder& r = recorder();
+    cuptiActivityDisable(CUPTI_ACTIVITY_KIND_MEMORY2);
+    for (const OptionalKind& o : optionalKinds(r))
+        if (o.wanted) cuptiActivityDisable(o.kind);
+    if (r.config.kernels && r.config.launchTimes) cuptiActivityEnableLatencyTimestamps(0);
+    enableApiCallbacks(r, false);
+    cuptiEnableCallback(0, subscriber, CUPTI_CB_DOMAIN_RESOURCE, CUPTI_CBID_RESOURCE_CONTEXT_CREATED);
+    cuptiEnableCallback(0, subscriber, CUPTI_CB_DOMAIN_RESOURCE, CUPTI_CBID_RESOURCE_CONTEXT_DESTROY_STARTING);
+    finalizeClaimed.store(false);
+    finalizeDone.store(false);
+    finalizeWanted.store(true, std::memory_order_release);
+    cuptiEnableDomain(1, subscriber, CUPTI_CB_DOMAIN_DRIVER_API);
+    // A training job makes CUDA calls all the time; an idle one may not.
+    for (int i = 0; i < 400 && !finalizeDone.load(std::memory_order_acquire); ++i) {
+        timespec ts{0, 5000000L};
+        nanosleep(&ts, nullptr);
+    }
+    std::string how = "finalized";
+    if (!finalizeClaimed.exchange(true)) {
+        // No CUDA call came: stay initialised but unsubscribed, every activity off.
+        cuptiEnableDomain(0, subscriber, CUPTI_CB_DOMAIN_DRIVER_API);
+        cuptiUnsubscribe(subscriber);
+        how = "unsubscribed (no CUDA call came to finalize it from)";
+    } else {
+        for (int i = 0; i < 2000 && !finalizeDone.load(std::memory_order_acquire); ++i) {
+            timespec ts{0, 1000000L};
+            nanosleep(&ts, nullptr);
+        }
+    }
+    finalizeWanted.store(false, std::memory_order_release);
+    subscriber = nullptr;
+    return how;
 }
 
 bool startCupti() {

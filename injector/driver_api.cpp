@@ -33,6 +33,8 @@ bool DriverApi::load(std::string* error) {
               resolve(lib, "cuDevicePrimaryCtxRetain", &primaryCtxRetain) &&
               resolve(lib, "cuCtxSetCurrent", &ctxSetCurrent) && resolve(lib, "cuMemGetInfo_v2", &memGetInfo);
     if (!resolve(lib, "cuDeviceGetUuid_v2", &deviceGetUuid)) resolve(lib, "cuDeviceGetUuid", &deviceGetUuid);
+    resolve(lib, "cuDeviceGetCount", &deviceGetCount);
+    if (!resolve(lib, "cuDevicePrimaryCtxRelease_v2", &primaryCtxRelease)) resolve(lib, "cuDevicePrimaryCtxRelease", &primaryCtxRelease);
     if (!ok) {
         if (error) *error = "the CUDA driver (libcuda.so.1) lacks functions vramscope needs; it is too old";
         memGetInfo = nullptr;

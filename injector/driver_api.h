@@ -20,6 +20,8 @@ struct DriverApi {
     Result (*primaryCtxRetain)(void**, Device) = nullptr;
     Result (*ctxSetCurrent)(void*) = nullptr;
     Result (*memGetInfo)(size_t*, size_t*) = nullptr;
+    Result (*deviceGetCount)(int*) = nullptr;          // optional: attach enumerates devices with it
+    Result (*primaryCtxRelease)(Device) = nullptr;     // optional
 
     // Loads libcuda.so.1. False with a sentence in *error when there is none.
     bool load(std::string* error);

@@ -1,8 +1,12 @@
-// The two ways into the injector; both end in initialize().
+// The ways into the injector. The first two end in initialize():
 //
 //   LD_PRELOAD=libvramscope_inject.so      → the constructor below, pre-main.
 //   CUDA_INJECTION64_PATH=libvramscope_inject.so → cuInit dlopens the library
 //                                            and calls InitializeInjection().
+//   `vramscope attach PID`                 → dlopen in the running process,
+//                                            then vramscope_attach_start()
+//                                            (attach_session.cpp). Loaded that
+//                                            way, the constructor starts nothing.
 #include "recorder.h"
 #include "tensor_events.h"
 
@@ -14,6 +18,7 @@
 namespace {
 
 __attribute__((constructor)) void vramscopeConstructor() {
+    if (!vramscope::inject::namedAtStartup()) return;  // dlopen'ed late: wait for vramscope_attach_start()
     vramscope::inject::initialize(vramscope::inject::EntryPath::Preload);
 }
 

@@ -46,6 +46,9 @@ pthread_t gThread{};
 std::atomic<bool> gThreadValid{false};
 std::atomic<bool> gJoinClaimed{false};
 std::atomic<bool> gJoinTimedOut{false};
+// cuptiProfilerInitialize once per CUPTI lifetime: a detach (cuptiFinalize)
+// ends that lifetime, so resetCounterSampler() clears it.
+bool gProfilerInitialized = false;
 
 
 uint64_t steadyNs() {
@@ -389,15 +392,14 @@ bool holdBack(Recorder& r, PmDevice& d, uint32_t stage, const char* step) {
 // Sets PM sampling up on one device and starts it. False with *why. True
 // without sampling when VRAMSCOPE_TEST_PM_STAGE holds it back.
 bool setupPm(Recorder& r, PmDevice& d, std::string* why) {
-    static bool profilerInitialized = false;
-    if (!profilerInitialized) {
+    if (!gProfilerInitialized) {
         auto init = cuptiParams<CUpti_Profiler_Initialize_Params>(CUpti_Profiler_Initialize_Params_STRUCT_SIZE);
         CUptiResult rc = cuptiProfilerInitialize(&init);
         if (rc != CUPTI_SUCCESS) {
             *why = "cuptiProfilerInitialize: " + cuptiText(rc);
             return false;
         }
-        profilerInitialized = true;
+        gProfilerInitialized = true;
     }
     if (holdBack(r, d, 1, "cuptiProfilerInitialize")) return true;
     auto supported = cuptiParams<CUpti_Profiler_DeviceSupported_Params>(CUpti_Profiler_DeviceSupported_Params_STRUCT_SIZE);
@@ -886,7 +888,7 @@ CounterQueue* counterQueue() { return gQueue; }
 bool startCounterSampler(Recorder& r) {
     if (r.config.counters == CounterMode::Off || r.config.testWithoutCupti || !r.cuptiStarted) return false;
     if (gStarted.exchange(true)) return false;
-    gQueue = new CounterQueue;
+    if (!gQueue) gQueue = new CounterQueue;  // one queue for every attach: the writer drains it
     gOwnerPid.store(int(getpid()));
     gRunning.store(true);
     pthread_attr_t attr;
@@ -901,6 +903,17 @@ bool startCounterSampler(Recorder& r) {
         return false;
     }
     gThreadValid.store(true, std::memory_order_release);
+    return true;
+}
+
+bool resetCounterSampler() {
+    if (gRunning.load(std::memory_order_acquire)) return false;  // its thread has not left yet
+    gStop.store(false);
+    gStarted.store(false);
+    gThreadValid.store(false);
+    gJoinClaimed.store(false);
+    gJoinTimedOut.store(false);
+    gProfilerInitialized = false;
     return true;
 }
 

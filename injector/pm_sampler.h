@@ -52,6 +52,9 @@ bool startCounterSampler(Recorder& r);
 // teardown of ours overlaps the process's exit. Idempotent; any thread
 // but the sampler's own; a no-op in a forked child.
 void stopCounterSampler();
+// After stopCounterSampler() and a CUPTI detach: lets startCounterSampler()
+// start a new sampler for the next attach. False while the old one still runs.
+bool resetCounterSampler();
 // Writer thread: pops every queued event. Null before the sampler started.
 CounterQueue* counterQueue();
 

@@ -54,6 +54,47 @@ std::string readCommandLine() {
     return out;
 }
 
+// When this process started, in Unix ns: /proc/self/stat field 22 (clock
+// ticks since boot) plus the boot time (btime in /proc/stat). 0 when unknown.
+uint64_t processStartUnixNs() {
+    char buf[4096];
+    int fd = ::open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    ssize_t n = ::read(fd, buf, sizeof buf - 1);
+    ::close(fd);
+    if (n <= 0) return 0;
+    buf[n] = 0;
+    const char* p = std::strrchr(buf, ')');  // the command name may hold spaces and parentheses
+    if (!p) return 0;
+    unsigned long long startTicks = 0;
+    // After ")": field 3 (state) … field 22 (starttime): skip 19 fields.
+    int field = 2;
+    for (const char* q = p + 1; *q; ++q) {
+        if (*q == ' ') {
+            ++field;
+            if (field == 22) {
+                startTicks = std::strtoull(q + 1, nullptr, 10);
+                break;
+            }
+        }
+    }
+    fd = ::open("/proc/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || !startTicks) {
+        if (fd >= 0) ::close(fd);
+        return 0;
+    }
+    std::string stat;
+    char chunk[4096];
+    while ((n = ::read(fd, chunk, sizeof chunk)) > 0 && stat.size() < (1u << 20)) stat.append(chunk, size_t(n));
+    ::close(fd);
+    const size_t at = stat.find("\nbtime ");
+    if (at == std::string::npos) return 0;
+    const unsigned long long bootSeconds = std::strtoull(stat.c_str() + at + 7, nullptr, 10);
+    const long ticksPerSecond = sysconf(_SC_CLK_TCK);
+    if (!bootSeconds || ticksPerSecond <= 0) return 0;
+    return bootSeconds * 1000000000ull + startTicks * (1000000000ull / static_cast<unsigned long long>(ticksPerSecond));
+}
+
 std::string hostName() {
     char buf[256] = {};
     if (gethostname(buf, sizeof buf - 1) != 0) return "localhost";
@@ -91,13 +132,25 @@ struct WriterThread {
     bool openFailed = false;
     uint64_t reportedDrops = 0;
 
-    explicit WriterThread(Recorder& rec) : r(rec) {}
+    // Drops are counted for the life of the process; a new trace (the next
+    // attach) reports only its own.
+    explicit WriterThread(Recorder& rec) : r(rec), reportedDrops(droppedSoFar()) {}
+
+    uint64_t droppedSoFar() const {
+        return r.cuptiDroppedRecords.load(std::memory_order_relaxed) + (r.side ? r.side->dropped() : 0) +
+               tensorEventsDropped();
+    }
 
     void open() {
         if (opened || openFailed) return;
         std::string error;
         if (!writer.open(r.outputPath, &error)) {
             openFailed = true;
+            {
+                std::lock_guard<std::mutex> lock(r.notesMutex);
+                r.writerError = error;
+            }
+            r.traceClosed.store(true, std::memory_order_release);
             printLine(error + "; this process runs without a trace");
             return;
         }
@@ -110,8 +163,19 @@ struct WriterThread {
         p.commandLineId = writer.intern(readCommandLine());
         p.rank = r.config.rank;
         p.localRank = r.config.localRank;
+        p.captureStart = r.captureStart;
+        p.attachIndex = r.attachIndex;
+        p.processStartUnixNs = processStartUnixNs();
         writer.write(p);
+        if (r.eagerOpen) commit();  // the live stream starts with the header and this record
         if (!r.config.quiet) printLine("tracing pid " + std::to_string(r.identity.pid) + " into " + r.outputPath);
+    }
+
+    // Makes what was written so far visible to the live server: whole chunks only.
+    void commit() {
+        if (!opened) return;
+        writer.flush();
+        r.committedBytes.store(writer.bytesWritten(), std::memory_order_release);
     }
 
     void drainNotes() {
@@ -178,7 +242,7 @@ struct WriterThread {
 
     void reportDrops() {
         uint64_t refused = r.pool->refusedRequests();
-        uint64_t total = r.cuptiDroppedRecords.load(std::memory_order_relaxed) + r.side->dropped() + tensorEventsDropped();
+        uint64_t total = droppedSoFar();
         if (total == reportedDrops) return;
         open();
         Dropped d;
@@ -197,6 +261,7 @@ struct WriterThread {
         // measurable (step period ratio 0.994, 0.983-1.005).
         const uint64_t periodNs = uint64_t(r.config.flushIntervalMs) * 1000000ull / 2;
         uint64_t lastFlush = monotonicNs();
+        if (r.eagerOpen) open();
         while (!r.finalizeRequested.load(std::memory_order_acquire)) {
             sleepMs(5);
             uint64_t now = monotonicNs();
@@ -209,7 +274,7 @@ struct WriterThread {
             drainBuffers();
             reportDrops();
             if (flushNow) {
-                if (opened) writer.flush();
+                commit();
                 lastFlush = now;
             }
         }
@@ -265,10 +330,16 @@ struct WriterThread {
         if (opened) {
             uint64_t events = writer.eventsWritten();
             bool ok = writer.close();
+            r.committedBytes.store(writer.bytesWritten(), std::memory_order_release);
+            if (!ok) {
+                std::lock_guard<std::mutex> lock(r.notesMutex);
+                r.writerError = writer.error();
+            }
             if (!ok) printLine(r.outputPath + ": " + writer.error());
             else if (!r.config.quiet)
                 printLine("wrote " + r.outputPath + " (" + std::to_string(events) + " records)");
         }
+        r.traceClosed.store(true, std::memory_order_release);
         if (r.config.verbose) {
             const DecoderStats& s = decoder.stats();
             char line[512];
@@ -454,6 +525,20 @@ void installSignalHandlers() {
 // runs untraced (callbacks see ForkedOff and return at once; its exit
 // handler sees a foreign ownerPid). A child of a parent that had not started
 // capture yet (deferred to cuInit) initializes on its own, into its own file.
+// After a detach: our handlers go, the application's come back, unless
+// someone installed another handler over ours meanwhile (then it stays, and
+// ours is never called again since the state is no longer Active).
+void restoreSignalHandlers() {
+    for (int sig = 0; sig < NSIG; ++sig) {
+        if (!handlerInstalled[sig]) continue;
+        struct sigaction current {};
+        if (sigaction(sig, nullptr, &current) == 0 && (current.sa_flags & SA_SIGINFO) &&
+            current.sa_sigaction == onTerminatingSignal)
+            sigaction(sig, &previousActions[sig], nullptr);
+        handlerInstalled[sig] = false;
+    }
+}
+
 void onForkChild() {
     Recorder& r = recorder();
     int s = r.state.load();
@@ -509,12 +594,44 @@ void prepare(EntryPath path, std::vector<std::string>* warnings) {
 
 }  // namespace
 
+bool namedAtStartup() {
+    const std::string own = ownLibraryPath();
+    if (const char* injection = getenv("CUDA_INJECTION64_PATH"); injection && sameFile(injection, own)) return true;
+    const char* preload = getenv("LD_PRELOAD");
+    if (!preload) return false;
+    const std::string ownName = own.substr(own.find_last_of('/') + 1);
+    // ld.so splits LD_PRELOAD on spaces and colons; a bare name is searched
+    // for on the library path.
+    std::string entry;
+    for (const char* p = preload;; ++p) {
+        if (*p && *p != ':' && *p != ' ') {
+            entry += *p;
+            continue;
+        }
+        if (!entry.empty() && (sameFile(entry, own) || (entry.find('/') == std::string::npos && entry == ownName)))
+            return true;
+        entry.clear();
+        if (!*p) return false;
+    }
+}
+
 Recorder& recorder() {
     static Recorder* r = new Recorder;  // never destroyed: callbacks may run during exit
     return *r;
 }
 
+// Attached to someone else's running job, the library writes nothing on the
+// job's stderr (it may be a log, a closed descriptor or a pipe whose reader
+// is gone): its lines go into the trace and to `vramscope attach` instead.
+namespace {
+std::atomic<bool> silentLines{false};
+}  // namespace
+
 void printLine(const std::string& text) {
+    if (silentLines.load(std::memory_order_relaxed)) {
+        addNote(static_cast<int>(Severity::Warning), text);
+        return;
+    }
     std::string line = "vramscope: " + text + "\n";
     ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
     (void)ignored;
@@ -618,6 +735,111 @@ void initialize(EntryPath path) {
         printLine("initialization failed; the program runs without GPU tracing");
         recorder().state.store(static_cast<int>(RecorderState::Failed));
     }
+}
+
+bool startAttachedCapture(const InjectorConfig& config, std::string* error) {
+    Recorder& r = recorder();
+    const RecorderState s = stateOf(r);
+    if (s == RecorderState::Active) {
+        *error = "this process is already being traced by vramscope into " + r.outputPath;
+        return false;
+    }
+    if (s == RecorderState::ForkedOff) {
+        *error = "this process was forked from a traced one; vramscope cannot trace it";
+        return false;
+    }
+    if (initializing.exchange(true)) {
+        *error = "another attach is starting in this process";
+        return false;
+    }
+    try {
+        if (!forkHandlerRegistered.exchange(true)) pthread_atfork(nullptr, nullptr, onForkChild);
+        silentLines.store(true);
+        const int pid = static_cast<int>(getpid());
+        r.config = config;
+        r.config.quiet = true;
+        r.identity.pid = pid;
+        r.identity.host = hostName();
+        r.identity.rank = config.rank;
+        r.ownerPid = pid;
+        r.isRoot = true;
+        r.outputExplicit = true;
+        r.outputPath = config.output;  // absolute, named by the user: no per-process suffix
+        preparedPid.store(pid);
+        r.captureStart = CaptureStart::Attach;
+        if (++r.attachIndex > 1) replayCallsites();
+        r.eagerOpen = true;
+        r.failure.clear();
+        {
+            std::lock_guard<std::mutex> lock(r.notesMutex);
+            r.writerError.clear();
+        }
+        r.finalizeRequested.store(false);
+        r.finalizeDone.store(false);
+        r.flushRequested.store(false);
+        r.samplerStop.store(false);
+        r.pausedParts.store(0);
+        r.committedBytes.store(0);
+        r.traceClosed.store(false);
+        bool ok = r.config.testWithoutCupti || r.driver.loaded() || r.driver.load(&r.failure);
+        if (ok) {
+            if (!r.pool)
+                r.pool = new BufferPool(size_t(r.config.bufferMegabytes) << 20, size_t(r.config.cuptiBufferKilobytes) << 10);
+            if (!r.side) r.side = new SideQueue;
+            if (r.config.testWithoutCupti) r.config.memInfoIntervalMs = 0;
+            else ok = r.cuptiStarted = startCupti();
+        }
+        // State first: the running contexts' descriptions go through the
+        // side queue, which refuses nothing, but callbacks check Active.
+        if (ok) {
+            r.state.store(static_cast<int>(RecorderState::Active), std::memory_order_release);
+            if (r.cuptiStarted) seedRunningContexts();
+            resetCounterSampler();
+            if (!startThreads()) {
+                r.state.store(static_cast<int>(RecorderState::Failed), std::memory_order_release);
+                if (r.cuptiStarted) detachCupti();
+                r.failure = "could not start the trace writer thread";
+                ok = false;
+            }
+        }
+        if (!ok) {
+            if (stateOf(r) != RecorderState::Failed) r.state.store(static_cast<int>(RecorderState::Failed));
+            *error = r.failure;
+            initializing.store(false);
+            return false;
+        }
+        if (!exitHandlerRegistered.exchange(true)) atexit(onExit);
+        installSignalHandlers();
+        initializing.store(false);
+        return true;
+    } catch (...) {
+        *error = "out of memory while starting capture";
+        recorder().state.store(static_cast<int>(RecorderState::Failed));
+        initializing.store(false);
+        return false;
+    }
+}
+
+void stopAttachedCapture() {
+    Recorder& r = recorder();
+    static std::atomic<bool> stopping{false};
+    if (stateOf(r) != RecorderState::Active || stopping.exchange(true)) return;
+    try {
+        r.samplerStop.store(true, std::memory_order_release);
+        for (int i = 0; i < 1000 && r.samplerRunning.load(); ++i) sleepMs(1);
+        stopCounterSampler();
+        r.finalizeRequested.store(true, std::memory_order_release);
+        for (int i = 0; i < 10000 && !r.finalizeDone.load(std::memory_order_acquire); ++i) sleepMs(1);
+        r.state.store(static_cast<int>(RecorderState::Finished), std::memory_order_release);
+        restoreSignalHandlers();
+        if (r.cuptiStarted) {
+            r.cuptiStarted = false;  // cuptiTimestamp must not wake CUPTI up again
+            const std::string how = detachCupti();
+            if (r.config.verbose) printLine("CUPTI " + how);
+        }
+    } catch (...) {
+    }
+    stopping.store(false);
 }
 
 void shutdown(const char* why) {

@@ -7,6 +7,9 @@
 // or → Failed (one "vramscope:" line on stderr, the program runs untouched),
 // or → ForkedOff in a child forked from an Active parent (the child's copy of
 // CUPTI and our threads is not usable; the child runs untraced).
+// An attached capture (`vramscope attach`, attach_session.cpp) goes
+// Uninitialized/Finished/Failed → Active → Finished, as often as the user
+// attaches: each time a new trace file, CUPTI detached in between.
 #pragma once
 
 #include "buffer_pool.h"
@@ -14,6 +17,8 @@
 #include "driver_api.h"
 #include "output_naming.h"
 #include "side_queue.h"
+
+#include <format/records.h>
 
 #include <atomic>
 #include <cstdint>
@@ -23,7 +28,7 @@
 
 namespace vramscope::inject {
 
-enum class EntryPath { Preload, CudaInjection };
+enum class EntryPath { Preload, CudaInjection, Attach };
 
 enum class RecorderState : int { Uninitialized = 0, Active = 1, Finished = 2, Failed = 3, ForkedOff = 4 };
 
@@ -38,6 +43,9 @@ struct Recorder {
     int ownerPid = 0;
     std::string outputPath;
     std::string failure;          // why capture is off (Failed)
+    format::CaptureStart captureStart = format::CaptureStart::Launch;
+    uint32_t attachIndex = 0;     // attaches into this process so far (ProcessInfo.attachIndex)
+    bool eagerOpen = false;       // open the trace at once (attach: the live stream needs its header)
 
     DriverApi driver;
     bool cuptiStarted = false;    // false in VRAMSCOPE_TEST_NO_CUPTI mode: no CUPTI call is made
@@ -60,12 +68,21 @@ struct Recorder {
     std::atomic<bool> samplerRunning{false};
     // VRAMSCOPE_TEST_PAUSE: the PausePart bits paused now (writer thread sets them).
     std::atomic<uint32_t> pausedParts{0};
+
+    // The trace file as the live server may read it (writer thread sets them):
+    // bytes that form whole chunks, and whether the footer is written.
+    std::atomic<uint64_t> committedBytes{0};
+    std::atomic<bool> traceClosed{false};
+    std::string writerError;      // why the trace could not be written (guarded by notesMutex)
 };
 
 Recorder& recorder();
 
 // The shared init path. Safe to call more than once and from both entries.
 void initialize(EntryPath path);
+// Whether LD_PRELOAD or CUDA_INJECTION64_PATH names this library: it was
+// loaded to trace from the start, not dlopen'ed into a running process.
+bool namedAtStartup();
 // Flushes and closes the trace (footer). Called at exit; idempotent.
 void shutdown(const char* why);
 
@@ -92,5 +109,22 @@ std::string cuptiLibraryPath();
 
 // In recorder.cpp: the threads.
 bool startThreads();
+
+// Attach (attach_session.cpp calls these on its own thread, never on an
+// application thread). startAttachedCapture starts capture in a process that
+// is already running: CUPTI late, the running contexts described, the
+// writer opening `config.output` at once. False with *error when it cannot.
+bool startAttachedCapture(const InjectorConfig& config, std::string* error);
+// Ends an attached capture: everything flushed, footer written, CUPTI
+// detached; the library stays loaded and idle until the next attach.
+void stopAttachedCapture();
+// In cupti_source.cpp: for a late start, describes the devices whose
+// primary context is already active (no CONTEXT_CREATED callback will come
+// for them) and samples their memory in use at once.
+void seedRunningContexts();
+// Turns CUPTI off after an attached capture (activity off, then
+// cuptiFinalize from an API exit callback, as CUPTI recommends). Returns how
+// it ended: "finalized", or "unsubscribed" when no CUDA call came in time.
+std::string detachCupti();
 
 }  // namespace vramscope::inject

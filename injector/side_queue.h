@@ -26,6 +26,7 @@ struct SideEvent {
         MemInfo,          // deviceId, usedBytes, freeBytes
         Phase,            // phaseKind, bytes = step, deviceName = region name
         Note,             // deviceName = text (truncated to 95 bytes)
+        Existing,         // an allocation already there at attach: deviceId, address, bytes, handle = MemoryKind
     };
     Kind kind = Kind::None;
     uint8_t fromRuntime = 0;       // AllocFailure: reported by the runtime API

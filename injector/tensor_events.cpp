@@ -31,6 +31,9 @@ struct PendingCallsite {
 };
 std::mutex callsiteMutex;
 std::vector<PendingCallsite> pendingCallsites;  // guarded by callsiteMutex
+// Every frame defined so far: the bridge defines each id once per process,
+// so a later attach's new trace gets them again from here.
+std::vector<PendingCallsite> definedCallsites;  // guarded by callsiteMutex
 
 constexpr size_t kMaxCallsiteText = 4096;  // a longer file or function name is cut
 
@@ -70,6 +73,7 @@ bool pushCallsite(uint32_t id, uint32_t parentId, const char* file, const char* 
     try {
         PendingCallsite c{id, parentId, line, boundedText(file), boundedText(function)};
         std::lock_guard<std::mutex> lock(callsiteMutex);
+        definedCallsites.push_back(c);
         pendingCallsites.push_back(std::move(c));
         return true;
     } catch (...) {
@@ -137,6 +141,14 @@ uint64_t drainTensorEvents(format::TraceWriter& writer, void (*ensureOpen)(void*
     }
     written.fetch_add(n, std::memory_order_relaxed);
     return n;
+}
+
+void replayCallsites() {
+    try {
+        std::lock_guard<std::mutex> lock(callsiteMutex);
+        pendingCallsites = definedCallsites;
+    } catch (...) {
+    }
 }
 
 uint64_t tensorEventsDropped() {

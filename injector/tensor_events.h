@@ -48,6 +48,10 @@ bool pushCallsite(uint32_t id, uint32_t parentId, const char* file, const char* 
 // Returns how many were written.
 uint64_t drainTensorEvents(format::TraceWriter& writer, void (*ensureOpen)(void*), void* context);
 
+// A new trace in the same process (the next attach): every frame defined
+// so far is written into it again before its events.
+void replayCallsites();
+
 // Events refused because the queue was full.
 uint64_t tensorEventsDropped();
 // Events written so far (for the verbose statistics line).

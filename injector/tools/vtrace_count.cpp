@@ -51,6 +51,12 @@ int main(int argc, char** argv) {
                 liveBytes += int64_t(m.bytes);
             }
             break;
+        case DriverMemoryOp::Existing:  // seeded at attach: live, but not an allocation seen
+            if (m.kind == MemoryKind::Device || m.kind == MemoryKind::Pool) {
+                live[m.address] = m.bytes;
+                liveBytes += int64_t(m.bytes);
+            }
+            break;
         case DriverMemoryOp::Free: {
             ++frees;
             auto it = live.find(m.address);

@@ -56,10 +56,16 @@ using TensorEventAtFn = int (*)(int, int, unsigned long long, unsigned long long
                                 unsigned long long, unsigned long long, unsigned int);
 // int vramscope_callsite(id, parentId, file, function, line)
 using CallsiteFn = int (*)(unsigned int, unsigned int, const char*, const char*, unsigned int);
+// int vramscope_existing_allocation(device, address, bytes, memoryKind, timestampNs) (attach)
+using ExistingFn = int (*)(int, unsigned long long, unsigned long long, int, unsigned long long);
+// unsigned long long vramscope_timestamp() (attach)
+using TimestampFn = unsigned long long (*)();
 
 TensorEventFn forwardEvent = nullptr;
 TensorEventAtFn forwardEventAt = nullptr;  // injectors before interface 2 lack it
 CallsiteFn defineCallsite = nullptr;
+ExistingFn forwardExisting = nullptr;     // injectors before attach lack these two
+TimestampFn traceTimestamp = nullptr;
 std::atomic<int> stackDepth{0};           // Python frames per allocation, 0 = off
 std::atomic<unsigned long long> withCallsite{0};
 
@@ -92,6 +98,9 @@ void resolveInjector() {
     if (!forwardEventAt)
         forwardEventAt = reinterpret_cast<TensorEventAtFn>(dlsym(RTLD_DEFAULT, "vramscope_tensor_event_at"));
     if (!defineCallsite) defineCallsite = reinterpret_cast<CallsiteFn>(dlsym(RTLD_DEFAULT, "vramscope_callsite"));
+    if (!forwardExisting)
+        forwardExisting = reinterpret_cast<ExistingFn>(dlsym(RTLD_DEFAULT, "vramscope_existing_allocation"));
+    if (!traceTimestamp) traceTimestamp = reinterpret_cast<TimestampFn>(dlsym(RTLD_DEFAULT, "vramscope_timestamp"));
 }
 std::atomic<bool> attached{false};
 std::atomic<unsigned long long> forwarded{0};
@@ -105,6 +114,15 @@ template <class T> struct HasDevice<T, std::void_t<decltype(std::declval<const T
 template <class T, class = void> struct HasMempool : std::false_type {};
 template <class T>
 struct HasMempool<T, std::void_t<decltype(std::declval<const T&>().mempool_.first)>> : std::true_type {};
+
+// SegmentInfo::is_expandable came with expandable segments (2.1).
+template <class T, class = void> struct HasExpandable : std::false_type {};
+template <class T>
+struct HasExpandable<T, std::void_t<decltype(std::declval<const T&>().is_expandable)>> : std::true_type {};
+template <class T> bool expandableSegment(const T& s) {
+    if constexpr (HasExpandable<T>::value) return static_cast<bool>(s.is_expandable);
+    else return false;
+}
 
 template <class T> int deviceOf(const T& e) {
     if constexpr (HasDevice<T>::value) return static_cast<int>(e.device_);
@@ -195,6 +213,61 @@ __attribute__((visibility("default"))) int vramscope_torch_bridge_attach(void) {
     }
     attached.store(false);
     return -4;
+}
+
+// Attach: enters what PyTorch's caching allocator holds now into the trace,
+// so that a capture started in a running job knows its live set from the
+// first instant. The trace tracker goes on first, then the allocator's own
+// snapshot (c10::cuda::CUDACachingAllocator::snapshot(), what
+// torch.cuda.memory_snapshot() returns) is read: every segment becomes an
+// existing driver allocation and every allocated block a TensorMemory
+// Snapshot record, all stamped with the instant before the tracker went on.
+// An event between that instant and the snapshot is then seen twice or for a
+// block the snapshot no longer has; both resolve by address (a block
+// allocated again replaces itself, a free of an unknown block is ignored).
+// Block sizes are the requested sizes, as the tracker's alloc events carry
+// them (torch.cuda.memory_allocated() counts the 512-byte rounded sizes).
+// out[0] blocks, out[1] their requested bytes, out[2] their rounded bytes,
+// out[3] segments, out[4] their bytes, out[5] devices (bit per device).
+// Returns 1, or what vramscope_torch_bridge_attach() returned when it failed,
+// or -5 when the injector has no attach entry points.
+__attribute__((visibility("default"))) int vramscope_torch_bridge_seed(unsigned long long* out) {
+    resolveInjector();
+    if (!forwardEventAt || !forwardExisting || !traceTimestamp) return -5;
+    const unsigned long long seedNs = traceTimestamp();
+    const int rc = vramscope_torch_bridge_attach();
+    if (rc != 1) return rc;
+    unsigned long long counts[6] = {};
+    try {
+        const auto info = alloc::snapshot();
+        for (const auto& segment : info.segments) {
+            const int device = static_cast<int>(segment.device);
+            const auto stream = static_cast<unsigned long long>(reinterpret_cast<uintptr_t>(segment.stream));
+            // format::MemoryKind: 3 VMM (expandable segments map physical memory), 1 device
+            forwardExisting(device, static_cast<unsigned long long>(segment.address),
+                            static_cast<unsigned long long>(segment.total_size), expandableSegment(segment) ? 3 : 1, seedNs);
+            counts[3] += 1;
+            counts[4] += static_cast<unsigned long long>(segment.total_size);
+            if (device >= 0 && device < 64) counts[5] |= 1ull << device;
+            // Blocks tile the segment in address order.
+            unsigned long long address = static_cast<unsigned long long>(segment.address);
+            for (const auto& block : segment.blocks) {
+                if (block.allocated) {
+                    forwardEventAt(8, device, address, static_cast<unsigned long long>(block.requested_size), stream, 0,
+                                   seedNs, 0);
+                    counts[0] += 1;
+                    counts[1] += static_cast<unsigned long long>(block.requested_size);
+                    counts[2] += static_cast<unsigned long long>(block.size);
+                }
+                address += static_cast<unsigned long long>(block.size);
+            }
+        }
+    } catch (...) {
+        return -6;  // the caller says so; nothing goes to the job's stderr
+    }
+    if (out)
+        for (int i = 0; i < 6; ++i) out[i] = counts[i];
+    return 1;
 }
 
 // Python callsites for tensor allocations: depth frames each (0 = off, at

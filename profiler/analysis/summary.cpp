@@ -12,6 +12,18 @@ TraceSummary summarize(const TraceModel& m, const SummaryOptions& options) {
         s.deviceName = m.text(m.devices.front().nameId);
         s.deviceTotalBytes = m.devices.front().totalMemoryBytes;
     }
+    for (const format::ProcessInfo& p : m.processes) {
+        if (p.captureStart != format::CaptureStart::Attach) continue;
+        s.capture.attached = true;
+        s.capture.attachIndex = p.attachIndex;
+        s.capture.attachedNs = p.timestampNs;
+        s.capture.attachedUnixNs = p.wallClockNs;
+        s.capture.processStartUnixNs = p.processStartUnixNs;
+        // The seeds (the allocator's snapshot) are the curves' first points.
+        if (!m.allocated.empty()) s.capture.allocatedAtAttachBytes = m.allocated.valueAt(m.allocated.firstNs());
+        if (!m.reserved.empty()) s.capture.reservedAtAttachBytes = m.reserved.valueAt(m.reserved.firstNs());
+        break;
+    }
     s.firstNs = m.firstNs;
     s.durationNs = m.lastNs > m.firstNs ? m.lastNs - m.firstNs : 0;
     s.events = m.events;

@@ -56,7 +56,21 @@ struct BlockInfo {
     std::string callsite;
 };
 
+// How capture began: with the process, or attached to it while it ran
+// (`vramscope attach`); then what ran before is not in the trace, but what
+// was live at the attach is.
+struct CaptureInfo {
+    bool attached = false;
+    uint32_t attachIndex = 0;             // 1 for the first attach into the process
+    uint64_t attachedNs = 0;              // trace clock
+    uint64_t attachedUnixNs = 0;          // wall clock of the attach
+    uint64_t processStartUnixNs = 0;      // 0 = unknown
+    uint64_t allocatedAtAttachBytes = 0;  // the live set entered at the attach
+    uint64_t reservedAtAttachBytes = 0;
+};
+
 struct TraceSummary {
+    CaptureInfo capture;
     std::string deviceName;
     uint64_t deviceTotalBytes = 0;
     uint64_t firstNs = 0, durationNs = 0;

@@ -7,6 +7,7 @@
 #include "analysis/summary.h"
 #include "model/model_builder.h"
 
+#include <QDateTime>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -190,8 +191,19 @@ QJsonObject summaryJson(const QString& path, const model::TraceModel& m, const T
     QJsonArray problems;
     for (const auto& p : m.problems) problems.append(QString::fromStdString(p.message));
 
+    const CaptureInfo& cap = s.capture;
+    const QJsonObject capture =
+        cap.attached ? QJsonObject{{"start", "attach"},
+                                   {"attach_index", qint64(cap.attachIndex)},
+                                   {"attached_ns", qint64(cap.attachedNs)},
+                                   {"attached_unix_ns", qint64(cap.attachedUnixNs)},
+                                   {"process_start_unix_ns", orNull(qint64(cap.processStartUnixNs), cap.processStartUnixNs > 0)},
+                                   {"allocated_at_attach_bytes", qint64(cap.allocatedAtAttachBytes)},
+                                   {"reserved_at_attach_bytes", qint64(cap.reservedAtAttachBytes)}}
+                     : QJsonObject{{"start", "launch"}};
     return QJsonObject{
         {"file", path},
+        {"capture", capture},
         {"device", QJsonObject{{"name", QString::fromStdString(s.deviceName)}, {"total_memory_bytes", qint64(s.deviceTotalBytes)}}},
         {"duration_ns", qint64(s.durationNs)},
         {"events", qint64(s.events)},
@@ -270,8 +282,27 @@ QJsonObject summaryJson(const QString& path, const model::TraceModel& m, const T
     };
 }
 
+// "2 h 05 min", "12 min 30 s", "45 s".
+QString spanText(uint64_t ns) {
+    const uint64_t seconds = ns / 1000000000ull;
+    if (seconds >= 3600) return QString("%1 h %2 min").arg(seconds / 3600).arg((seconds % 3600) / 60, 2, 10, QChar('0'));
+    if (seconds >= 60) return QString("%1 min %2 s").arg(seconds / 60).arg(seconds % 60);
+    return QString("%1 s").arg(seconds);
+}
+
 void printText(const QString& path, const model::TraceModel& m, const TraceSummary& s) {
     std::printf("%s\n", qPrintable(path));
+    if (s.capture.attached) {
+        const CaptureInfo& c = s.capture;
+        const QString when = QDateTime::fromMSecsSinceEpoch(qint64(c.attachedUnixNs / 1000000)).toString("yyyy-MM-dd hh:mm:ss");
+        const QString running = c.processStartUnixNs && c.processStartUnixNs < c.attachedUnixNs
+                                    ? QString(", %1 after the process started").arg(spanText(c.attachedUnixNs - c.processStartUnixNs))
+                                    : QString();
+        std::printf("  attached      %s%s (attach %u): what ran before is not in the trace; live then: %s allocated, "
+                    "%s reserved\n",
+                    qPrintable(when), qPrintable(running), c.attachIndex,
+                    qPrintable(bytesText(double(c.allocatedAtAttachBytes))), qPrintable(bytesText(double(c.reservedAtAttachBytes))));
+    }
     if (!s.deviceName.empty())
         std::printf("  device        %s, %s\n", s.deviceName.c_str(), qPrintable(bytesText(double(s.deviceTotalBytes))));
     std::printf("  duration      %.3f s, %llu events (%llu tensor, %llu driver memory; allocated from %s events)\n",

@@ -238,8 +238,9 @@ bool summarizeTrace(const std::string& path, std::string* text, std::string* err
             ++pi;
         }
         bool isPool = m.kind == MemoryKind::Pool;
-        if (m.op == DriverMemoryOp::Alloc && (m.kind == MemoryKind::Device || isPool)) {
-            ++allocations;
+        const bool opens = m.op == DriverMemoryOp::Alloc || m.op == DriverMemoryOp::Existing;
+        if (opens && (m.kind == MemoryKind::Device || isPool)) {
+            allocations += m.op == DriverMemoryOp::Alloc;
             live[m.address] = m.bytes;
             (isPool ? poolAllocs : device) += int64_t(m.bytes);
         } else if (m.op == DriverMemoryOp::Free) {
@@ -274,6 +275,25 @@ bool summarizeTrace(const std::string& path, std::string* text, std::string* err
     if (t.droppedEvents) *text += "  " + std::to_string(t.droppedEvents) + " events were dropped during capture\n";
     if (reader.truncated()) *text += "  the trace is cut off (no footer): the process was killed\n";
     return true;
+}
+
+std::map<std::string, std::string> captureEnvironment(const RecordOptions& o) {
+    std::map<std::string, std::string> set;
+    if (o.bufferMegabytes) set["VRAMSCOPE_BUFFER_MB"] = std::to_string(o.bufferMegabytes);
+    if (o.memInfoIntervalMs >= 0) set["VRAMSCOPE_MEMINFO_MS"] = std::to_string(o.memInfoIntervalMs);
+    if (!o.kernels) set["VRAMSCOPE_KERNELS"] = "0";
+    if (o.launchTimes) set["VRAMSCOPE_LAUNCH_TIMES"] = "1";
+    if (!o.counters.empty()) set["VRAMSCOPE_COUNTERS"] = o.counters;
+    if (o.counterIntervalUs) set["VRAMSCOPE_COUNTER_INTERVAL_US"] = std::to_string(o.counterIntervalUs);
+    if (!o.counterDuty.empty()) set["VRAMSCOPE_COUNTER_DUTY"] = o.counterDuty;
+    if (!o.copies) set["VRAMSCOPE_COPIES"] = "0";
+    if (!o.nvtx) set["VRAMSCOPE_NVTX"] = "0";
+    if (!o.callbacks) set["VRAMSCOPE_CALLBACKS"] = "0";
+    if (o.pythonStacks >= 0) set["VRAMSCOPE_PYTHON_STACKS"] = o.pythonStacks ? "1" : "0";
+    if (o.pythonStackDepth > 0) set["VRAMSCOPE_PYTHON_STACK_DEPTH"] = std::to_string(o.pythonStackDepth);
+    if (o.quiet) set["VRAMSCOPE_QUIET"] = "1";
+    if (o.verbose) set["VRAMSCOPE_VERBOSE"] = "1";
+    return set;
 }
 
 int runRecord(const RecordOptions& o, std::vector<std::string> command) {
@@ -311,20 +331,7 @@ int runRecord(const RecordOptions& o, std::vector<std::string> command) {
         else set["CUDA_INJECTION64_PATH"] = injector;
     }
     set["VRAMSCOPE_OUTPUT"] = output;
-    if (o.bufferMegabytes) set["VRAMSCOPE_BUFFER_MB"] = std::to_string(o.bufferMegabytes);
-    if (o.memInfoIntervalMs >= 0) set["VRAMSCOPE_MEMINFO_MS"] = std::to_string(o.memInfoIntervalMs);
-    if (!o.kernels) set["VRAMSCOPE_KERNELS"] = "0";
-    if (o.launchTimes) set["VRAMSCOPE_LAUNCH_TIMES"] = "1";
-    if (!o.counters.empty()) set["VRAMSCOPE_COUNTERS"] = o.counters;
-    if (o.counterIntervalUs) set["VRAMSCOPE_COUNTER_INTERVAL_US"] = std::to_string(o.counterIntervalUs);
-    if (!o.counterDuty.empty()) set["VRAMSCOPE_COUNTER_DUTY"] = o.counterDuty;
-    if (!o.copies) set["VRAMSCOPE_COPIES"] = "0";
-    if (!o.nvtx) set["VRAMSCOPE_NVTX"] = "0";
-    if (!o.callbacks) set["VRAMSCOPE_CALLBACKS"] = "0";
-    if (o.pythonStacks >= 0) set["VRAMSCOPE_PYTHON_STACKS"] = o.pythonStacks ? "1" : "0";
-    if (o.pythonStackDepth > 0) set["VRAMSCOPE_PYTHON_STACK_DEPTH"] = std::to_string(o.pythonStackDepth);
-    if (o.quiet) set["VRAMSCOPE_QUIET"] = "1";
-    if (o.verbose) set["VRAMSCOPE_VERBOSE"] = "1";
+    for (const auto& [key, value] : captureEnvironment(o)) set[key] = value;
     // Python processes: vramscope's sitecustomize (first on PYTHONPATH)
     // installs phase hooks and the allocator bridge when torch is imported;
     // processes that never import torch only pay for one import hook.

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,11 @@ struct RecordOptions {
 // died of a signal, 127 if it could not be started, 125 if the injector is
 // missing. Prints where the trace(s) went and a short summary on stdout.
 int runRecord(const RecordOptions& options, std::vector<std::string> command);
+
+// The VRAMSCOPE_* variables that carry the capture options (not the output,
+// not how the library is loaded): what `record` sets for the child and
+// `attach` sends in its request.
+std::map<std::string, std::string> captureEnvironment(const RecordOptions& options);
 
 // The directory holding the `vramscope` Python package (phase hooks, PyTorch
 // bridge loader) that runRecord puts on PYTHONPATH: $VRAMSCOPE_PYTHON_PATH

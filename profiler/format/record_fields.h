@@ -21,7 +21,8 @@ template <class V> VRAMSCOPE_FIELDS_INLINE void visitFields(V& v, StringDef& r) 
 
 template <class V> VRAMSCOPE_FIELDS_INLINE void visitFields(V& v, ProcessInfo& r) {
     v.timestamp(r.timestampNs); v.u32(r.pid); v.u32(r.hostnameId); v.u32(r.commandLineId);
-    v.i32(r.rank); v.i32(r.localRank); v.u64(r.wallClockNs);
+    v.i32(r.rank); v.i32(r.localRank); v.u64(r.wallClockNs); v.enumeration(r.captureStart);
+    v.u32(r.attachIndex); v.u64(r.processStartUnixNs);
 }
 
 template <class V> VRAMSCOPE_FIELDS_INLINE void visitFields(V& v, DeviceInfo& r) {

@@ -19,7 +19,7 @@ namespace vramscope::format {
 // Major version: a reader refuses files with a different major.
 // Minor version: new record types or appended fields; readers accept any minor.
 inline constexpr uint32_t kFormatVersionMajor = 1;
-inline constexpr uint32_t kFormatVersionMinor = 1;  // 1: Kernel.queuedLeadNs
+inline constexpr uint32_t kFormatVersionMinor = 2;  // 1: Kernel.queuedLeadNs; 2: attach (ProcessInfo.start…, DriverMemoryOp::Existing)
 
 enum class RecordType : uint8_t {
     StringDef = 1,     // id → UTF-8 text (kernel names, NVTX names, files, notes)
@@ -69,6 +69,10 @@ enum class DriverMemoryOp : uint8_t {
     VmmMap = 4,
     VmmUnmap = 5,
     VmmRelease = 6,  // physical memory released
+    // An allocation that already existed when capture began (seeded when
+    // attaching to a running process, from the framework allocator's own
+    // segment list): read like Alloc, but it was not seen being made.
+    Existing = 7,
 };
 
 // Mirrors the actions of PyTorch's caching allocator trace (TraceEntry).
@@ -81,6 +85,12 @@ enum class TensorAction : uint8_t {
     SegmentMap = 6,
     SegmentUnmap = 7,
     Snapshot = 8,  // a block that already existed when capture began
+};
+
+// How capture began in the traced process (ProcessInfo.captureStart).
+enum class CaptureStart : uint8_t {
+    Launch = 0,  // from the start: `vramscope record`, LD_PRELOAD, CUDA_INJECTION64_PATH
+    Attach = 1,  // attached to a process that was already running (`vramscope attach`)
 };
 
 enum class FailureSource : uint8_t { Driver = 1, Framework = 2 };
@@ -139,6 +149,11 @@ struct ProcessInfo {
     int32_t rank = -1;         // RANK, -1 when unset
     int32_t localRank = -1;    // LOCAL_RANK, -1 when unset
     uint64_t wallClockNs = 0;  // Unix time of timestampNs, to show dates
+    // Since minor 2. timestampNs is when capture began: for Attach, the
+    // instant of the attach; what ran before it is not in the trace.
+    CaptureStart captureStart = CaptureStart::Launch;
+    uint32_t attachIndex = 0;          // 1 for the first attach into this process, 2 for the next…; 0 = Launch
+    uint64_t processStartUnixNs = 0;   // when the process started (Unix ns), 0 = unknown
     bool operator==(const ProcessInfo&) const = default;
 };
 

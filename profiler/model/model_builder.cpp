@@ -316,7 +316,7 @@ struct ModelBuilder::State {
     void driver(const RawMemory& raw) {
         const DriverMemory r{raw.timeNs, static_cast<DriverMemoryOp>(raw.action), static_cast<MemoryKind>(raw.kind), 0,
                              raw.address, raw.bytes, 0};
-        const bool opens = r.op == DriverMemoryOp::Alloc || r.op == DriverMemoryOp::VmmCreate;
+        const bool opens = r.op == DriverMemoryOp::Alloc || r.op == DriverMemoryOp::Existing || r.op == DriverMemoryOp::VmmCreate;
         const bool closes = r.op == DriverMemoryOp::Free || r.op == DriverMemoryOp::VmmRelease;
         // Map/unmap only changes where physical memory (VmmCreate) is visible.
         AddressMap& open = (r.op == DriverMemoryOp::VmmCreate || r.op == DriverMemoryOp::VmmRelease) ? vmmOpen : driverOpen;

@@ -152,9 +152,14 @@ def _load(path, torch):
         return None
 
 
-def find(torch):
-    """A loaded bridge for this torch, building it when needed; or None."""
-    env = os.environ.get("VRAMSCOPE_TORCH_BRIDGE")
+def find(torch, build_missing=True, path=None):
+    """A loaded bridge for this torch, building it when needed (unless
+    build_missing is False: inside a running job, never compile); or None.
+    path: a bridge to try first (what `vramscope attach` built beforehand)."""
+    global _handle
+    if _handle:
+        return _handle
+    env = path or os.environ.get("VRAMSCOPE_TORCH_BRIDGE")
     candidates = [env] if env else []
     from . import _native
     inj = _native.injector_path()
@@ -166,6 +171,14 @@ def find(torch):
             lib = _load(c, torch)
             if lib is not None:
                 return lib
+    if not build_missing:
+        source = source_path()
+        if source:  # built before, into the cache, for this very torch and source
+            version = torch.__version__.replace("+", "_").replace("/", "_")
+            cached = os.path.join(cache_dir(), f"{version}-{_key(torch, source)}", LIB_NAME)
+            if os.path.isfile(cached):
+                return _load(cached, torch)
+        return None
     built = build(torch)
     return _load(built, torch) if built else None
 
@@ -173,23 +186,26 @@ def find(torch):
 DEFAULT_STACK_DEPTH = 16
 
 
-def stack_depth_setting():
+def stack_depth_setting(stacks=None, depth_text=None):
     """Python frames per tensor allocation from VRAMSCOPE_PYTHON_STACKS (on/off,
     default off: see docs/pytorch.md, "Python callsites") and
-    VRAMSCOPE_PYTHON_STACK_DEPTH; 0 = off."""
-    value = os.environ.get("VRAMSCOPE_PYTHON_STACKS", "0").strip().lower()
+    VRAMSCOPE_PYTHON_STACK_DEPTH, or the same two values given (attach); 0 = off."""
+    value = (os.environ.get("VRAMSCOPE_PYTHON_STACKS", "0") if stacks is None else stacks).strip().lower()
     if value in ("", "0", "off", "false", "no"):
         return 0
     try:
-        depth = int(os.environ.get("VRAMSCOPE_PYTHON_STACK_DEPTH", DEFAULT_STACK_DEPTH))
+        if depth_text is None or depth_text == "":
+            depth_text = os.environ.get("VRAMSCOPE_PYTHON_STACK_DEPTH", DEFAULT_STACK_DEPTH)
+        depth = int(depth_text)
     except ValueError:
         _say("VRAMSCOPE_PYTHON_STACK_DEPTH is not a number; using %d" % DEFAULT_STACK_DEPTH)
         depth = DEFAULT_STACK_DEPTH
     return max(0, min(depth, 64))
 
 
-def _enable_stacks(lib):
-    wanted = stack_depth_setting()
+def _enable_stacks(lib, wanted=None):
+    if wanted is None:
+        wanted = stack_depth_setting()
     setter = getattr(lib, "vramscope_torch_bridge_set_python_stacks", None)
     if setter is None:
         got = 0

@@ -27,7 +27,7 @@ _flush = None
 
 def _load():
     global _lib, _phase, _note, _flush
-    if _lib is not None:
+    if _lib is not None and (_lib is False or _phase is not None):
         return
     try:
         _lib = ctypes.CDLL(None)
@@ -52,7 +52,8 @@ def _load():
 
 
 def traced():
-    """True when the injector is loaded in this process."""
+    """True when the injector is loaded in this process (looked up again
+    while it is not: `vramscope attach` may load it into a running job)."""
     _load()
     return _phase is not None
 

@@ -154,7 +154,18 @@ class _ModuleHooks:
             self._remove_global()
 
 
+    def remove_all(self):
+        """Every hook of ours off (a detach)."""
+        self._remove_global()
+        for handle in list(self.roots.values()):
+            handle.remove()
+        self.roots.clear()
+        if self.t.step_end_listener == self.step_ended:
+            self.t.step_end_listener = None
+
+
 _module_hooks = None
+_optimizer_handles = []
 
 
 def _install_module_hooks(torch):
@@ -189,8 +200,8 @@ def _install_backward_wrapper(torch):
 def _install_optimizer_hooks(torch):
     from torch.optim import optimizer as O
     t = tracker
-    O.register_optimizer_step_pre_hook(lambda opt, args, kwargs: t.optimizer_pre())
-    O.register_optimizer_step_post_hook(lambda opt, args, kwargs: t.optimizer_post())
+    _optimizer_handles.append(O.register_optimizer_step_pre_hook(lambda opt, args, kwargs: t.optimizer_pre()))
+    _optimizer_handles.append(O.register_optimizer_step_post_hook(lambda opt, args, kwargs: t.optimizer_post()))
 
 
 def _attach_bridge():
@@ -201,6 +212,34 @@ def _attach_bridge():
         _bridge.attach()
     except Exception as e:  # pragma: no cover - defensive
         _say(f"the PyTorch bridge failed ({e}); no tensor-level events, the job runs on")
+
+
+def uninstall():
+    """Removes every hook install() put in (after `vramscope attach` detaches),
+    so the job runs exactly as before. The allocator's trace tracker cannot
+    be removed (PyTorch has no call for it); it forwards nothing while the
+    process is not traced. Returns True when something was installed."""
+    global _installed, _module_hooks
+    if not _installed:
+        return False
+    if _module_hooks is not None:
+        _module_hooks.remove_all()
+        _module_hooks = None
+    while _optimizer_handles:
+        try:
+            _optimizer_handles.pop().remove()
+        except Exception:
+            pass
+    try:
+        import torch
+        ag = torch.autograd
+        if getattr(ag.backward, "_vramscope_wrapped", False):
+            ag.backward = ag.backward.__wrapped__
+    except Exception as e:
+        _say(f"could not remove the backward hook ({type(e).__name__}: {e})")
+    tracker.reset()
+    _installed = False
+    return True
 
 
 def install(torch=None, bridge=True):

@@ -3,7 +3,8 @@ injector's overhead benchmark and for real captures of a framework job.
 
     python3 samples/pytorch/gpt_train.py [--steps N] [--layers L] [--dim D]
         [--batch B] [--seq T] [--nvtx] [--checkpointing] [--grad-accum N]
-        [--leak] [--snapshot FILE] [--compile] [--profile-step I]
+        [--leak] [--leak-from I] [--snapshot FILE] [--compile] [--profile-step I]
+        [--log-steps FILE]
 
   --checkpointing  torch.utils.checkpoint around every block (non-reentrant):
                    the blocks' forward runs again inside backward
@@ -14,6 +15,12 @@ injector's overhead benchmark and for real captures of a framework job.
                    each step keeps that pass's whole graph and activations
                    alive (the classic `total += loss` logging bug; keeping
                    `loss` after backward would leak only a few hundred bytes)
+  --leak-from I    the same leak, from step I on (a leak that starts after
+                   `vramscope attach` attached to the running job)
+  --log-steps FILE one line per step, written as it ends: "step I END_UNIX_NS
+                   STEP_MS ALLOCATED RESERVED" (torch.cuda.memory_allocated()
+                   and memory_reserved() after the step): what a job's own log
+                   says, to check an attached trace against
   --profile-step I torch.cuda.profiler.start() before step I and stop()
                    after it (for ncu --profile-from-start off)
   --snapshot FILE  PyTorch's own memory history for the same steps
@@ -89,6 +96,8 @@ def main():
     p.add_argument("--grad-accum", type=int, default=1, help="micro-batches per optimizer step")
     p.add_argument("--profile-step", type=int, default=-1, help="profiler start/stop around this step")
     p.add_argument("--leak", action="store_true", help="keep an extra forward's graph alive every step")
+    p.add_argument("--leak-from", type=int, default=-1, help="the same leak, from this step on")
+    p.add_argument("--log-steps", default="", help="append one line per step to this file")
     p.add_argument("--snapshot", default="", help="write PyTorch's memory snapshot pickle here")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
     a = p.parse_args()
@@ -116,6 +125,7 @@ def main():
         return R()
 
     times = []
+    step_log = open(a.log_steps, "a", buffering=1) if a.log_steps else None
     for step in range(a.steps):
         batches = [torch.randint(0, a.vocab, (a.batch, a.seq), device=dev) for _ in range(a.grad_accum)]
         torch.cuda.synchronize()
@@ -130,7 +140,7 @@ def main():
                     loss = F.cross_entropy(logits.view(-1, a.vocab).float(), idx.view(-1)) / a.grad_accum
                 with rng("backward"):
                     loss.backward()
-            if a.leak:
+            if a.leak or 0 <= a.leak_from <= step:
                 # The bug: an "evaluation" pass outside torch.no_grad(), summed for logging.
                 with torch.autocast("cuda", dtype=torch.bfloat16):
                     val = run_model(batches[0])
@@ -140,6 +150,9 @@ def main():
                 opt.zero_grad(set_to_none=True)
         torch.cuda.synchronize()
         times.append((time.perf_counter() - t0) * 1e3)
+        if step_log:
+            step_log.write(f"step {step} {time.time_ns()} {times[-1]:.4f} {torch.cuda.memory_allocated()} "
+                           f"{torch.cuda.memory_reserved()}\n")
         if step == a.profile_step:
             torch.cuda.profiler.stop()
     step_bounds_us.append(time.time_ns() // 1000)
@@ -158,7 +171,7 @@ def main():
     print(f"segments_allocated {stats.get('segment.all.allocated', 0)}")
     print(f"segments_freed {stats.get('segment.all.freed', 0)}")
     print(f"allocations {stats.get('allocation.all.allocated', 0)}")
-    if a.leak:
+    if a.leak or a.leak_from >= 0:
         print(f"leaked_total {leaked_total.item():.4f}")
     if a.snapshot:
         report_snapshot(a.snapshot, step_bounds_us)

@@ -54,7 +54,7 @@ void TestCli::summaryJsonHasTheDocumentedKeys() {
     const Run r = runCli({"summary", trace("clean40"), "--json"});
     QCOMPARE(r.exitCode, 0);
     const QJsonObject o = QJsonDocument::fromJson(r.out).object();
-    const QSet<QString> top{"file", "device", "duration_ns", "events", "tensor_events", "driver_events",
+    const QSet<QString> top{"file", "capture", "device", "duration_ns", "events", "tensor_events", "driver_events",
                             "allocation_level", "iterations", "iteration_source", "phases_inferred",
                             "kernels_per_iteration", "mean_iteration_ns", "median_iteration_ns", "median_step_period_ns",
                             "median_between_steps_ns", "per_iteration", "phases",
@@ -62,6 +62,8 @@ void TestCli::summaryJsonHasTheDocumentedKeys() {
                             "peak_reserved_time_ns", "top_blocks_at_peak", "categories", "leak", "checkpointing",
                             "estimator", "boundness", "top_kernels", "problems"};
     QCOMPARE(keys(o), top);
+    QCOMPARE(keys(o["capture"].toObject()), (QSet<QString>{"start"}));
+    QCOMPARE(o["capture"]["start"].toString(), QString("launch"));
     QCOMPARE(keys(o["leak"].toObject()), (QSet<QString>{"detected", "bytes_per_iteration", "first_iteration",
                                                         "total_leaked_bytes", "growth_bytes_per_iteration",
                                                         "warmup_iterations", "blocks"}));

@@ -47,7 +47,7 @@ private slots:
         for (const char* key : {"format_version", "devices", "events", "counts", "bytes", "chunks", "truncated",
                                 "dropped_events", "bytes_per_event", "duration_ns", "problems"})
             QVERIFY2(o.contains(key), key);
-        QCOMPARE(o["format_version"].toString(), QString("1.1"));  // format minor 1: Kernel.queuedLeadNs
+        QCOMPARE(o["format_version"].toString(), QString("1.2"));  // format minor 1: Kernel.queuedLeadNs
         QVERIFY(o["devices"].toArray().first().toObject()["name"].toString().contains("H100"));
         QCOMPARE(o["truncated"].toBool(), false);
         qint64 sum = 0;

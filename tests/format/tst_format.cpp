@@ -30,11 +30,12 @@ void writeFile(const std::string& path, const std::vector<uint8_t>& bytes) {
 // deltas backwards in time) so that every varint and zigzag path is used.
 struct Sample : RecordLists {
     void make(TraceWriter& w) {
-        ProcessInfo p{123, 4242, w.intern("host-a"), w.intern("python train.py --x"), 3, -1, 1700000000000000000ull};
+        ProcessInfo p{123, 4242, w.intern("host-a"), w.intern("python train.py --x"), 3, -1, 1700000000000000000ull,
+                      CaptureStart::Attach, 2, 1699999990000000000ull};
         DeviceInfo d{124, 1, w.intern("NVIDIA H100 80GB HBM3"), {}, 85899345920ull, 132, 90, 3350000000000ull, 989000000000000ull};
         for (int i = 0; i < 16; ++i) d.uuid[i] = uint8_t(i * 17);
         DriverMemory dm{UINT64_MAX - 5, DriverMemoryOp::VmmMap, MemoryKind::Vmm, 1, 0xFFFFFFFFFFFF0000ull, 1ull << 40, 0};
-        DriverMemory dm2{0, DriverMemoryOp::Free, MemoryKind::PinnedHost, 0, 0x1000, 4096, UINT64_MAX};
+        DriverMemory dm2{0, DriverMemoryOp::Existing, MemoryKind::PinnedHost, 0, 0x1000, 4096, UINT64_MAX};
         PoolReserved pr{50, 0, 0x7f0000000000ull, 1ull << 33};
         TensorMemory tm{60, TensorAction::SegmentUnmap, 0, 0x7f0000000000ull, 512, 7, 99};
         AllocFailure af{70, FailureSource::Framework, 0, 90ull << 30, 1ull << 30, 7};

@@ -7,7 +7,13 @@
 //   injector_test_helper kill-self N        N markers, then SIG_DFL + kill(getpid(), SIGINT)
 //   injector_test_helper hang N             N markers, "ready", then sleeps (the test SIGKILLs it)
 //   injector_test_helper fork N             N children forked while a thread writes markers
+//   injector_test_helper work MS            "tick I" every 20 ms for MS ms, a training step's phase
+//                                           markers each tick once the injector is there (attach),
+//                                           a thread waiting on a condition all along; "done I", exit 7
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -34,6 +40,33 @@ int main(int argc, char** argv) {
     if (mode == "print") {
         std::printf("hello\n");
         return 0;
+    }
+    if (mode == "work") {
+        std::mutex m;
+        std::condition_variable cv;
+        bool done = false;
+        std::thread waiter([&] {
+            std::unique_lock<std::mutex> lock(m);
+            cv.wait(lock, [&] { return done; });
+        });
+        const auto start = std::chrono::steady_clock::now();
+        int tick = 0;
+        while (std::chrono::steady_clock::now() - start < std::chrono::milliseconds(n)) {
+            // Looked up each time: `vramscope attach` loads the injector while this runs.
+            if (auto phase = reinterpret_cast<PhaseFn>(dlsym(RTLD_DEFAULT, "vramscope_phase")))
+                for (int kind = 1; kind <= 5; ++kind) phase(kind, static_cast<unsigned long long>(tick), nullptr);
+            std::printf("tick %d\n", tick++);
+            std::fflush(stdout);
+            usleep(20000);
+        }
+        {
+            std::lock_guard<std::mutex> lock(m);
+            done = true;
+        }
+        cv.notify_all();
+        waiter.join();
+        std::printf("done %d\n", tick);
+        return 7;
     }
     markers(n);
     if (mode == "phases") return 0;

@@ -1,5 +1,6 @@
 // The injector's parts that need no GPU: configuration, output naming, the
 // CUPTI buffer pool and the side-event queue.
+#include "attach_request.h"
 #include "buffer_pool.h"
 #include "config.h"
 #include "output_naming.h"
@@ -103,6 +104,42 @@ private slots:
             QCOMPARE(c.testCuptiAttrs.pinned, -1);  // a bad list sets nothing
             QCOMPARE(c.testCuptiAttrs.deviceBufferKb, 0u);
         }
+    }
+
+    void attachRequestCarriesOutputSocketAndSettings() {
+        vramscope::inject::AttachRequest r;
+        std::string error;
+        std::vector<std::string> warnings;
+        const char* text = "output=/tmp/a.vtrace\nsocket=/run/user/1000/vramscope/42.sock\npython_dir=/opt/vramscope/python\n"
+                           "tcp=1\nVRAMSCOPE_KERNELS=0\nVRAMSCOPE_COUNTERS=pm\nVRAMSCOPE_DISABLE=1\nsurprise=1\n";
+        QVERIFY2(vramscope::inject::parseAttachRequest(text, &r, &error, &warnings), error.c_str());
+        QCOMPARE(r.output, std::string("/tmp/a.vtrace"));
+        QCOMPARE(r.socketPath, std::string("/run/user/1000/vramscope/42.sock"));
+        QCOMPARE(r.pythonDir, std::string("/opt/vramscope/python"));
+        QVERIFY(r.tcp);
+        QCOMPARE(warnings.size(), size_t(1));  // the unknown setting, named
+        QVERIFY(warnings[0].find("surprise") != std::string::npos);
+        const InjectorConfig c = vramscope::inject::attachConfig(r, &warnings);
+        QCOMPARE(c.output, std::string("/tmp/a.vtrace"));
+        QVERIFY(!c.kernels);
+        QCOMPARE(c.counters, CounterMode::Pm);
+        QVERIFY(c.enabled);  // asking to attach is asking to trace
+    }
+
+    void attachRequestRefusesWhatItCannotUse() {
+        vramscope::inject::AttachRequest r;
+        std::string error;
+        QVERIFY(!vramscope::inject::parseAttachRequest(nullptr, &r, &error, nullptr));
+        QVERIFY(!vramscope::inject::parseAttachRequest("output=relative.vtrace\nsocket=/tmp/s.sock\n", &r, &error, nullptr));
+        QVERIFY(error.find("absolute") != std::string::npos);
+        QVERIFY(!vramscope::inject::parseAttachRequest("output=/tmp/a.vtrace\n", &r, &error, nullptr));
+        const std::string longSocket = "output=/tmp/a\nsocket=/" + std::string(200, 's') + "\n";
+        QVERIFY(!vramscope::inject::parseAttachRequest(longSocket.c_str(), &r, &error, nullptr));
+        QVERIFY(!vramscope::inject::parseAttachRequest("output=/tmp/a\x01b\nsocket=/tmp/s\n", &r, &error, nullptr));
+        const std::string huge(vramscope::inject::kMaxAttachRequestBytes + 10, 'x');
+        QVERIFY(!vramscope::inject::parseAttachRequest(huge.c_str(), &r, &error, nullptr));
+        QVERIFY(vramscope::inject::parseAttachRequest("output=/tmp/a\r\nsocket=/tmp/s\r\n", &r, &error, nullptr));
+        QCOMPARE(r.output, std::string("/tmp/a"));
     }
 
     void rootProcessWritesTheFileAsNamed() {

@@ -82,11 +82,13 @@ class Optimizer:
 def _opt_register_pre(fn):
     registered["optimizer_pre"] += 1
     _opt_pre.append(fn)
+    return _Handle(_opt_pre, fn)
 
 
 def _opt_register_post(fn):
     registered["optimizer_post"] += 1
     _opt_post.append(fn)
+    return _Handle(_opt_post, fn)
 
 
 _grad = [True]
@@ -126,6 +128,7 @@ optim.optimizer.register_optimizer_step_post_hook = _opt_register_post
 optim.Optimizer = Optimizer
 cuda = types.ModuleType("torch.cuda")
 cuda._lazy_call = _lazy_call
+cuda.is_initialized = lambda: False
 compiler = types.ModuleType("torch.compiler")
 _compiling = [False]
 compiler.is_compiling = lambda: _compiling[-1]
