@@ -1,4 +1,6 @@
 // vramscope-gui [FILE [FILE2]] [--view FROM:TO] [--screenshot PNG] [--benchmark]
+//               [--follow FILE | --connect ADDRESS [--token HEX]] [--live-latency-benchmark]
+#include "live_benchmark.h"
 #include "main_window.h"
 #include "timeline_canvas.h"
 
@@ -88,13 +90,36 @@ int main(int argc, char** argv) {
                                               "percentiles as `name value unit` lines, and exit.");
     QCommandLineOption view("view", "Show this window of the trace first, in seconds from its start (e.g. 8.4:8.7).",
                             "FROM:TO");
+    QCommandLineOption follow("follow", "Open a recording that is still being written (by `vramscope record` or "
+                                        "`vramscope attach`) and follow its head as it grows, until it ends.", "FILE");
+    QCommandLineOption connectTo("connect", "Show a running job from its live socket as it runs: unix:/path/to.sock "
+                                            "(or a plain path) or tcp:127.0.0.1:PORT with --token.", "ADDRESS");
+    QCommandLineOption token("token", "The token of a TCP live socket, as `vramscope attach` printed it.", "HEX");
+    QCommandLineOption liveBenchmark("live-latency-benchmark",
+                                     "Play a 10 s training job into a file (events stamped with the wall clock, "
+                                     "flushed every 50 ms), follow it, and print event-to-screen latency "
+                                     "percentiles as `name value unit` lines.");
     parser.addOption(view);
     parser.addOption(screenshot);
     parser.addOption(size);
     parser.addOption(benchmark);
+    parser.addOption(follow);
+    parser.addOption(connectTo);
+    parser.addOption(token);
+    parser.addOption(liveBenchmark);
     parser.process(app);
     const QStringList files = parser.positionalArguments();
-    const bool batch = parser.isSet(screenshot) || parser.isSet(benchmark);
+    const bool liveSource = parser.isSet(follow) || parser.isSet(connectTo);
+    if ((liveSource && !files.isEmpty()) || (parser.isSet(follow) && parser.isSet(connectTo))) {
+        std::fprintf(stderr, "vramscope-gui: --follow FILE and --connect ADDRESS each open one live trace, "
+                             "without FILE arguments; see --help\n");
+        return 2;
+    }
+    if (parser.isSet(token) && !parser.isSet(connectTo)) {
+        std::fprintf(stderr, "vramscope-gui: --token goes with --connect tcp:HOST:PORT; see --help\n");
+        return 2;
+    }
+    const bool batch = parser.isSet(screenshot) || parser.isSet(benchmark) || parser.isSet(liveBenchmark);
     if (files.size() > 2) {
         std::fprintf(stderr, "vramscope-gui: at most two files (FILE and FILE2 to compare); see --help\n");
         return 2;
@@ -110,7 +135,12 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
-    if (batch && files.isEmpty()) {
+    if (batch && (liveSource || (parser.isSet(liveBenchmark) && !files.isEmpty()))) {
+        std::fprintf(stderr, "vramscope-gui: --screenshot, --benchmark and --live-latency-benchmark do not go with "
+                             "--follow/--connect; see --help\n");
+        return 2;
+    }
+    if (batch && files.isEmpty() && !parser.isSet(liveBenchmark)) {
         std::fprintf(stderr, "vramscope-gui: --screenshot and --benchmark need a FILE; see --help\n");
         return 2;
     }
@@ -177,5 +207,9 @@ int main(int argc, char** argv) {
         loadClock.start();
         window.openTrace(files[0], 0);
     }
+    if (parser.isSet(follow)) window.followTrace(parser.value(follow));
+    if (parser.isSet(connectTo)) window.connectTrace(parser.value(connectTo), parser.value(token));
+    if (parser.isSet(liveBenchmark))
+        QTimer::singleShot(200, &app, [&window] { startLiveLatencyBenchmark(window, LiveBenchmarkOptions{}); });
     return app.exec();
 }

@@ -13,7 +13,9 @@
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QHeaderView>
+#include <QInputDialog>
 #include <QLabel>
+#include <QLineEdit>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QMimeData>
@@ -21,10 +23,12 @@
 #include <QProgressBar>
 #include <QPushButton>
 #include <QSettings>
+#include <QShortcut>
 #include <QSortFilterProxyModel>
 #include <QStatusBar>
 #include <QTableView>
 #include <QTimer>
+#include <QToolBar>
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrent>
 
@@ -76,6 +80,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     progress_->hide();
     cancel_ = new QPushButton(tr("Cancel"), this);
     cancel_->hide();
+    liveStatus_ = new QLabel(this);
+    liveStatus_->hide();
+    statusBar()->addPermanentWidget(liveStatus_);
     statusBar()->addPermanentWidget(progress_);
     statusBar()->addPermanentWidget(cancel_);
     connect(cancel_, &QPushButton::clicked, this, [this] { cancelLoad_ = true; });
@@ -84,6 +91,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     connect(&loadWatcher_, &QFutureWatcher<std::shared_ptr<TraceDocument>>::finished, this, &MainWindow::onLoaded);
     connect(canvas_, &TimelineCanvas::cursorTimeChanged, this, [this](int slot, quint64 t) {
         if (!docs_[slot]) return;
+        liveSetPicked_ = true;
         liveSetModel_->setTime(docs_[slot], t);
         liveSetTitle_->setText(tr("%1 blocks, %2 live in %3 at %4")
                                    .arg(liveSetModel_->rowCount())
@@ -103,6 +111,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
 MainWindow::~MainWindow() {
     cancelLoad_ = true;
     loadWatcher_.waitForFinished();
+    closeLive();
 }
 
 void MainWindow::createMenus() {
@@ -118,6 +127,25 @@ void MainWindow::createMenus() {
         openDialog(1);
     });
     compare->setShortcut(QKeySequence(tr("Ctrl+Shift+O")));
+    file->addAction(tr("&Follow Recording…"), this, [this] {
+        const QString path = QFileDialog::getOpenFileName(this, tr("Follow a Recording Being Written"),
+                                                          QSettings().value("files/lastDirectory").toString(),
+                                                          tr("vramscope traces (*.vtrace);;All files (*)"));
+        if (!path.isEmpty()) followTrace(path);
+    });
+    file->addAction(tr("Connect to &Live Job…"), this, [this] {
+        bool ok = false;
+        const QString address = QInputDialog::getText(
+            this, tr("Connect to a Live Job"),
+            tr("Live socket of the job (unix:/path/to.sock, or tcp:127.0.0.1:PORT followed by a space and its token):"),
+            QLineEdit::Normal, QSettings().value("live/lastAddress").toString(), &ok);
+        if (!ok || address.trimmed().isEmpty()) return;
+        QSettings().setValue("live/lastAddress", address.trimmed());
+        const QStringList parts = address.trimmed().split(' ', Qt::SkipEmptyParts);
+        connectTrace(parts.value(0), parts.value(1));
+    });
+    stopLiveAction_ = file->addAction(tr("Stop &Receiving"), this, &MainWindow::stopLive);
+    stopLiveAction_->setEnabled(false);
     QAction* closeCompare = file->addAction(tr("Close Comparison"), this, [this] {
         docs_[1].reset();
         showDocuments();
@@ -137,6 +165,17 @@ void MainWindow::createMenus() {
         ->setShortcut(QKeySequence::ZoomIn);
     view->addAction(tr("Zoom &Out"), this, [this] { canvas_->zoom(2.0, (canvas_->viewStartNs() + canvas_->viewEndNs()) / 2); })
         ->setShortcut(QKeySequence::ZoomOut);
+    // Follow mode: the End key turns it on (the canvas handles End too when
+    // it has the focus); the menu item shows and toggles it.
+    followAction_ = view->addAction(tr("Follow &Live Head\tEnd"));
+    followAction_->setCheckable(true);
+    followAction_->setEnabled(false);
+    connect(followAction_, &QAction::triggered, this, [this](bool on) { canvas_->setFollow(on); });
+    connect(canvas_, &TimelineCanvas::followChanged, followAction_, &QAction::setChecked);
+    auto* end = new QShortcut(QKeySequence(Qt::Key_End), this);
+    connect(end, &QShortcut::activated, this, [this] {
+        if (live_) canvas_->setFollow(true);
+    });
     view->addSeparator();
     view->setObjectName("viewMenu");
 
@@ -145,7 +184,8 @@ void MainWindow::createMenus() {
         QMessageBox::information(this, tr("Keyboard and mouse"),
                                  tr("Wheel: zoom around the cursor\nDrag: pan\nShift+drag or right-drag: select a range "
                                     "(its statistics appear beside it)\nW / S: zoom in / out\nA / D: pan left / right\n"
-                                    "Home: fit the whole trace\nEsc: clear the selection\n"
+                                    "Home: fit the whole trace\nEnd: follow the head of a live trace\n"
+                                    "Esc: clear the selection\n"
                                     "Click the memory lane: list the blocks live at that time\n"
                                     "Click a kernel: its details"));
     });
@@ -235,6 +275,7 @@ void MainWindow::openTrace(const QString& path, int slot) {
         reportError(tr("Busy"), tr("Still loading %1; wait for it or cancel it first.").arg(loadingPath_));
         return;
     }
+    if (slot == 0) closeLive();
     loadingPath_ = path;
     loadingSlot_ = slot;
     loadError_.clear();
@@ -270,6 +311,7 @@ void MainWindow::onLoaded() {
         return;
     }
     docs_[loadingSlot_] = doc;
+    liveSetPicked_ = false;
     addRecentFile(loadingPath_);
     showDocuments();
     statusBar()->showMessage(tr("%1: %2 events, %3")
@@ -289,11 +331,89 @@ void MainWindow::onLoaded() {
     emit loadFinished(true);
 }
 
+void MainWindow::followTrace(const QString& path) { startLive(LiveSession::followFile(path, this)); }
+
+void MainWindow::connectTrace(const QString& address, const QString& tokenHex) {
+    startLive(LiveSession::connectSocket(address, tokenHex, this));
+}
+
+void MainWindow::startLive(LiveSession* session) {
+    if (loadWatcher_.isRunning()) {
+        cancelLoad_ = true;
+        loadWatcher_.waitForFinished();
+    }
+    closeLive();
+    live_ = session;
+    liveSetPicked_ = false;
+    docs_[0] = session->document();
+    showDocuments();
+    canvas_->setFollow(true, 10e9);  // the newest 10 s
+    followAction_->setEnabled(true);
+    stopLiveAction_->setEnabled(true);
+    if (!liveToolBar_) {
+        liveToolBar_ = addToolBar(tr("Live"));
+        liveToolBar_->setObjectName("liveToolBar");
+        liveToolBar_->addAction(followAction_);
+        liveToolBar_->addAction(stopLiveAction_);
+    }
+    liveToolBar_->show();
+    liveStatus_->setText(session->statusText());
+    liveStatus_->show();
+    connect(session, &LiveSession::grew, this, [this] {
+        const auto& changes = live_->lastChanges();
+        canvas_->update();
+        // The blocks listed for the cursor time may have moved (a late allocation).
+        if (docs_[0] && (changes.blocksReplaced || changes.firstBlock != SIZE_MAX))
+            liveSetModel_->setTime(docs_[0], liveSetModel_->timeNs());
+    });
+    connect(session, &LiveSession::analysisUpdated, this, [this] {
+        refreshDocks();
+        canvas_->update();
+    });
+    connect(session, &LiveSession::statusChanged, liveStatus_, &QLabel::setText);
+    connect(session, &LiveSession::finished, this, [this](bool complete) {
+        stopLiveAction_->setEnabled(false);
+        setWindowTitle(docs_[0]->displayName + " — vramscope");
+        if (!complete && !docs_[0]->warning.isEmpty()) {
+            const QString text = tr("%1 did not arrive whole; showing what arrived.\n\n%2")
+                                     .arg(docs_[0]->displayName, docs_[0]->warning);
+            if (interactive_) {
+                auto* box = new QMessageBox(QMessageBox::Warning, tr("Live trace incomplete"), text, QMessageBox::Ok, this);
+                box->setAttribute(Qt::WA_DeleteOnClose);
+                box->open();
+            } else {
+                std::fprintf(stderr, "vramscope-gui: %s\n", qPrintable(text));
+            }
+        }
+        emit liveEnded(complete);
+    });
+}
+
+void MainWindow::stopLive() {
+    if (live_) live_->stop();
+}
+
+void MainWindow::closeLive() {
+    if (!live_) return;
+    canvas_->setFollow(false);
+    followAction_->setEnabled(false);
+    stopLiveAction_->setEnabled(false);
+    if (liveToolBar_) liveToolBar_->hide();
+    liveStatus_->hide();
+    delete live_;  // stops its reader thread; the document lives on where it is still shown
+    live_ = nullptr;
+}
+
 void MainWindow::showDocuments() {
     canvas_->setDocuments(docs_[0], docs_[1]);
     QString title = docs_[0] ? docs_[0]->displayName : QString();
     if (docs_[1]) title += tr(" vs ") + docs_[1]->displayName;
+    if (docs_[0] && docs_[0]->live && live_ && !live_->ended()) title += tr(" (live)");
     setWindowTitle(title.isEmpty() ? "vramscope" : title + " — vramscope");
+    refreshDocks();
+}
+
+void MainWindow::refreshDocks() {
     fillSummary();
     kernelModel_->setDocument(docs_[0]);
     leakModel_->setReport(docs_[0] ? &docs_[0]->summary.leak : nullptr);
@@ -314,7 +434,9 @@ void MainWindow::showDocuments() {
     } else {
         diffModel_->setComparison(nullptr);
     }
-    if (docs_[0]) {
+    if (docs_[0] && liveSetPicked_) {
+        liveSetModel_->setTime(docs_[0], liveSetModel_->timeNs());
+    } else if (docs_[0]) {
         auto peak = docs_[0]->model.allocated.peak();
         liveSetModel_->setTime(docs_[0], peak.timeNs);
         liveSetTitle_->setText(tr("%1 blocks live at the allocation peak (%2); click the memory lane for another time")

@@ -5,6 +5,7 @@
 #include "analysis_docks.h"
 #include "roofline_view.h"
 #include "dock_models.h"
+#include "live_session.h"
 #include "trace_document.h"
 
 #include <QFutureWatcher>
@@ -19,6 +20,8 @@ class QPushButton;
 class QTableView;
 class QPlainTextEdit;
 class QMenu;
+class QAction;
+class QToolBar;
 
 namespace vramscope::app {
 
@@ -33,6 +36,14 @@ public:
     // Loads path as the main trace (slot 0) or the comparison (slot 1), off
     // the GUI thread. loadFinished() reports the outcome.
     void openTrace(const QString& path, int slot = 0);
+    // Live documents (live_session.h) as the main trace: a recording still
+    // being written, or a running job's live socket. The timeline follows
+    // the head; liveEnded() says when the source ended.
+    void followTrace(const QString& path);
+    void connectTrace(const QString& address, const QString& tokenHex = {});
+    LiveSession* liveSession() const { return live_; }
+    // Stops reading the live source; what arrived stays open.
+    void stopLive();
     // Non-interactive windows (screenshots, benchmarks, tests) report errors
     // on stderr and in lastError() instead of dialogs.
     void setInteractive(bool interactive) { interactive_ = interactive; }
@@ -55,6 +66,7 @@ public:
 
 signals:
     void loadFinished(bool ok);
+    void liveEnded(bool complete);
 
 protected:
     void closeEvent(QCloseEvent* event) override;
@@ -65,6 +77,9 @@ private:
     void createMenus();
     void createDocks();
     void showDocuments();
+    void refreshDocks();  // after the documents' analysis changed
+    void startLive(LiveSession* session);
+    void closeLive();
     void fillSummary();
     void reportError(const QString& title, const QString& message);
     void addRecentFile(const QString& path);
@@ -87,6 +102,12 @@ private:
     analysis::Comparison comparison_;
     QPlainTextEdit* details_ = nullptr;
     QLabel* liveSetTitle_ = nullptr;
+    bool liveSetPicked_ = false;  // the user clicked a time: keep it while a live trace grows
+    LiveSession* live_ = nullptr;
+    QLabel* liveStatus_ = nullptr;
+    QAction* followAction_ = nullptr;
+    QAction* stopLiveAction_ = nullptr;
+    QToolBar* liveToolBar_ = nullptr;
     QMenu* recentMenu_ = nullptr;
     QProgressBar* progress_ = nullptr;
     QPushButton* cancel_ = nullptr;

@@ -64,7 +64,7 @@ void TimelineCanvas::setDocuments(std::shared_ptr<const TraceDocument> first, st
     }
     selection_.reset();
     cursorNs_ = -1;
-    fitAll();
+    fitView();
     // A real run often spends most of its time before the first step
     // (imports, model set-up): open on the training steps, Home shows all.
     if (docs_[0] && docs_[0]->iterationStartsNs.size() >= 2) {
@@ -72,12 +72,17 @@ void TimelineCanvas::setDocuments(std::shared_ptr<const TraceDocument> first, st
         const double end = viewEndNs_;
         if (end - start < 0.5 * (viewEndNs_ - viewStartNs_)) {
             const double margin = (end - start) * 0.05;
-            setView(start - margin, end + margin);
+            applyView(start - margin, end + margin);
         }
     }
 }
 
 void TimelineCanvas::setView(double startNs, double endNs) {
+    setFollow(false);
+    applyView(startNs, endNs);
+}
+
+void TimelineCanvas::applyView(double startNs, double endNs) {
     if (!(endNs > startNs)) endNs = startNs + 1000;
     if (endNs - startNs < 100) endNs = startNs + 100;  // 100 ns is as far as zoom goes
     viewStartNs_ = startNs;
@@ -86,7 +91,31 @@ void TimelineCanvas::setView(double startNs, double endNs) {
     update();
 }
 
+void TimelineCanvas::setFollow(bool follow, double spanNs) {
+    if (follow && spanNs <= 0) spanNs = viewEndNs_ - viewStartNs_;
+    if (follow && spanNs > 0) followSpanNs_ = spanNs;
+    if (follow == follow_) return;
+    follow_ = follow;
+    if (follow_) followHead();
+    emit followChanged(follow_);
+    update();
+}
+
+void TimelineCanvas::followHead() {
+    if (!follow_ || !docs_[0]) return;
+    // The head a little inside the right edge, so the newest data is not cut.
+    const double head = double(docs_[0]->lastNs()) + double(offsetNs_[0]);
+    const double start = head - followSpanNs_ * 0.98, end = head + followSpanNs_ * 0.02;
+    // Called every frame: only a head that moved asks for another one.
+    if (start != viewStartNs_ || end != viewEndNs_) applyView(start, end);
+}
+
 void TimelineCanvas::fitAll() {
+    setFollow(false);
+    fitView();
+}
+
+void TimelineCanvas::fitView() {
     double lo = 0, hi = 1;
     bool any = false;
     for (int i = 0; i < 2; ++i) {
@@ -98,7 +127,7 @@ void TimelineCanvas::fitAll() {
         any = true;
     }
     double margin = (hi - lo) * 0.01;
-    setView(lo - margin, hi + margin);
+    applyView(lo - margin, hi + margin);
 }
 
 void TimelineCanvas::zoom(double factor, double anchorNs) {
@@ -121,6 +150,7 @@ void TimelineCanvas::keyPressEvent(QKeyEvent* e) {
     case Qt::Key_A: pan(-0.1); return;
     case Qt::Key_D: pan(0.1); return;
     case Qt::Key_Home: fitAll(); return;
+    case Qt::Key_End: setFollow(true); return;
     case Qt::Key_Escape: selection_.reset(); update(); return;
     default: ImGuiWidget::keyPressEvent(e);
     }
@@ -137,6 +167,7 @@ void TimelineCanvas::drawFrame() {
                      ImGuiWindowFlags_NoBringToFrontOnFocus | ImGuiWindowFlags_NoScrollWithMouse);
     ImDrawList* dl = ImGui::GetWindowDrawList();
     stats_ = LaneStats{};
+    followHead();  // a live document's head moved since the last frame
     const float width = io.DisplaySize.x, height = io.DisplaySize.y;
     left_ = kLabelWidth;
     right_ = std::max(left_ + 10, width - 8);
@@ -329,7 +360,8 @@ void TimelineCanvas::drawTrace(int di, float top, float bottom, float left, floa
             stats_.peakAllocatedInView = std::max(stats_.peakAllocatedInView, b.maxBytes);
             if (b.maxBytes) ++stats_.memoryColumns;
             uint64_t cumulative = 0;
-            if (stacked && b.maxBytes) {
+            // Past the last analysis of a live document blocks have no category yet: "other".
+            if (stacked && b.maxBytes && peakAtNs[c] <= doc.analyzedUntilNs) {
                 const uint64_t at = peakAtNs[c];
                 for (int k = 0; k < analysis::kCategoryCount; ++k) {
                     cumulative += cats[size_t(k)].empty() ? 0 : catSweeps[size_t(k)].valueAt(at);
@@ -381,6 +413,12 @@ void TimelineCanvas::drawTrace(int di, float top, float bottom, float left, floa
             dl->AddLine(ImVec2(left, dy), ImVec2(right, dy), rgba(230, 60, 60), 1.5f);
             dl->AddText(ImVec2(right - 150, dy + 2), rgba(230, 90, 90), ("device " + formatBytes(double(device))).c_str());
         }
+        if (di == 0)
+            for (const model::MemoryCurve* curve : {&m.allocated, &m.reserved}) {
+                const size_t last = curve->upperIndex(ut1);
+                if (last > 0 && curve->timesNs()[last - 1] >= ut0)
+                    stats_.newestMemoryNs = std::max(stats_.newestMemoryNs, curve->timesNs()[last - 1]);
+            }
         laneLabel(dl, 0, y0, "memory");
         // Legend.
         float lx = left + 6, ly = y0 + 2;
@@ -512,6 +550,11 @@ void TimelineCanvas::drawTrace(int di, float top, float bottom, float left, floa
                 if (ImGui::IsMouseReleased(0)) emit kernelClicked(di, i);
             }
             ++it;
+        }
+        if (di == 0) {
+            auto last = std::lower_bound(list.begin(), list.end(), ut1, [&](uint32_t i, uint64_t t) { return k.startNs[i] < t; });
+            if (last != list.begin() && k.endNs(*std::prev(last)) >= ut0)
+                stats_.newestKernelNs = std::max(stats_.newestKernelNs, k.startNs[*std::prev(last)]);
         }
         y += kStreamHeight;
     }

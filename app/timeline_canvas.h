@@ -9,6 +9,11 @@
 // Interaction: wheel zooms around the cursor, left-drag pans, shift-drag or
 // right-drag selects a range, W/S zoom, A/D pan, Home fits. Hover shows a
 // tooltip; a click selects a kernel or sets the cursor time.
+//
+// Live documents: in follow mode every frame shows the newest followSpanNs of
+// the trace (the view ends at its head). Any pan or zoom by the user turns it
+// off, so an old window can be inspected while the trace keeps growing;
+// End turns it back on.
 #pragma once
 
 #include "imgui_widget.h"
@@ -33,16 +38,27 @@ public:
     // The visible window, in the first trace's time (ns).
     double viewStartNs() const { return viewStartNs_; }
     double viewEndNs() const { return viewEndNs_; }
+    // These move the view as the user asked, which ends follow mode.
     void setView(double startNs, double endNs);
     void fitAll();
     void zoom(double factor, double anchorNs);
     void pan(double fractionOfView);
+
+    // Follow mode (live documents): keep the trace's head in view, showing
+    // the last spanNs (0: keep the current view's width).
+    void setFollow(bool follow, double spanNs = 0);
+    bool following() const { return follow_; }
+    double followSpanNs() const { return followSpanNs_; }
 
     std::optional<std::pair<uint64_t, uint64_t>> selection() const { return selection_; }
     // What the lanes currently show, for tests: number of marks drawn per lane.
     struct LaneStats {
         int memoryColumns = 0, kernelItems = 0, rangeItems = 0, phaseItems = 0, counterPoints = 0;
         uint64_t peakAllocatedInView = 0;
+        // The newest data the frame drew (trace time, first trace): the start
+        // of the last kernel and the last memory curve point in view; 0 = none.
+        // What the live latency benchmark measures against the clock.
+        uint64_t newestKernelNs = 0, newestMemoryNs = 0;
     };
     const LaneStats& lastLaneStats() const { return stats_; }
 
@@ -51,6 +67,7 @@ signals:
     void kernelClicked(int documentIndex, quint32 kernelIndex);
     void selectionChanged(quint64 startNs, quint64 endNs);
     void viewChanged(double startNs, double endNs);
+    void followChanged(bool following);
 
 protected:
     void drawFrame() override;
@@ -58,6 +75,9 @@ protected:
 
 private:
     struct Layout;
+    void applyView(double startNs, double endNs);  // no change to follow mode
+    void fitView();
+    void followHead();
     void drawTrace(int docIndex, float top, float bottom, float left, float right);
     void drawAxis(float top, float left, float right);
     void drawSelection(float top, float bottom, float left, float right);
@@ -77,6 +97,8 @@ private:
     double selectAnchorNs_ = 0;
     double cursorNs_ = -1;
     LaneStats stats_;
+    bool follow_ = false;
+    double followSpanNs_ = 10e9;
     LaneRaster raster_;  // this frame's lane fills (see lane_raster.h)
 };
 

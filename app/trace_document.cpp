@@ -6,7 +6,6 @@
 #include <QFileInfo>
 
 #include <algorithm>
-#include <map>
 
 namespace vramscope::app {
 
@@ -35,46 +34,104 @@ void buildPhaseSpans(TraceDocument& doc) {
                      [](const PhaseSpan& a, const PhaseSpan& b) { return a.startNs < b.startNs; });
 }
 
-static void buildStreams(TraceDocument& doc) {
+namespace {
+
+// Kernels from `from` on into their stream's row (streams by id, each row by
+// start, which is kernel order): a stream's entries from `from` on are its tail.
+void updateStreams(TraceDocument& doc, size_t from) {
     const auto& k = doc.model.kernels;
-    std::map<uint32_t, size_t> slot;
-    for (size_t i = 0; i < k.size(); ++i) {
-        auto [it, added] = slot.try_emplace(k.streamId[i], doc.streams.size());
-        if (added) doc.streams.push_back({k.streamId[i], {}, 0});
-        auto& s = doc.streams[it->second];
-        s.kernels.push_back(uint32_t(i));  // model kernels are sorted by start
-        s.busyNs += k.durationNs[i];
+    for (auto& s : doc.streams)
+        s.kernels.erase(std::lower_bound(s.kernels.begin(), s.kernels.end(), uint32_t(std::min<size_t>(from, UINT32_MAX))),
+                        s.kernels.end());
+    uint32_t lastStream = UINT32_MAX;
+    size_t row = 0;
+    for (size_t i = from; i < k.size(); ++i) {
+        if (k.streamId[i] != lastStream || row >= doc.streams.size() || doc.streams[row].streamId != lastStream) {
+            lastStream = k.streamId[i];
+            auto it = std::lower_bound(doc.streams.begin(), doc.streams.end(), lastStream,
+                                       [](const StreamKernels& s, uint32_t id) { return s.streamId < id; });
+            if (it == doc.streams.end() || it->streamId != lastStream) it = doc.streams.insert(it, {lastStream, {}});
+            row = size_t(it - doc.streams.begin());
+        }
+        doc.streams[row].kernels.push_back(uint32_t(i));
     }
-    std::sort(doc.streams.begin(), doc.streams.end(),
-              [](const StreamKernels& a, const StreamKernels& b) { return a.streamId < b.streamId; });
 }
 
-static void buildRanges(TraceDocument& doc) {
+constexpr size_t kNvtxRows = 4, kRegionRows = 2;  // deeper ranges fold into the last row of their kind
+
+// Range rows: NVTX ranges by depth (at most 4 rows), then the user's regions
+// by nesting (at most 2 rows) from firstRegionRow, each row by start. NVTX
+// ranges only ever join (a live model appends them, in file order); region
+// rows are rebuilt whenever a range changes, there are few of them.
+void updateRanges(TraceDocument& doc, size_t from) {
     const auto& r = doc.model.ranges;
-    constexpr size_t kNvtxRows = 4, kRegionRows = 2;  // deeper ranges fold into the last row of their kind
-    size_t nvtxRows = 0;
-    uint16_t regionBase = UINT16_MAX;  // the model's depth of an outermost region
-    for (size_t i = 0; i < r.size(); ++i) {
-        if (r.domainId[i] == model::TraceModel::kRegionDomain)
-            regionBase = std::min(regionBase, r.depth[i]);
-        else
-            nvtxRows = std::max(nvtxRows, std::min<size_t>(r.depth[i], kNvtxRows - 1) + 1);
+    auto duration = [&](size_t i) { return r.endNs[i] > r.startNs[i] ? r.endNs[i] - r.startNs[i] : 0; };
+    auto byStart = [&](uint32_t a, uint32_t b) { return r.startNs[a] < r.startNs[b]; };
+    // Region rows go: NVTX rows may deepen, and regions are rebuilt below.
+    const size_t nvtxRowsBefore = doc.firstRegionRow == SIZE_MAX ? doc.rangesByDepth.size() : doc.firstRegionRow;
+    doc.rangesByDepth.resize(nvtxRowsBefore);
+    doc.rangeMaxDurationByDepth.resize(nvtxRowsBefore);
+    const uint32_t first = uint32_t(std::min<size_t>(from, UINT32_MAX));
+    doc.regionRanges.erase(std::lower_bound(doc.regionRanges.begin(), doc.regionRanges.end(), first), doc.regionRanges.end());
+    if (from < doc.nvtxRangesPlaced) {
+        // NVTX ranges placed earlier moved (never in a live model, which
+        // only appends them): take them out of their rows again.
+        for (size_t d = 0; d < doc.rangesByDepth.size(); ++d) {
+            auto& row = doc.rangesByDepth[d];
+            row.erase(std::remove_if(row.begin(), row.end(), [&](uint32_t i) { return i >= first; }), row.end());
+            uint64_t longest = 0;
+            for (uint32_t i : row) longest = std::max(longest, duration(i));
+            doc.rangeMaxDurationByDepth[d] = longest;
+        }
     }
-    if (regionBase != UINT16_MAX) doc.firstRegionRow = nvtxRows;
-    for (size_t i = 0; i < r.size(); ++i) {
-        const bool region = r.domainId[i] == model::TraceModel::kRegionDomain;
-        const size_t d = region ? nvtxRows + std::min<size_t>(r.depth[i] - regionBase, kRegionRows - 1)
-                                : std::min<size_t>(r.depth[i], kNvtxRows - 1);
+    // New NVTX ranges per row, merged into the row by start (ties: index order).
+    std::vector<std::vector<uint32_t>> added;
+    for (size_t i = from; i < r.size(); ++i) {
+        if (r.domainId[i] == model::TraceModel::kRegionDomain) {
+            doc.regionRanges.push_back(uint32_t(i));
+            continue;
+        }
+        const size_t d = std::min<size_t>(r.depth[i], kNvtxRows - 1);
+        if (added.size() <= d) added.resize(d + 1);
+        added[d].push_back(uint32_t(i));
+        doc.nvtxRangesPlaced = i + 1;
+    }
+    if (doc.rangesByDepth.size() < added.size()) {
+        doc.rangesByDepth.resize(added.size());
+        doc.rangeMaxDurationByDepth.resize(added.size(), 0);
+    }
+    for (size_t d = 0; d < added.size(); ++d) {
+        auto& row = doc.rangesByDepth[d];
+        std::stable_sort(added[d].begin(), added[d].end(), byStart);
+        const size_t before = row.size();
+        row.insert(row.end(), added[d].begin(), added[d].end());
+        std::inplace_merge(row.begin(), row.begin() + std::ptrdiff_t(before), row.end(), byStart);
+        for (uint32_t i : added[d]) doc.rangeMaxDurationByDepth[d] = std::max(doc.rangeMaxDurationByDepth[d], duration(i));
+    }
+    const size_t nvtxRows = doc.rangesByDepth.size();
+    doc.firstRegionRow = SIZE_MAX;
+    if (doc.regionRanges.empty()) return;
+    uint16_t regionBase = UINT16_MAX;  // the model's depth of an outermost region
+    for (uint32_t i : doc.regionRanges) regionBase = std::min(regionBase, r.depth[i]);
+    doc.firstRegionRow = nvtxRows;
+    for (uint32_t i : doc.regionRanges) {
+        const size_t d = nvtxRows + std::min<size_t>(r.depth[i] - regionBase, kRegionRows - 1);
         if (doc.rangesByDepth.size() <= d) {
             doc.rangesByDepth.resize(d + 1);
             doc.rangeMaxDurationByDepth.resize(d + 1, 0);
         }
-        doc.rangesByDepth[d].push_back(uint32_t(i));
-        doc.rangeMaxDurationByDepth[d] =
-            std::max(doc.rangeMaxDurationByDepth[d], r.endNs[i] > r.startNs[i] ? r.endNs[i] - r.startNs[i] : 0);
+        doc.rangesByDepth[d].push_back(i);
+        doc.rangeMaxDurationByDepth[d] = std::max(doc.rangeMaxDurationByDepth[d], duration(i));
     }
-    for (auto& list : doc.rangesByDepth)
-        std::stable_sort(list.begin(), list.end(), [&](uint32_t a, uint32_t b) { return r.startNs[a] < r.startNs[b]; });
+    for (size_t d = nvtxRows; d < doc.rangesByDepth.size(); ++d)
+        std::stable_sort(doc.rangesByDepth[d].begin(), doc.rangesByDepth[d].end(), byStart);
+}
+
+}  // namespace
+
+void updateDocumentIndexes(TraceDocument& doc, size_t firstKernel, size_t firstRange) {
+    if (firstKernel <= doc.model.kernels.size()) updateStreams(doc, firstKernel);
+    if (firstRange <= doc.model.ranges.size()) updateRanges(doc, firstRange);
 }
 
 std::shared_ptr<TraceDocument> loadDocument(const QString& path, const std::function<void(double)>& progress,
@@ -99,8 +156,7 @@ std::shared_ptr<TraceDocument> loadDocument(const QString& path, const std::func
         return nullptr;
     }
     if (cancel && cancel->load()) return nullptr;
-    buildStreams(*doc);
-    buildRanges(*doc);
+    updateDocumentIndexes(*doc, 0, 0);
     doc->summary = analysis::summarize(doc->model);
     if (progress) progress(0.95);
     doc->categoryCurves = analysis::buildCategoryCurves(doc->model, doc->summary.categories);

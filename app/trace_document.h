@@ -31,7 +31,6 @@ struct PhaseSpan {
 struct StreamKernels {
     uint32_t streamId = 0;
     std::vector<uint32_t> kernels;  // indices into model.kernels, by start time
-    uint64_t busyNs = 0;
 };
 
 struct TraceDocument {
@@ -49,6 +48,12 @@ struct TraceDocument {
     size_t firstRegionRow = SIZE_MAX;  // SIZE_MAX: no regions
     QString warning;  // truncation/corruption, shown once after loading
 
+    // A live document (live_session.h) grows while a job runs: the model and
+    // the indexes above follow every append; the analysis below is redone
+    // now and then and covers the trace up to analyzedUntilNs.
+    bool live = false;
+    uint64_t analyzedUntilNs = UINT64_MAX;
+
     // What `vramscope summary` reports, computed once while loading.
     analysis::TraceSummary summary;  // kernelBounds: the class per kernel name
     // Bytes per category over time (weights, optimizer state, gradients, …).
@@ -56,6 +61,11 @@ struct TraceDocument {
 
     uint64_t firstNs() const { return model.firstNs; }
     uint64_t lastNs() const { return model.lastNs; }
+
+    // Bookkeeping of updateDocumentIndexes(): NVTX ranges below this index
+    // are in rows; the user regions (their rows are rebuilt as they change).
+    size_t nvtxRangesPlaced = 0;
+    std::vector<uint32_t> regionRanges;
 };
 
 // Loads path into a document. progress(fraction 0..1) is called from the
@@ -63,6 +73,12 @@ struct TraceDocument {
 // file cannot be read (the reader's own sentence) or loading was cancelled.
 std::shared_ptr<TraceDocument> loadDocument(const QString& path, const std::function<void(double)>& progress,
                                             const std::atomic<bool>* cancel, QString* error);
+
+// Brings streams and range rows up to date after the model grew: kernels
+// from firstKernel on and ranges from firstRange on are new or moved
+// (model::LiveModel::Changes). From 0 on an empty document it builds them,
+// which is what loadDocument() does.
+void updateDocumentIndexes(TraceDocument& doc, size_t firstKernel, size_t firstRange);
 
 // Phase spans and iteration starts from the analysis' iterations (markers,
 // NVTX ranges or inferred), the same ones `vramscope summary` reports.

@@ -16,13 +16,6 @@ namespace vramscope::format {
 
 namespace {
 
-std::string hexOffset(uint64_t offset) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%llu (0x%llx)", static_cast<unsigned long long>(offset),
-                  static_cast<unsigned long long>(offset));
-    return buf;
-}
-
 // Each decoding thread keeps one zstd context and one scratch buffer.
 struct DecodeScratch {
     ZSTD_DCtx* dctx = ZSTD_createDCtx();
@@ -166,6 +159,40 @@ void RecordLists::clear() {
     std::apply([](auto&... v) { (v.clear(), ...); }, lists);
 }
 
+std::string offsetText(uint64_t offset) {
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "%llu (0x%llx)", static_cast<unsigned long long>(offset),
+                  static_cast<unsigned long long>(offset));
+    return buf;
+}
+
+bool parseFileHeader(const uint8_t* h, size_t size, FileHeaderInfo& out, const std::string& name, std::string* error) {
+    if (size < kFileHeaderBytes || std::memcmp(h, kFileMagic, 8) != 0) {
+        if (error) *error = name + ": not a vramscope trace (no VRAMSCOP header) nor a PyTorch memory snapshot; open .vtrace files from vramscope record or synth, or torch.cuda.memory._dump_snapshot() pickles";
+        return false;
+    }
+    if (loadLe32(h + 28) != fnv1a32(h, 28)) {
+        if (error) *error = name + ": the file header is damaged (checksum mismatch)";
+        return false;
+    }
+    out.major = loadLe32(h + 8);
+    out.minor = loadLe32(h + 12);
+    out.createdUnixNs = loadLe64(h + 16);
+    if (out.major != kFormatVersionMajor) {
+        if (error)
+            *error = name + ": trace format version " + std::to_string(out.major) + "." + std::to_string(out.minor) +
+                     " is not supported by this vramscope (reads " + std::to_string(kFormatVersionMajor) +
+                     ".x); open it with a vramscope of that version";
+        return false;
+    }
+    return true;
+}
+
+bool loadChunkHeader(const uint8_t* bytes, ChunkHeader& h) {
+    return h.load(bytes) && (h.kind == ChunkKind::Events || h.kind == ChunkKind::Footer) &&
+           h.compressedBytes <= kMaxChunkCompressedBytes && h.rawBytes <= kMaxChunkRawBytes;
+}
+
 bool TraceReader::open(const std::string& path, std::string* error) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -199,25 +226,11 @@ bool TraceReader::openMemory(std::vector<uint8_t> bytes, std::string* error, con
     problems_.clear();
     truncated_ = false;
     bytesLost_ = eventsLost_ = 0;
-    if (data_.size() < kFileHeaderBytes || std::memcmp(data_.data(), kFileMagic, 8) != 0) {
-        if (error) *error = name_ + ": not a vramscope trace (no VRAMSCOP header) nor a PyTorch memory snapshot; open .vtrace files from vramscope record or synth, or torch.cuda.memory._dump_snapshot() pickles";
-        return false;
-    }
-    const uint8_t* h = data_.data();
-    if (loadLe32(h + 28) != fnv1a32(h, 28)) {
-        if (error) *error = name_ + ": the file header is damaged (checksum mismatch)";
-        return false;
-    }
-    major_ = loadLe32(h + 8);
-    minor_ = loadLe32(h + 12);
-    createdUnixNs_ = loadLe64(h + 16);
-    if (major_ != kFormatVersionMajor) {
-        if (error)
-            *error = name_ + ": trace format version " + std::to_string(major_) + "." + std::to_string(minor_) +
-                     " is not supported by this vramscope (reads " + std::to_string(kFormatVersionMajor) +
-                     ".x); open it with a vramscope of that version";
-        return false;
-    }
+    FileHeaderInfo header;
+    if (!parseFileHeader(data_.data(), data_.size(), header, name_, error)) return false;
+    major_ = header.major;
+    minor_ = header.minor;
+    createdUnixNs_ = header.createdUnixNs;
     return scan(error);
 }
 
@@ -259,12 +272,10 @@ bool TraceReader::scan(std::string*) {
             break;
         }
         ChunkHeader h;
-        bool valid = h.load(&data_[pos]) && (h.kind == ChunkKind::Events || h.kind == ChunkKind::Footer) &&
-                     h.compressedBytes <= kMaxChunkCompressedBytes && h.rawBytes <= kMaxChunkRawBytes;
-        if (!valid) {
+        if (!loadChunkHeader(&data_[pos], h)) {
             size_t next = resync(pos + 1);
             problems_.push_back({TraceProblem::Kind::CorruptHeader, pos,
-                                 "damaged chunk header at offset " + hexOffset(pos) + "; skipped " +
+                                 "damaged chunk header at offset " + offsetText(pos) + "; skipped " +
                                      std::to_string(next - pos) + " bytes to the next intact chunk"});
             bytesLost_ += next - pos;
             pos = next;
@@ -276,7 +287,7 @@ bool TraceReader::scan(std::string*) {
             bytesLost_ += size - pos;
             eventsLost_ += h.eventCount;
             problems_.push_back({TraceProblem::Kind::Truncated, pos,
-                                 "the file is cut off inside the chunk at offset " + hexOffset(pos) + ": " +
+                                 "the file is cut off inside the chunk at offset " + offsetText(pos) + ": " +
                                      std::to_string(h.eventCount) + " events (" + std::to_string(size - pos) +
                                      " bytes) lost"});
             break;
@@ -284,7 +295,7 @@ bool TraceReader::scan(std::string*) {
         if (h.kind == ChunkKind::Events) {
             chunks_.push_back({pos, h.compressedBytes, h.rawBytes, h.eventCount, h.firstNs, h.lastNs});
         } else {
-            parseFooter(&data_[pos + kChunkHeaderBytes], h.compressedBytes, h.rawBytes, pos);
+            readFooter(&data_[pos + kChunkHeaderBytes], h.compressedBytes, h.rawBytes, pos);
         }
         pos = static_cast<size_t>(end);
     }
@@ -297,13 +308,13 @@ bool TraceReader::scan(std::string*) {
     return true;
 }
 
-void TraceReader::parseFooter(const uint8_t* payload, uint32_t compressedBytes, uint32_t rawBytes, uint64_t offset) {
+bool decodeFooter(const uint8_t* payload, uint32_t compressedBytes, uint32_t rawBytes, FooterInfo& out,
+                  std::string* why) {
     std::vector<uint8_t> raw;
-    std::string why;
-    if (!decompress(payload, compressedBytes, rawBytes, raw, why)) {
-        problems_.push_back({TraceProblem::Kind::CorruptChunk, offset,
-                             "the footer at offset " + hexOffset(offset) + " is damaged (" + why + "); ignoring it"});
-        return;
+    std::string reason;
+    if (!decompress(payload, compressedBytes, rawBytes, raw, reason)) {
+        if (why) *why = reason;
+        return false;
     }
     FooterInfo f;
     const uint8_t* p = raw.data();
@@ -332,43 +343,58 @@ void TraceReader::parseFooter(const uint8_t* payload, uint32_t compressedBytes, 
     ok = ok && getVarint(p, end, f.totalEvents) && getVarint(p, end, f.droppedEvents) &&
          getVarint(p, end, f.firstNs) && getVarint(p, end, f.lastNs);
     if (!ok) {
-        problems_.push_back({TraceProblem::Kind::CorruptChunk, offset,
-                             "the footer at offset " + hexOffset(offset) + " is malformed; ignoring it"});
-        return;
+        if (why) *why = "malformed";
+        return false;
     }
     f.present = true;
-    footer_ = std::move(f);
+    out = std::move(f);
+    return true;
 }
 
-bool TraceReader::decodeChunk(size_t index, DecodedChunk& out, std::string* error) const {
+void TraceReader::readFooter(const uint8_t* payload, uint32_t compressedBytes, uint32_t rawBytes, uint64_t offset) {
+    std::string why;
+    if (!decodeFooter(payload, compressedBytes, rawBytes, footer_, &why))
+        problems_.push_back({TraceProblem::Kind::CorruptChunk, offset,
+                             "the footer at offset " + offsetText(offset) + " is damaged (" + why + "); ignoring it"});
+}
+
+bool decodeChunkPayload(const ChunkIndexEntry& c, const uint8_t* payload, DecodedChunk& out, std::string* why) {
     out.clear();
     std::fill(std::begin(out.countsByType), std::end(out.countsByType), 0);
     out.unknownRecords = out.events = 0;
+    auto& raw = scratch().raw;
+    std::string reason;
+    bool ok = decompress(payload, c.compressedBytes, c.rawBytes, raw, reason);
+    if (ok) {
+        // Sizing from the header's count is safe: it is at most rawBytes / 2 for valid data.
+        ok = decodeRecords(raw.data(), raw.data() + c.rawBytes, out, reason);
+        if (ok && out.events != c.eventCount) {
+            ok = false;
+            reason = "holds " + std::to_string(out.events) + " events, its header says " + std::to_string(c.eventCount);
+        }
+    }
+    if (!ok) {
+        if (why) *why = reason;
+        out.clear();
+        out.events = 0;
+    }
+    return ok;
+}
+
+bool TraceReader::decodeChunk(size_t index, DecodedChunk& out, std::string* error) const {
     if (index >= chunks_.size()) {
+        out.clear();
+        out.events = 0;
         if (error) *error = "no chunk " + std::to_string(index);
         return false;
     }
     const ChunkIndexEntry& c = chunks_[index];
-    auto& raw = scratch().raw;
     std::string why;
-    bool ok = decompress(&data_[c.offset + kChunkHeaderBytes], c.compressedBytes, c.rawBytes, raw, why);
-    if (ok) {
-        // Sizing from the header's count is safe: it is at most rawBytes / 2 for valid data.
-        ok = decodeRecords(raw.data(), raw.data() + c.rawBytes, out, why);
-        if (ok && out.events != c.eventCount) {
-            ok = false;
-            why = "holds " + std::to_string(out.events) + " events, its header says " + std::to_string(c.eventCount);
-        }
-    }
-    if (!ok) {
-        if (error)
-            *error = name_ + ": chunk " + std::to_string(index) + " at offset " + hexOffset(c.offset) +
-                     " is corrupt (" + why + "); its " + std::to_string(c.eventCount) + " events were skipped";
-        out.clear();
-        out.events = 0;
-        return false;
-    }
-    return true;
+    if (decodeChunkPayload(c, &data_[c.offset + kChunkHeaderBytes], out, &why)) return true;
+    if (error)
+        *error = name_ + ": chunk " + std::to_string(index) + " at offset " + offsetText(c.offset) + " is corrupt (" +
+                 why + "); its " + std::to_string(c.eventCount) + " events were skipped";
+    return false;
 }
 
 const std::string& TraceContents::text(uint32_t id) const {

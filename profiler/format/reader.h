@@ -51,6 +51,35 @@ struct FooterInfo {
     uint64_t firstNs = 0, lastNs = 0;
 };
 
+// ---- pieces the file reader and the live stream reader share ---------------
+// (chunk_stream.h reads the same bytes as they arrive; both go through these,
+// so a chunk decodes the same whichever way it came.)
+
+struct ChunkHeader;  // codec.h
+
+struct FileHeaderInfo {
+    uint32_t major = 0, minor = 0;
+    uint64_t createdUnixNs = 0;
+};
+// Checks the 32-byte file header at bytes[0, size). False with a sentence
+// (starting with name) when it is too short, not a vramscope trace, damaged,
+// or of another major version.
+bool parseFileHeader(const uint8_t* bytes, size_t size, FileHeaderInfo& out, const std::string& name,
+                     std::string* error);
+// Loads the 40-byte chunk header at bytes: true when its magic and check
+// match, its kind is known and its sizes are within the format's bounds
+// (kMaxChunk*Bytes), i.e. when a reader may allocate for it.
+bool loadChunkHeader(const uint8_t* bytes, ChunkHeader& out);
+// Decodes the payload of an events chunk (the compressedBytes after its
+// header): decompresses, checks the size and the record count. Safe from
+// several threads at once. False with the reason (not naming the chunk).
+bool decodeChunkPayload(const ChunkIndexEntry& chunk, const uint8_t* payload, DecodedChunk& out, std::string* why);
+// Decodes a footer chunk's payload. False with the reason when it is damaged.
+bool decodeFooter(const uint8_t* payload, uint32_t compressedBytes, uint32_t rawBytes, FooterInfo& out,
+                  std::string* why);
+// "1204113 (0x125f91)": how messages name an offset.
+std::string offsetText(uint64_t offset);
+
 class TraceReader {
 public:
     // Reads and scans a file. False (with a sentence in *error) only when the
@@ -81,7 +110,7 @@ public:
 
 private:
     bool scan(std::string* error);
-    void parseFooter(const uint8_t* payload, uint32_t compressedBytes, uint32_t rawBytes, uint64_t offset);
+    void readFooter(const uint8_t* payload, uint32_t compressedBytes, uint32_t rawBytes, uint64_t offset);
     size_t resync(size_t from) const;
 
     std::string name_;

@@ -1,5 +1,7 @@
 #include "memory_curve.h"
 
+#include "column_merge.h"
+
 #include <algorithm>
 
 namespace vramscope::model {
@@ -10,6 +12,7 @@ void MemoryCurve::reserve(size_t points) {
 }
 
 void MemoryCurve::append(uint64_t timeNs, uint64_t bytes) {
+    firstStale_ = std::min(firstStale_, timesNs_.size());
     timesNs_.push_back(timeNs);
     values_.push_back(bytes);
 }
@@ -25,33 +28,63 @@ void MemoryCurve::clear() {
     timesNs_.clear();
     values_.clear();
     levels_.clear();
+    firstStale_ = 0;
 }
 
 void MemoryCurve::finish() {
     if (timesNs_.capacity() > timesNs_.size() + timesNs_.size() / 10 + 64) timesNs_.shrink_to_fit();
     if (values_.capacity() > values_.size() + values_.size() / 10 + 64) values_.shrink_to_fit();
     levels_.clear();
-    const std::vector<uint64_t>* lo = &values_;
-    const std::vector<uint64_t>* hi = &values_;
-    while (lo->size() > kFanout) {
-        Level next;
-        const size_t groups = (lo->size() + kFanout - 1) / kFanout;
-        next.minBytes.resize(groups);
-        next.maxBytes.resize(groups);
-        for (size_t g = 0; g < groups; ++g) {
-            const size_t a = g * kFanout, b = std::min(lo->size(), a + kFanout);
+    firstStale_ = 0;
+    refreshLevels();
+}
+
+void MemoryCurve::truncate(size_t points) {
+    if (points >= timesNs_.size()) return;
+    timesNs_.resize(points);
+    values_.resize(points);
+    firstStale_ = std::min(firstStale_, points);
+}
+
+void MemoryCurve::merge(const std::vector<uint64_t>& timesNs, const std::vector<uint64_t>& values) {
+    const size_t first = mergeSortedRows(timesNs_, timesNs, [&](auto&& column) {
+        column(timesNs_, timesNs);
+        column(values_, values);
+    });
+    firstStale_ = std::min(firstStale_, first);
+    refreshLevels();
+}
+
+void MemoryCurve::refreshLevels() {
+    // Level k's group g covers level k-1's entries [g·16, g·16 + 16): only
+    // groups from firstStale_ / 16^(k+1) on can differ. Levels exist while
+    // the level below has more than kFanout entries, as finish() always did.
+    size_t from = firstStale_;
+    size_t below = values_.size();
+    size_t k = 0;
+    for (; below > kFanout; ++k) {
+        const size_t groups = (below + kFanout - 1) / kFanout;
+        if (levels_.size() <= k) levels_.emplace_back();
+        Level& level = levels_[k];
+        const std::vector<uint64_t>& lo = k == 0 ? values_ : levels_[k - 1].minBytes;
+        const std::vector<uint64_t>& hi = k == 0 ? values_ : levels_[k - 1].maxBytes;
+        level.minBytes.resize(groups);
+        level.maxBytes.resize(groups);
+        for (size_t g = from / kFanout; g < groups; ++g) {
+            const size_t a = g * kFanout, b = std::min(below, a + kFanout);
             uint64_t mn = UINT64_MAX, mx = 0;
             for (size_t i = a; i < b; ++i) {
-                mn = std::min(mn, (*lo)[i]);
-                mx = std::max(mx, (*hi)[i]);
+                mn = std::min(mn, lo[i]);
+                mx = std::max(mx, hi[i]);
             }
-            next.minBytes[g] = mn;
-            next.maxBytes[g] = mx;
+            level.minBytes[g] = mn;
+            level.maxBytes[g] = mx;
         }
-        levels_.push_back(std::move(next));
-        lo = &levels_.back().minBytes;
-        hi = &levels_.back().maxBytes;
+        from /= kFanout;
+        below = groups;
     }
+    levels_.resize(k);
+    firstStale_ = values_.size();
 }
 
 size_t MemoryCurve::upperIndex(uint64_t timeNs) const {

@@ -37,6 +37,19 @@ public:
     // Takes whole columns at once (sorted by time), then builds the pyramid.
     void assign(std::vector<uint64_t>&& timesNs, std::vector<uint64_t>&& values);
 
+    // ---- growing (model/live_model.h) ------------------------------------------
+    // A curve that is read between changes: append() and truncate() mark the
+    // points they touch, refreshLevels() brings the pyramid up to date by
+    // recomputing only the groups above them (for appended points, the last
+    // group of each level), so extending a curve of n points by k costs
+    // O(k + log n), not O(n).
+    void truncate(size_t points);
+    // Adds points given in arrival order (not necessarily by time, e.g. late
+    // MemInfo samples) so that the curve stays sorted by time, a point
+    // landing after those already there at the same time. Refreshes the pyramid.
+    void merge(const std::vector<uint64_t>& timesNs, const std::vector<uint64_t>& values);
+    void refreshLevels();
+
     // ---- reading ------------------------------------------------------------
     size_t size() const { return timesNs_.size(); }
     bool empty() const { return timesNs_.empty(); }
@@ -75,6 +88,7 @@ private:
     static constexpr size_t kFanout = 16;
     std::vector<uint64_t> timesNs_;
     std::vector<uint64_t> values_;
+    size_t firstStale_ = 0;  // levels_ hold the points before it; refreshLevels() does the rest
     // levels_[k] holds min and max over groups of kFanout^(k+1) points.
     struct Level {
         std::vector<uint64_t> minBytes, maxBytes;

@@ -1,7 +1,6 @@
 #include "trace_model.h"
 
 #include <algorithm>
-#include <map>
 #include <string_view>
 
 namespace vramscope::model {
@@ -97,50 +96,111 @@ std::vector<std::string> TraceModel::callsiteStack(uint32_t callsiteId) const {
 }
 
 void TraceModel::buildIndexes() {
-    // Kernel lanes: kernels are in start order, so each lane's list is too.
-    // Two passes (count, then fill) so each lane is allocated once.
     lanes_.clear();
-    std::map<std::pair<uint32_t, uint32_t>, uint32_t> laneOf;  // (device, stream) → lane
-    std::vector<uint32_t> laneOfKernel(kernels.size());
-    std::vector<size_t> counts;
-    uint32_t lastDevice = UINT32_MAX, lastStream = UINT32_MAX, lastLane = 0;
-    for (size_t i = 0; i < kernels.size(); ++i) {
+    freeMaxLevels_.clear();
+    refreshKernelIndex(0);
+    refreshBlockIndex(0, {});
+}
+
+namespace {
+// Grows v's capacity geometrically to hold n: a lane extended chunk after
+// chunk must not reallocate on every chunk.
+template <class V> void reserveFor(V& v, size_t n) {
+    if (n > v.capacity()) v.reserve(std::max(n, v.capacity() + v.capacity() / 2));
+}
+}  // namespace
+
+void TraceModel::refreshKernelIndex(size_t from) {
+    // Kernels are in start order, so each lane's list is too, and the
+    // entries from `from` on are the tail of every lane.
+    for (KernelLane& lane : lanes_) {
+        const size_t keep = size_t(std::lower_bound(lane.kernels.begin(), lane.kernels.end(), uint32_t(std::min<size_t>(from, UINT32_MAX))) - lane.kernels.begin());
+        lane.kernels.resize(keep);
+        lane.busyPrefixNs.resize(keep + 1);
+    }
+    const size_t n = kernels.size();
+    if (from >= n) return;
+    // Lanes ordered by (device, stream). New ones first, so positions stay put below.
+    auto keyLess = [](const KernelLane& lane, std::pair<uint32_t, uint32_t> key) {
+        return std::make_pair(lane.deviceId, lane.streamId) < key;
+    };
+    auto laneAt = [&](uint32_t device, uint32_t stream) {
+        return std::lower_bound(lanes_.begin(), lanes_.end(), std::make_pair(device, stream), keyLess);
+    };
+    uint32_t lastDevice = UINT32_MAX, lastStream = UINT32_MAX;
+    for (size_t i = from; i < n; ++i) {
+        if (kernels.deviceId[i] == lastDevice && kernels.streamId[i] == lastStream) continue;
+        lastDevice = kernels.deviceId[i];
+        lastStream = kernels.streamId[i];
+        auto it = laneAt(lastDevice, lastStream);
+        if (it != lanes_.end() && it->deviceId == lastDevice && it->streamId == lastStream) continue;
+        KernelLane lane;
+        lane.deviceId = lastDevice;
+        lane.streamId = lastStream;
+        lane.busyPrefixNs.push_back(0);
+        lanes_.insert(it, std::move(lane));
+    }
+    // Two passes (count, then fill) so each lane grows once.
+    std::vector<uint32_t> laneOfKernel(n - from);
+    std::vector<size_t> counts(lanes_.size(), 0);
+    lastDevice = lastStream = UINT32_MAX;
+    uint32_t lastLane = 0;
+    for (size_t i = from; i < n; ++i) {
         if (kernels.deviceId[i] != lastDevice || kernels.streamId[i] != lastStream) {
             lastDevice = kernels.deviceId[i];
             lastStream = kernels.streamId[i];
-            auto [it, added] = laneOf.try_emplace({lastDevice, lastStream}, static_cast<uint32_t>(counts.size()));
-            if (added) counts.push_back(0);
-            lastLane = it->second;
+            lastLane = uint32_t(laneAt(lastDevice, lastStream) - lanes_.begin());
         }
-        laneOfKernel[i] = lastLane;
+        laneOfKernel[i - from] = lastLane;
         ++counts[lastLane];
     }
-    // Lanes ordered by (device, stream): the map's order.
-    std::vector<uint32_t> position(counts.size());
-    uint32_t p = 0;
-    for (const auto& [key, lane] : laneOf) {
-        position[lane] = p++;
-        lanes_.emplace_back();
-        lanes_.back().deviceId = key.first;
-        lanes_.back().streamId = key.second;
-        lanes_.back().kernels.reserve(counts[lane]);
-        lanes_.back().busyPrefixNs.reserve(counts[lane] + 1);
-        lanes_.back().busyPrefixNs.push_back(0);
+    for (size_t l = 0; l < lanes_.size(); ++l) {
+        reserveFor(lanes_[l].kernels, lanes_[l].kernels.size() + counts[l]);
+        reserveFor(lanes_[l].busyPrefixNs, lanes_[l].busyPrefixNs.size() + counts[l]);
     }
-    for (size_t i = 0; i < kernels.size(); ++i) {
-        KernelLane& lane = lanes_[position[laneOfKernel[i]]];
+    for (size_t i = from; i < n; ++i) {
+        KernelLane& lane = lanes_[laneOfKernel[i - from]];
         lane.kernels.push_back(static_cast<uint32_t>(i));
         lane.busyPrefixNs.push_back(lane.busyPrefixNs.back() + kernels.durationNs[i]);
     }
+}
 
-    freeMaxLevels_.clear();
-    const std::vector<uint64_t>* below = &blocks.freeNs;
-    while (below->size() > kLiveFanout) {
-        std::vector<uint64_t> level((below->size() + kLiveFanout - 1) / kLiveFanout, 0);
-        for (size_t i = 0; i < below->size(); ++i) level[i / kLiveFanout] = std::max(level[i / kLiveFanout], (*below)[i]);
-        freeMaxLevels_.push_back(std::move(level));
-        below = &freeMaxLevels_.back();
+void TraceModel::refreshBlockIndex(size_t from, const std::vector<uint32_t>& changedBlocks) {
+    // Level k's group g is the latest free among level k-1's entries
+    // [g·16, g·16 + 16). Stale: the groups over rows from `from` on, and the
+    // groups over each changed row below it.
+    std::vector<size_t> dirty;
+    for (uint32_t i : changedBlocks)
+        if (i < from) dirty.push_back(i);
+    std::sort(dirty.begin(), dirty.end());
+    size_t below = blocks.freeNs.size();
+    size_t k = 0;
+    for (; below > kLiveFanout; ++k) {
+        const size_t groups = (below + kLiveFanout - 1) / kLiveFanout;
+        const bool created = freeMaxLevels_.size() <= k;
+        if (created) freeMaxLevels_.emplace_back();
+        std::vector<uint64_t>& level = freeMaxLevels_[k];
+        const std::vector<uint64_t>& lower = k == 0 ? blocks.freeNs : freeMaxLevels_[k - 1];
+        level.resize(groups);
+        const size_t groupFrom = created ? 0 : std::min(from / kLiveFanout, groups);
+        auto recompute = [&](size_t g) {
+            uint64_t latest = 0;
+            for (size_t i = g * kLiveFanout, e = std::min(below, i + kLiveFanout); i < e; ++i)
+                latest = std::max(latest, lower[i]);
+            level[g] = latest;
+        };
+        std::vector<size_t> next;
+        for (size_t d : dirty) {
+            const size_t g = d / kLiveFanout;
+            if (g < groupFrom && (next.empty() || next.back() != g)) next.push_back(g);
+        }
+        for (size_t g : next) recompute(g);
+        for (size_t g = groupFrom; g < groups; ++g) recompute(g);
+        dirty.swap(next);
+        from = groupFrom;
+        below = groups;
     }
+    freeMaxLevels_.resize(k);
 }
 
 std::vector<uint32_t> TraceModel::liveBlocksAt(uint64_t timeNs) const {

@@ -5,7 +5,9 @@
 //
 // Build one with loadModel() (model_builder.h), which decodes chunks in
 // parallel. Once built a model is immutable; every const method is safe to
-// call from several threads.
+// call from several threads. A LiveModel (live_model.h) grows one in place
+// while a recording arrives; between two of its appends the model keeps every
+// promise made here (sorted columns, valid indexes).
 //
 // Time is ns in the trace's clock domain; sizes are bytes.
 #pragma once
@@ -217,6 +219,13 @@ struct TraceModel {
     // Builds the indexes used by the queries. loadModel() calls it; call it
     // again after changing columns by hand (tests).
     void buildIndexes();
+    // Brings the indexes up to date after rows were added or changed, without
+    // rebuilding them (LiveModel): kernels from firstKernel on (appended, or
+    // moved there by a late kernel's re-sort); blocks from firstBlock on,
+    // plus the blocks below it in changedBlocks (their freeNs changed). Costs
+    // O(changed rows + the pyramid groups above them).
+    void refreshKernelIndex(size_t firstKernel);
+    void refreshBlockIndex(size_t firstBlock, const std::vector<uint32_t>& changedBlocks);
 
 private:
     std::string frameText(const format::CallsiteDef& c, bool shortFile) const;

@@ -11,10 +11,16 @@
 #include "analysis/summary.h"
 #include "export/chrome_trace.h"
 #include "format/reader.h"
+#include "format/record_fields.h"
+#include "model/live_model.h"
 #include "model/model_builder.h"
+
+#include "../analysis/model_compare.h"
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ostream>
 #include <streambuf>
@@ -217,5 +223,40 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     NullBuffer sink;
     std::ostream out(&sink);
     exporting::writeChromeTrace(m, s.iterations, out, {});
+
+    // The same records as a live trace: cut into chunks (each type's records
+    // keep their order, as in a file), appended to a LiveModel that rewinds on
+    // every late memory record, then summarized mid-way. It must keep the
+    // model's promises and end equal to the model loadModel() builds from the
+    // same chunks (counter series come in order of first appearance, chunk by
+    // chunk: the chunking is part of the file).
+    model::ModelBuilder builder;
+    model::LiveModel::Options options;
+    options.reorderLagNs = in.take<uint8_t>() % 2 ? 0 : 1000;
+    options.checkpointRecords = 1 + in.take<uint8_t>() % 8;
+    model::LiveModel live(options);
+    const size_t pieces = 1 + size % 7;
+    for (size_t piece = 0; piece < pieces; ++piece) {
+        RecordLists chunk;
+        forEachRecordType([&](auto tag) {
+            using R = typename decltype(tag)::type;
+            const auto& all = c.get<R>();
+            const size_t a = all.size() * piece / pieces, b = all.size() * (piece + 1) / pieces;
+            chunk.get<R>().assign(all.begin() + std::ptrdiff_t(a), all.begin() + std::ptrdiff_t(b));
+        });
+        live.append(chunk, piece == 0 ? c.events : 0);
+        builder.add(chunk, piece == 0 ? c.events : 0);
+        if (!testing::checkModelInvariants(live.model(), 3).empty()) abort();
+        if (piece == pieces / 2) (void)analysis::summarize(live.model());
+    }
+    live.addProblems(c.problems);
+    live.finish();
+    model::TraceModel reference;
+    builder.finish(reference);
+    const std::string diff = testing::compareModels(live.model(), reference);
+    if (!diff.empty()) {
+        std::fprintf(stderr, "live model differs from buildModel: %s\n", diff.c_str());
+        abort();
+    }
     return 0;
 }
