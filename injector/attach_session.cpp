@@ -157,7 +157,8 @@ void* stopMain(void*) {
     pthread_sigmask(SIG_BLOCK, &all, nullptr);
     setStatus("state", "stopping");
     if (python.isInitialized) schedulePython(pythonCode(statusCopy()["python_dir"], "stop(report)"));
-    stopAttachedCapture();
+    const std::string cupti = stopAttachedCapture();
+    if (!cupti.empty()) setStatus("cupti", cupti);
     setStatus("state", "stopped");
     return nullptr;
 }

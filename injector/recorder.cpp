@@ -307,6 +307,27 @@ struct WriterThread {
         pauseCuptiActivities(r.config.testPauseParts, false);
     }
 
+    // The verbose statistics line (VRAMSCOPE_VERBOSE).
+    std::string statsLine() const {
+        const DecoderStats& s = decoder.stats();
+        char line[512];
+        std::snprintf(line, sizeof line,
+                      "stats: activity=%llu kernels=%llu driverMemory=%llu poolReserved=%llu memcpy=%llu "
+                      "memset=%llu ranges=%llu marks=%llu memInfo=%llu allocFailures=%llu vmmDuplicates=%llu "
+                      "unknown=%llu droppedCupti=%llu refusedBuffers=%llu droppedSide=%llu tensorEvents=%llu "
+                      "droppedTensorEvents=%llu callsites=%llu",
+                      (unsigned long long)s.activityRecords, (unsigned long long)s.kernels,
+                      (unsigned long long)s.driverMemory, (unsigned long long)s.poolReserved,
+                      (unsigned long long)s.memcpys, (unsigned long long)s.memsets, (unsigned long long)s.ranges,
+                      (unsigned long long)s.marks, (unsigned long long)s.memInfo,
+                      (unsigned long long)s.allocFailures, (unsigned long long)s.vmmDuplicatesSkipped,
+                      (unsigned long long)s.unknownRecords,
+                      (unsigned long long)r.cuptiDroppedRecords.load(), (unsigned long long)r.pool->refusedRequests(),
+                      (unsigned long long)r.side->dropped(), (unsigned long long)tensorEventsWritten(),
+                      (unsigned long long)tensorEventsDropped(), (unsigned long long)callsitesWritten());
+        return line;
+    }
+
     void finish() {
         resumeAll();  // the last records of every kind, and the region closed
         flushCupti(true);
@@ -327,6 +348,13 @@ struct WriterThread {
                 "own traces beside this file (<name>.<host>.<pid>[.rank<R>].vtrace)");
             writer.write(n);
         }
+        // Attached, nothing goes to the job's stderr: the statistics go into
+        // this trace, before its footer.
+        const bool attached = r.captureStart == CaptureStart::Attach;
+        if (r.config.verbose && attached && opened) {
+            addNote(int(Severity::Info), statsLine());
+            drainNotes();
+        }
         if (opened) {
             uint64_t events = writer.eventsWritten();
             bool ok = writer.close();
@@ -340,25 +368,7 @@ struct WriterThread {
                 printLine("wrote " + r.outputPath + " (" + std::to_string(events) + " records)");
         }
         r.traceClosed.store(true, std::memory_order_release);
-        if (r.config.verbose) {
-            const DecoderStats& s = decoder.stats();
-            char line[512];
-            std::snprintf(line, sizeof line,
-                          "stats: activity=%llu kernels=%llu driverMemory=%llu poolReserved=%llu memcpy=%llu "
-                          "memset=%llu ranges=%llu marks=%llu memInfo=%llu allocFailures=%llu vmmDuplicates=%llu "
-                          "unknown=%llu droppedCupti=%llu refusedBuffers=%llu droppedSide=%llu tensorEvents=%llu "
-                          "droppedTensorEvents=%llu callsites=%llu",
-                          (unsigned long long)s.activityRecords, (unsigned long long)s.kernels,
-                          (unsigned long long)s.driverMemory, (unsigned long long)s.poolReserved,
-                          (unsigned long long)s.memcpys, (unsigned long long)s.memsets, (unsigned long long)s.ranges,
-                          (unsigned long long)s.marks, (unsigned long long)s.memInfo,
-                          (unsigned long long)s.allocFailures, (unsigned long long)s.vmmDuplicatesSkipped,
-                          (unsigned long long)s.unknownRecords,
-                          (unsigned long long)r.cuptiDroppedRecords.load(), (unsigned long long)r.pool->refusedRequests(),
-                          (unsigned long long)r.side->dropped(), (unsigned long long)tensorEventsWritten(),
-                          (unsigned long long)tensorEventsDropped(), (unsigned long long)callsitesWritten());
-            printLine(line);
-        }
+        if (r.config.verbose && !attached) printLine(statsLine());
     }
 };
 
@@ -559,6 +569,22 @@ void exportNvtxInjection(const Recorder& r) {
     if (!r.config.nvtx || getenv("NVTX_INJECTION64_PATH")) return;
     std::string cupti = cuptiLibraryPath();
     if (!cupti.empty()) setenv("NVTX_INJECTION64_PATH", cupti.c_str(), 0);
+}
+
+// Before an attach's trace begins: what the last capture left queued after
+// its footer (tensor events of its last instants, buffers CUPTI completed
+// while it was finalised) belongs to no trace. Nothing pushes meanwhile:
+// the state is not Active and CUPTI is not subscribed.
+void discardLeftovers(Recorder& r) {
+    if (r.pool) r.pool->drain([](uint8_t*, size_t) {});
+    SideEvent e;
+    if (r.side)
+        while (r.side->pop(e)) {}
+    discardTensorEvents();
+    if (CounterQueue* q = counterQueue()) {
+        CounterEvent c;
+        while (q->pop(c)) {}
+    }
 }
 
 std::atomic<int> preparedPid{0};
@@ -773,6 +799,7 @@ bool startAttachedCapture(const InjectorConfig& config, std::string* error) {
         {
             std::lock_guard<std::mutex> lock(r.notesMutex);
             r.writerError.clear();
+            r.notes.clear();  // whatever came after the last trace's footer is not this trace's
         }
         r.finalizeRequested.store(false);
         r.finalizeDone.store(false);
@@ -781,6 +808,7 @@ bool startAttachedCapture(const InjectorConfig& config, std::string* error) {
         r.pausedParts.store(0);
         r.committedBytes.store(0);
         r.traceClosed.store(false);
+        discardLeftovers(r);
         bool ok = r.config.testWithoutCupti || r.driver.loaded() || r.driver.load(&r.failure);
         if (ok) {
             if (!r.pool)
@@ -820,10 +848,11 @@ bool startAttachedCapture(const InjectorConfig& config, std::string* error) {
     }
 }
 
-void stopAttachedCapture() {
+std::string stopAttachedCapture() {
     Recorder& r = recorder();
     static std::atomic<bool> stopping{false};
-    if (stateOf(r) != RecorderState::Active || stopping.exchange(true)) return;
+    if (stateOf(r) != RecorderState::Active || stopping.exchange(true)) return {};
+    std::string how;
     try {
         r.samplerStop.store(true, std::memory_order_release);
         for (int i = 0; i < 1000 && r.samplerRunning.load(); ++i) sleepMs(1);
@@ -834,12 +863,12 @@ void stopAttachedCapture() {
         restoreSignalHandlers();
         if (r.cuptiStarted) {
             r.cuptiStarted = false;  // cuptiTimestamp must not wake CUPTI up again
-            const std::string how = detachCupti();
-            if (r.config.verbose) printLine("CUPTI " + how);
+            how = detachCupti();
         }
     } catch (...) {
     }
     stopping.store(false);
+    return how;
 }
 
 void shutdown(const char* why) {

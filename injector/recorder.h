@@ -117,7 +117,8 @@ bool startThreads();
 bool startAttachedCapture(const InjectorConfig& config, std::string* error);
 // Ends an attached capture: everything flushed, footer written, CUPTI
 // detached; the library stays loaded and idle until the next attach.
-void stopAttachedCapture();
+// Returns how CUPTI ended (detachCupti), "" without CUPTI.
+std::string stopAttachedCapture();
 // In cupti_source.cpp: for a late start, describes the devices whose
 // primary context is already active (no CONTEXT_CREATED callback will come
 // for them) and samples their memory in use at once.

@@ -143,6 +143,15 @@ uint64_t drainTensorEvents(format::TraceWriter& writer, void (*ensureOpen)(void*
     return n;
 }
 
+uint64_t discardTensorEvents() {
+    TensorQueue* q = queueInstance.load(std::memory_order_acquire);
+    if (!q) return 0;
+    uint64_t n = 0;
+    TensorEvent e;
+    while (q->pop(e)) ++n;
+    return n;
+}
+
 void replayCallsites() {
     try {
         std::lock_guard<std::mutex> lock(callsiteMutex);

@@ -48,6 +48,9 @@ bool pushCallsite(uint32_t id, uint32_t parentId, const char* file, const char* 
 // Returns how many were written.
 uint64_t drainTensorEvents(format::TraceWriter& writer, void (*ensureOpen)(void*), void* context);
 
+// Drops whatever is queued (events of a trace that is already closed).
+uint64_t discardTensorEvents();
+
 // A new trace in the same process (the next attach): every frame defined
 // so far is written into it again before its events.
 void replayCallsites();

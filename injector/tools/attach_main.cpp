@@ -1,7 +1,8 @@
 // vramscope-attach: `vramscope attach` without Qt, for GPU servers where only
 // the capture side is built (the same Qt-free logic: profiler/cli/attach_command.cpp).
 //   vramscope-attach PID [-o FILE] [--duration S] [--no-wait] [--tcp] [--no-bridge] [--no-phase-hooks]
-//                    [--no-kernels] [--no-copies] [--no-callbacks] [--counters MODE] [--python-stacks]
+//                    [--no-kernels] [--no-copies] [--no-callbacks] [--counters MODE] [--counter-interval-us N]
+//                    [--meminfo-ms N] [--buffer-mb N] [--launch-times] [--python-stacks | --no-python-stacks]
 //                    [--python-stack-depth N] [--injector PATH] [--quiet] [--verbose] [--no-summary]
 //   vramscope-attach --stop PID | --status PID
 #include "attach_command.h"
@@ -27,6 +28,11 @@ int main(int argc, char** argv) {
         else if (a == "--no-copies") o.capture.copies = false;
         else if (a == "--no-callbacks") o.capture.callbacks = false;
         else if (a == "--counters") o.capture.counters = next();
+        else if (a == "--counter-interval-us") o.capture.counterIntervalUs = uint32_t(std::atoi(next()));
+        else if (a == "--meminfo-ms") o.capture.memInfoIntervalMs = std::atoi(next());
+        else if (a == "--buffer-mb") o.capture.bufferMegabytes = uint32_t(std::atoi(next()));
+        else if (a == "--launch-times") o.capture.launchTimes = true;
+        else if (a == "--no-python-stacks") o.capture.pythonStacks = 0;
         else if (a == "--python-stacks") o.capture.pythonStacks = 1;
         else if (a == "--python-stack-depth") o.capture.pythonStackDepth = std::atoi(next());
         else if (a == "--injector") o.capture.injectorPath = next();

@@ -11,7 +11,11 @@ into: before the first window, inside a window, and between/after windows
 (each "after NAME"), by where they start and end; the first N steps of the
 job (warm-up) are left out. Prints `name value unit` lines: the median step
 of each part and its ratio to the median before the first attach, all from
-the same process.
+the same process. Windows may share a NAME (the same settings attached
+several times): then each window's median is also set against the steps
+of the gaps on either side of it (the job un-attached just before and just
+after), and `step_ratio_NAME_vs_gaps` is the median of those ratios — drift
+of the job itself over the minutes cancels out.
 """
 import argparse
 import statistics
@@ -34,6 +38,15 @@ def main():
         name, begin, end = w.split(":")
         windows.append((name, int(begin), int(end)))
     windows.sort(key=lambda w: w[1])
+    gap_ratios = {}
+    for k, (name, begin, stop) in enumerate(windows):
+        prev_end = windows[k - 1][2] if k else 0
+        next_begin = windows[k + 1][1] if k + 1 < len(windows) else float("inf")
+        inside = [ms for i, start, end, ms, _ in steps if i >= a.warmup and start >= begin and end <= stop]
+        around = [ms for i, start, end, ms, _ in steps
+                  if i >= a.warmup and ((start >= prev_end and end <= begin) or (start >= stop and end <= next_begin))]
+        if inside and around:
+            gap_ratios.setdefault(name, []).append(statistics.median(inside) / statistics.median(around))
     parts = {"before": []}
     for name, _, _ in windows:
         parts[name] = []
@@ -59,6 +72,10 @@ def main():
         print(f"steps_{name} {len(values)} steps")
         if base and name != "before":
             print(f"step_ratio_{name} {median / base:.4f} x")
+    for name, ratios in gap_ratios.items():
+        if len(ratios) > 1:
+            print(f"step_ratio_{name}_vs_gaps {statistics.median(ratios):.4f} x")
+            print(f"windows_{name} {len(ratios)} windows ({' '.join(f'{r:.3f}' for r in ratios)})")
 
 
 if __name__ == "__main__":

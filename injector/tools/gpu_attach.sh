@@ -96,11 +96,11 @@ L=(python3 samples/pytorch/gpt_train.py --layers 4 --dim 256 --heads 4 --seq 256
    --warmup 5 --steps 700 --leak-from 300 --log-steps "$W/leak.steps")
 "${L[@]}" >"$W/leak.out" 2>&1 &
 job=$!
-wait_step "$W/leak.steps" 150 $job || { echo "the leak job did not reach its step"; cat "$W/leak.out"; }
+wait_step "$W/leak.steps" "${LEAK_WAIT:-250}" $job || { echo "the leak job did not reach its step"; cat "$W/leak.out"; }
 b3=$(now)
 "$A" $job -o "$W/torch_gpt_leak_attached.vtrace" --python-stacks --duration "${LEAK_S:-5}" >"$W/attach3.out" 2>&1
 echo "attach3 exit $?"; cat "$W/attach3.out"
-grep -E "^step (150|299|300|301) " "$W/leak.steps"
+grep -E "^step (${LEAK_WAIT:-250}|299|300|301) " "$W/leak.steps"
 wait $job; echo "leak job exit $?"; tail -4 "$W/leak.out"
 
 if [[ "${SAMPLES:-ON}" == ON ]]; then

@@ -32,12 +32,14 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <exception>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #ifndef VRAMSCOPE_TORCH_VERSION
 #define VRAMSCOPE_TORCH_VERSION "unknown"
@@ -231,7 +233,13 @@ __attribute__((visibility("default"))) int vramscope_torch_bridge_attach(void) {
 // out[3] segments, out[4] their bytes, out[5] devices (bit per device).
 // Returns 1, or what vramscope_torch_bridge_attach() returned when it failed,
 // or -5 when the injector has no attach entry points.
-__attribute__((visibility("default"))) int vramscope_torch_bridge_seed(unsigned long long* out) {
+//
+// tagged: n pointers into tensors PyTorch says what they are (tags[i]: 1 a
+// parameter or buffer, 2 a gradient, 3 optimizer state); an allocated block
+// that holds one gets the callsite naming it (format::kExisting*File).
+__attribute__((visibility("default"))) int vramscope_torch_bridge_seed_tagged(const unsigned long long* pointers,
+                                                                              const int* tags, unsigned long long n,
+                                                                              unsigned long long* out) {
     resolveInjector();
     if (!forwardEventAt || !forwardExisting || !traceTimestamp) return -5;
     const unsigned long long seedNs = traceTimestamp();
@@ -239,6 +247,23 @@ __attribute__((visibility("default"))) int vramscope_torch_bridge_seed(unsigned 
     if (rc != 1) return rc;
     unsigned long long counts[6] = {};
     try {
+        // Callsite ids for the tags, far above the interner's (which count up from 1).
+        constexpr unsigned kTagCallsite = 0xFFFFFF00u;
+        static const char* const kTagFiles[] = {"", "(parameter)", "(gradient)", "(optimizer state)"};
+        std::vector<std::pair<unsigned long long, int>> tagged;
+        if (pointers && tags) {
+            tagged.reserve(size_t(n));
+            for (unsigned long long i = 0; i < n; ++i)
+                if (tags[i] >= 1 && tags[i] <= 3) tagged.emplace_back(pointers[i], tags[i]);
+            std::sort(tagged.begin(), tagged.end());
+            if (defineCallsite)
+                for (int t = 1; t <= 3; ++t) defineCallsite(kTagCallsite + unsigned(t), 0, kTagFiles[t], "", 0);
+        }
+        // The tag of the first tagged pointer inside [address, address + bytes), or 0.
+        auto tagOf = [&](unsigned long long address, unsigned long long bytes) -> unsigned {
+            auto it = std::lower_bound(tagged.begin(), tagged.end(), std::make_pair(address, 0));
+            return it != tagged.end() && it->first < address + bytes ? kTagCallsite + unsigned(it->second) : 0u;
+        };
         const auto info = alloc::snapshot();
         for (const auto& segment : info.segments) {
             const int device = static_cast<int>(segment.device);
@@ -254,7 +279,7 @@ __attribute__((visibility("default"))) int vramscope_torch_bridge_seed(unsigned 
             for (const auto& block : segment.blocks) {
                 if (block.allocated) {
                     forwardEventAt(8, device, address, static_cast<unsigned long long>(block.requested_size), stream, 0,
-                                   seedNs, 0);
+                                   seedNs, tagOf(address, static_cast<unsigned long long>(block.size)));
                     counts[0] += 1;
                     counts[1] += static_cast<unsigned long long>(block.requested_size);
                     counts[2] += static_cast<unsigned long long>(block.size);
@@ -268,6 +293,10 @@ __attribute__((visibility("default"))) int vramscope_torch_bridge_seed(unsigned 
     if (out)
         for (int i = 0; i < 6; ++i) out[i] = counts[i];
     return 1;
+}
+
+__attribute__((visibility("default"))) int vramscope_torch_bridge_seed(unsigned long long* out) {
+    return vramscope_torch_bridge_seed_tagged(nullptr, nullptr, 0, out);
 }
 
 // Python callsites for tensor allocations: depth frames each (0 = off, at

@@ -38,6 +38,19 @@ struct GroupCount {
     uint32_t iterations = 0;
 };
 
+// Blocks that existed at an attach, as PyTorch named them (the callsites
+// format::kExisting*File): callsite id → category. Empty for other traces.
+std::unordered_map<uint32_t, Category> existingBlockKinds(const TraceModel& m) {
+    std::unordered_map<uint32_t, Category> kinds;
+    for (const auto& [id, def] : m.callsites) {
+        const std::string& file = m.text(def.fileId);
+        if (file == format::kExistingParameterFile) kinds[id] = Category::Weights;
+        else if (file == format::kExistingGradientFile) kinds[id] = Category::Gradients;
+        else if (file == format::kExistingOptimizerStateFile) kinds[id] = Category::OptimizerState;
+    }
+    return kinds;
+}
+
 }  // namespace
 
 BlockSignature signatureOf(const TraceModel& m, const Categorization& c, size_t block) {
@@ -53,6 +66,11 @@ Categorization categorize(const TraceModel& m, const IterationSet& set) {
     c.phase.assign(n, -1);
     const auto& its = set.iterations;
     const uint64_t firstStart = its.empty() ? kNeverNs : its.front().span.startNs;
+    // Kept from before the first step: weights, unless the trace was attached
+    // and PyTorch said at the attach what its blocks were; then a block it did
+    // not name (a cache, a batch, memory already leaking) is none of the
+    // model's and counts as other.
+    const std::unordered_map<uint32_t, Category> existingKinds = existingBlockKinds(m);
 
     // Pass 1: place each block, classify those that die young, collect the kept ones.
     std::vector<uint32_t> kept;
@@ -64,7 +82,14 @@ Categorization categorize(const TraceModel& m, const IterationSet& set) {
         const bool inside = cursor < its.size() && its[cursor].span.contains(t);
         const int32_t before = inside ? static_cast<int32_t>(cursor) : static_cast<int32_t>(cursor) - 1;
         if (t < firstStart) {
-            c.category[i] = freeNs < firstStart ? Category::Other : Category::Weights;
+            if (freeNs < firstStart) {
+                c.category[i] = Category::Other;
+            } else if (existingKinds.empty()) {
+                c.category[i] = Category::Weights;
+            } else {
+                const auto kind = existingKinds.find(b.callsiteId[i]);
+                c.category[i] = kind == existingKinds.end() ? Category::Other : kind->second;
+            }
             continue;
         }
         // Iteration starts this block outlives.

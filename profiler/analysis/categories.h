@@ -1,7 +1,11 @@
 // What each block of memory is for, inferred from its lifetime relative to
 // iterations and phases:
 //   weights          allocated before the first step and kept (parameters,
-//                    buffers), or created once in forward and kept
+//                    buffers), or created once in forward and kept. In a
+//                    trace attached to a running job, the blocks PyTorch
+//                    named at the attach take what it named them (parameter,
+//                    gradient, optimizer state); its other blocks kept from
+//                    before the first step are other
 //   optimizer_state  created once in an optimizer phase and kept (Adam moments)
 //   gradients        allocated in backward and kept until the optimizer step or
 //                    later (set_to_none=True: freed each step; otherwise kept)

@@ -6,6 +6,30 @@ namespace vramscope::analysis {
 
 using model::TraceModel;
 
+CaptureInfo captureInfo(const TraceModel& m, const format::ProcessInfo& p) {
+    CaptureInfo c;
+    c.attached = true;
+    c.attachIndex = p.attachIndex;
+    c.attachedNs = p.timestampNs;
+    c.attachedUnixNs = p.wallClockNs;
+    c.processStartUnixNs = p.processStartUnixNs;
+    // What was live at the attach enters the trace at one instant, when the
+    // framework's snapshot is taken, a little after capture began (Python's
+    // part runs between two bytecodes of the job's main thread): the first
+    // tensor-level point from the attach on. Driver allocations made in
+    // between are in that snapshot too.
+    c.seededNs = c.attachedNs;
+    if (m.allocationLevel == model::AllocationLevel::Tensor) {
+        const size_t i = m.allocated.upperIndex(c.attachedNs > 0 ? c.attachedNs - 1 : 0);
+        if (i < m.allocated.size()) c.seededNs = m.allocated.timesNs()[i];
+        c.allocatedAtAttachBytes = m.allocated.valueAt(c.seededNs);
+        c.reservedAtAttachBytes = m.reserved.valueAt(c.seededNs);
+    }
+    const size_t u = m.deviceUsed.upperIndex(c.attachedNs > 0 ? c.attachedNs - 1 : 0);
+    if (u < m.deviceUsed.size()) c.deviceUsedAtAttachBytes = m.deviceUsed.values()[u];
+    return c;
+}
+
 TraceSummary summarize(const TraceModel& m, const SummaryOptions& options) {
     TraceSummary s;
     if (!m.devices.empty()) {
@@ -14,14 +38,7 @@ TraceSummary summarize(const TraceModel& m, const SummaryOptions& options) {
     }
     for (const format::ProcessInfo& p : m.processes) {
         if (p.captureStart != format::CaptureStart::Attach) continue;
-        s.capture.attached = true;
-        s.capture.attachIndex = p.attachIndex;
-        s.capture.attachedNs = p.timestampNs;
-        s.capture.attachedUnixNs = p.wallClockNs;
-        s.capture.processStartUnixNs = p.processStartUnixNs;
-        // The seeds (the allocator's snapshot) are the curves' first points.
-        if (!m.allocated.empty()) s.capture.allocatedAtAttachBytes = m.allocated.valueAt(m.allocated.firstNs());
-        if (!m.reserved.empty()) s.capture.reservedAtAttachBytes = m.reserved.valueAt(m.reserved.firstNs());
+        s.capture = captureInfo(m, p);
         break;
     }
     s.firstNs = m.firstNs;

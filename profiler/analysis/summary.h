@@ -63,11 +63,16 @@ struct CaptureInfo {
     bool attached = false;
     uint32_t attachIndex = 0;             // 1 for the first attach into the process
     uint64_t attachedNs = 0;              // trace clock
+    uint64_t seededNs = 0;                // when what was live entered the trace (trace clock)
     uint64_t attachedUnixNs = 0;          // wall clock of the attach
     uint64_t processStartUnixNs = 0;      // 0 = unknown
-    uint64_t allocatedAtAttachBytes = 0;  // the live set entered at the attach
-    uint64_t reservedAtAttachBytes = 0;
+    uint64_t allocatedAtAttachBytes = 0;  // the live set entered at the attach (tensor level; 0 otherwise)
+    uint64_t reservedAtAttachBytes = 0;   // the framework's segments then
+    uint64_t deviceUsedAtAttachBytes = 0; // the device's memory in use then (cuMemGetInfo), 0 = unknown
 };
+
+// How the trace described by process p (captureStart Attach) began.
+CaptureInfo captureInfo(const model::TraceModel& model, const format::ProcessInfo& p);
 
 struct TraceSummary {
     CaptureInfo capture;

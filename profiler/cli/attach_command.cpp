@@ -23,6 +23,8 @@
 #include <thread>
 #include <unistd.h>
 
+extern char** environ;
+
 namespace vramscope::cli {
 
 namespace {
@@ -130,41 +132,92 @@ bool runChild(const std::vector<std::string>& argv, const std::vector<std::strin
     return true;
 }
 
+// The job's own interpreter as it was started: argv[0] resolved the way the
+// job's shell did (its PATH, its working directory), when that is the same
+// file as /proc/PID/exe. A virtual environment is found from that path
+// (pyvenv.cfg beside it), so /proc/PID/exe itself (the base interpreter)
+// would not see the job's packages.
+std::string jobInterpreter(const attach::ProcessFacts& facts, const std::vector<std::string>& env) {
+    const std::string argv0 = facts.commandLine.substr(0, facts.commandLine.find(' '));
+    auto sameAsExe = [&](const std::string& candidate) {
+        char a[PATH_MAX], b[PATH_MAX];
+        return realpath(candidate.c_str(), a) && realpath(facts.exePath.c_str(), b) && std::strcmp(a, b) == 0;
+    };
+    std::vector<std::string> candidates;
+    if (argv0.find('/') != std::string::npos) {
+        candidates.push_back(argv0[0] == '/' ? argv0 : "/proc/" + std::to_string(facts.pid) + "/cwd/" + argv0);
+    } else if (!argv0.empty()) {
+        for (const std::string& kv : env) {
+            if (kv.rfind("PATH=", 0) != 0) continue;
+            std::string path = kv.substr(5);
+            size_t start = 0;
+            while (start <= path.size()) {
+                size_t end = path.find(':', start);
+                if (end == std::string::npos) end = path.size();
+                if (end > start) candidates.push_back(path.substr(start, end - start) + "/" + argv0);
+                start = end + 1;
+            }
+        }
+    }
+    for (const std::string& c : candidates) {
+        if (!sameAsExe(c)) continue;
+        if (c.rfind("/proc/", 0) != 0) return c;
+        char resolved[PATH_MAX];  // a relative argv[0]: its directory, not the link's target
+        const std::string dir = c.substr(0, c.find_last_of('/'));
+        if (realpath(dir.c_str(), resolved)) return std::string(resolved) + c.substr(c.find_last_of('/'));
+    }
+    return facts.exePath;
+}
+
+// The site-packages directory torch was loaded from (its mapped libc10_cuda.so):
+// put on the path too, for interpreters found by other means (conda, shims).
+std::string torchSitePackages(const attach::ProcessFacts& facts) {
+    const attach::Mapping* c10 = attach::findLibrary(facts, "libc10_cuda.so");
+    if (!c10) return {};
+    const std::string suffix = "/torch/lib/";
+    const size_t at = c10->path.rfind(suffix);
+    return at == std::string::npos ? std::string() : c10->path.substr(0, at);
+}
+
 // The PyTorch bridge for the job's torch, found or compiled by the job's own
 // interpreter in a separate process (python/vramscope/_bridge.py). "" with a
 // reason in *why when there is none.
 std::string prebuildBridge(const attach::ProcessFacts& facts, const std::string& pythonDir, const std::string& injector,
-                           std::string* why) {
+                           const std::function<void(const std::string&)>& say, std::string* why) {
     if (facts.exePath.empty()) {
         *why = "the job's Python executable cannot be read";
         return {};
     }
+    const std::vector<std::string> jobEnv = targetEnvironment(facts.pid);
     std::vector<std::string> env;
-    for (const std::string& kv : targetEnvironment(facts.pid)) {
+    std::string pythonPath = pythonDir;
+    if (const std::string site = torchSitePackages(facts); !site.empty()) pythonPath += ":" + site;
+    for (const std::string& kv : jobEnv) {
         const std::string key = kv.substr(0, kv.find('='));
         if (key == "LD_PRELOAD" || key == "CUDA_INJECTION64_PATH" || key.rfind("VRAMSCOPE_", 0) == 0) continue;
+        if (key == "PYTHONPATH") {
+            pythonPath += ":" + kv.substr(11);
+            continue;
+        }
         env.push_back(kv);
     }
+    env.push_back("PYTHONPATH=" + pythonPath);
     env.push_back("VRAMSCOPE_INJECTOR=" + injector);
-    const std::string code = "import sys\n"
-                             "sys.path.insert(0, " + [&] {
-                                 std::string q = "'";
-                                 for (char c : pythonDir) q += (c == '\'' || c == '\\') ? std::string("\\") + c : std::string(1, c);
-                                 return q + "'";
-                             }() + ")\n"
-                             "import torch\n"
+    const std::string code = "import torch\n"
                              "from vramscope import _bridge\n"
                              "lib = _bridge.find(torch)\n"
                              "print('VRAMSCOPE_BRIDGE=' + (lib._name if lib else ''))\n";
+    const std::string interpreter = jobInterpreter(facts, jobEnv);
+    say("PyTorch job: preparing the PyTorch bridge with its own Python (" + interpreter + ")");
     std::string output;
     int exitCode = -1;
-    if (!runChild({facts.exePath, "-c", code}, env, facts.uid, targetGid(facts.pid), 600, &output, &exitCode)) {
-        *why = "cannot run " + facts.exePath;
+    if (!runChild({interpreter, "-c", code}, env, facts.uid, targetGid(facts.pid), 600, &output, &exitCode)) {
+        *why = "cannot run " + interpreter;
         return {};
     }
     const size_t at = output.rfind("VRAMSCOPE_BRIDGE=");
     if (exitCode != 0 || at == std::string::npos) {
-        *why = facts.exePath + " could not import torch and vramscope's bridge (exit " + std::to_string(exitCode) + ")";
+        *why = interpreter + " could not import torch and vramscope's bridge (exit " + std::to_string(exitCode) + ")";
         return {};
     }
     std::string path = output.substr(at + 17);
@@ -182,8 +235,12 @@ std::string requestText(const AttachOptions& o, const std::string& output, const
     if (!o.bridge) text += "VRAMSCOPE_TORCH_BRIDGE=0\n";
     else if (!bridgePath.empty()) text += "VRAMSCOPE_TORCH_BRIDGE=" + bridgePath + "\n";
     if (!o.phaseHooks) text += "VRAMSCOPE_PYTHON_HOOKS=0\n";
-    // Tests without a GPU: the writer and the socket run, CUPTI is never touched.
-    if (const char* t = getenv("VRAMSCOPE_TEST_NO_CUPTI"); t && *t) text += std::string("VRAMSCOPE_TEST_NO_CUPTI=") + t + "\n";
+    // Settings for tests and cost measurements (VRAMSCOPE_TEST_NO_CUPTI: no
+    // GPU, CUPTI never touched; VRAMSCOPE_TEST_PAUSE, …) pass through as given.
+    for (char** e = environ; e && *e; ++e) {
+        const std::string kv = *e;
+        if (kv.rfind("VRAMSCOPE_TEST_", 0) == 0 && kv.find('\n') == std::string::npos) text += kv + "\n";
+    }
     return text;
 }
 
@@ -314,9 +371,10 @@ bool startAttach(const AttachOptions& o, AttachStarted* started, std::string* er
     }
     const std::string pythonDir = findPythonDir(o.capture);
     std::string bridgePath;
-    if (o.bridge && !pythonDir.empty() && facts.mapsReadable && attach::findLibrary(facts, "libc10_cuda.so")) {
-        say("PyTorch job: preparing the PyTorch bridge with its own Python (" + facts.exePath + ")");
-        bridgePath = prebuildBridge(facts, pythonDir, injector, &why);
+    if (const char* given = getenv("VRAMSCOPE_TORCH_BRIDGE"); given && *given && o.bridge) {
+        bridgePath = given;  // a bridge built for this job's torch already: no build step
+    } else if (o.bridge && !pythonDir.empty() && facts.mapsReadable && attach::findLibrary(facts, "libc10_cuda.so")) {
+        bridgePath = prebuildBridge(facts, pythonDir, injector, say, &why);
         if (bridgePath.empty()) say("no PyTorch bridge: " + why + "; tensor-level events will be missing");
     }
     const std::string output = o.capture.output.empty() ? defaultOutput(facts) : absoluteOutput(o.capture.output);
@@ -350,6 +408,10 @@ bool startAttach(const AttachOptions& o, AttachStarted* started, std::string* er
         if (controlRequest(socketPath, "status", 2000, &lines, &ignored)) {
             state = statusValue(lines, "state");
             if (state != "starting") break;
+        }
+        if (kill(o.pid, 0) != 0 && errno == ESRCH) {
+            *error = "process " + std::to_string(o.pid) + " ended while the capture was starting";
+            return false;
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
@@ -404,6 +466,8 @@ void printStarted(const AttachOptions& o, const AttachStarted& s) {
                         humanBytes(std::atof(statusValue(s.status, "seeded_segment_bytes").c_str())).c_str());
     } else if (python == "no-torch") {
         std::printf("  a Python process without torch: driver-level capture only\n");
+    } else if (python == "none") {
+        std::printf("  not a Python process: driver-level capture only (kernels, copies, allocations; no phases)\n");
     } else if (python.rfind("error", 0) == 0) {
         std::printf("  Python hooks not installed (%s): driver-level capture only\n", python.c_str());
     }

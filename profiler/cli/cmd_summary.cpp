@@ -198,8 +198,10 @@ QJsonObject summaryJson(const QString& path, const model::TraceModel& m, const T
                                    {"attached_ns", qint64(cap.attachedNs)},
                                    {"attached_unix_ns", qint64(cap.attachedUnixNs)},
                                    {"process_start_unix_ns", orNull(qint64(cap.processStartUnixNs), cap.processStartUnixNs > 0)},
+                                   {"seeded_ns", qint64(cap.seededNs)},
                                    {"allocated_at_attach_bytes", qint64(cap.allocatedAtAttachBytes)},
-                                   {"reserved_at_attach_bytes", qint64(cap.reservedAtAttachBytes)}}
+                                   {"reserved_at_attach_bytes", qint64(cap.reservedAtAttachBytes)},
+                                   {"device_used_at_attach_bytes", qint64(cap.deviceUsedAtAttachBytes)}}
                      : QJsonObject{{"start", "launch"}};
     return QJsonObject{
         {"file", path},
@@ -298,10 +300,14 @@ void printText(const QString& path, const model::TraceModel& m, const TraceSumma
         const QString running = c.processStartUnixNs && c.processStartUnixNs < c.attachedUnixNs
                                     ? QString(", %1 after the process started").arg(spanText(c.attachedUnixNs - c.processStartUnixNs))
                                     : QString();
-        std::printf("  attached      %s%s (attach %u): what ran before is not in the trace; live then: %s allocated, "
-                    "%s reserved\n",
-                    qPrintable(when), qPrintable(running), c.attachIndex,
-                    qPrintable(bytesText(double(c.allocatedAtAttachBytes))), qPrintable(bytesText(double(c.reservedAtAttachBytes))));
+        QString live;
+        if (c.allocatedAtAttachBytes || c.reservedAtAttachBytes)
+            live = QString("%1 allocated, %2 reserved").arg(bytesText(double(c.allocatedAtAttachBytes)),
+                                                            bytesText(double(c.reservedAtAttachBytes)));
+        if (c.deviceUsedAtAttachBytes)
+            live += QString("%1%2 in use on the device").arg(live.isEmpty() ? "" : ", ", bytesText(double(c.deviceUsedAtAttachBytes)));
+        std::printf("  attached      %s%s (attach %u): what ran before is not in the trace%s%s\n", qPrintable(when),
+                    qPrintable(running), c.attachIndex, live.isEmpty() ? "" : "; live then: ", qPrintable(live));
     }
     if (!s.deviceName.empty())
         std::printf("  device        %s, %s\n", s.deviceName.c_str(), qPrintable(bytesText(double(s.deviceTotalBytes))));

@@ -319,6 +319,14 @@ struct Dropped {
     bool operator==(const Dropped&) const = default;
 };
 
+// What a block that already existed at an attach was, as the framework
+// knows it (PyTorch: the model's parameters and buffers, their gradients,
+// the optimizers' state): the file name of the CallsiteDef its TensorMemory
+// Snapshot record points to. Blocks it did not recognise carry no callsite.
+inline constexpr std::string_view kExistingParameterFile = "(parameter)";
+inline constexpr std::string_view kExistingGradientFile = "(gradient)";
+inline constexpr std::string_view kExistingOptimizerStateFile = "(optimizer state)";
+
 struct CallsiteDef {
     uint32_t id = 0;         // > 0
     uint32_t parentId = 0;   // caller frame, 0 = outermost

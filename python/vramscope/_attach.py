@@ -43,6 +43,41 @@ def _note(text):
         _native.note(text)
 
 
+PARAMETER, GRADIENT, OPTIMIZER_STATE = 1, 2, 3
+
+
+def tensor_tags(torch):
+    """(data pointer, tag) of every CUDA tensor PyTorch can say what it is:
+    the parameters and buffers of every torch.nn.Module alive, their
+    gradients, and the state of every torch.optim.Optimizer. One walk over
+    the objects the garbage collector tracks (modules and optimizers are
+    among them); what it finds tells the trace's categories, at the attach,
+    the model from whatever else was live then."""
+    import gc
+    Module = torch.nn.Module
+    Optimizer = torch.optim.Optimizer
+    is_tensor = torch.is_tensor
+    found = {}
+
+    def add(t, tag):
+        if is_tensor(t) and t.is_cuda and t.numel():
+            found.setdefault(t.data_ptr(), tag)
+
+    for obj in gc.get_objects():
+        if isinstance(obj, Module):
+            for p in obj.parameters(recurse=False):
+                add(p, PARAMETER)
+                if p.grad is not None:
+                    add(p.grad, GRADIENT)
+            for b in obj.buffers(recurse=False):
+                add(b, PARAMETER)
+        elif isinstance(obj, Optimizer):
+            for state in obj.state.values():
+                for v in (state.values() if isinstance(state, dict) else ()):
+                    add(v, OPTIMIZER_STATE)
+    return list(found.items())
+
+
 def _seed(torch, report, bridge_path, depth):
     from . import _bridge
     lib = _bridge.find(torch, build_missing=False, path=bridge_path or None)
@@ -53,15 +88,26 @@ def _seed(torch, report, bridge_path, depth):
         return
     _bridge._handle = lib
     try:
-        seed = lib.vramscope_torch_bridge_seed
+        seed = lib.vramscope_torch_bridge_seed_tagged
     except AttributeError:
         report("bridge", "too old: this PyTorch bridge cannot read the allocator's state; rebuild it")
         return
-    seed.argtypes = [ctypes.POINTER(ctypes.c_ulonglong)]
+    seed.argtypes = [ctypes.POINTER(ctypes.c_ulonglong), ctypes.POINTER(ctypes.c_int), ctypes.c_ulonglong,
+                     ctypes.POINTER(ctypes.c_ulonglong)]
     seed.restype = ctypes.c_int
     got_depth = _bridge._enable_stacks(lib, depth)
+    import time
+    began = time.perf_counter()
+    try:
+        tags = tensor_tags(torch)
+    except Exception as e:  # an odd object in the heap: untagged, the rest still holds
+        report("tags", "error: %s: %s" % (type(e).__name__, e))
+        tags = []
+    report("tags", "%d tensors in %.1f ms" % (len(tags), (time.perf_counter() - began) * 1e3))
+    pointers = (ctypes.c_ulonglong * len(tags))(*[p for p, _ in tags])
+    kinds = (ctypes.c_int * len(tags))(*[t for _, t in tags])
     counts = (ctypes.c_ulonglong * 6)()
-    rc = seed(counts)
+    rc = seed(pointers, kinds, len(tags), counts)
     if rc != 1:
         report("bridge", "failed: code %d (%s)" % (rc, {
             -1: "the capture library is not loaded", -2: "no CUDA allocator", -3: "CUDA is not initialised",

@@ -179,13 +179,29 @@ private slots:
             AttachStarted started;
             std::string error;
             const QString path = dir.filePath(QString("run%1.vtrace").arg(i));
-            QVERIFY2(vramscope::cli::startAttach(optionsFor(target.pid(), path), &started, &error), error.c_str());
+            AttachOptions o = optionsFor(target.pid(), path);
+            o.capture.verbose = true;  // the statistics go into the trace, not the job's stderr
+            QVERIFY2(vramscope::cli::startAttach(o, &started, &error), error.c_str());
             QTest::qWait(250);
             QVERIFY(stop(started));
             auto loaded = vramscope::inject::testing::load(path);
             QVERIFY(loaded.ok && loaded.footer);
             QCOMPARE(loaded.t.get<ProcessInfo>().at(0).attachIndex, uint32_t(i));
             QVERIFY(!loaded.t.get<Phase>().empty());
+            // Each trace holds its own notes only: nothing of the one before.
+            int stats = 0, ownAttach = 0, otherAttach = 0;
+            for (const Note& n : loaded.t.get<Note>()) {
+                const std::string text = loaded.t.text(n.textId);
+                stats += text.rfind("stats:", 0) == 0;
+                ownAttach += text.find("(attach " + std::to_string(i) + ")") != std::string::npos;
+                otherAttach += text.find("(attach " + std::to_string(3 - i) + ")") != std::string::npos;
+            }
+            QCOMPARE(stats, 1);
+            QCOMPARE(ownAttach, 1);
+            QCOMPARE(otherAttach, 0);
+            // Nothing queued after the last trace's footer leaks into this one.
+            const uint64_t began = loaded.t.get<ProcessInfo>().at(0).timestampNs;
+            for (const Phase& ph : loaded.t.get<Phase>()) QVERIFY(ph.timestampNs >= began);
         }
         const QByteArray out = target.finish();
         QCOMPARE(target.process.exitCode(), 7);
