@@ -464,6 +464,8 @@ void printStarted(const AttachOptions& o, const AttachStarted& s) {
                         humanBytes(std::atof(statusValue(s.status, "torch_memory_allocated").c_str())).c_str(),
                         statusValue(s.status, "seeded_segments").c_str(),
                         humanBytes(std::atof(statusValue(s.status, "seeded_segment_bytes").c_str())).c_str());
+        if (const std::string tags = statusValue(s.status, "tags"); !tags.empty())
+            std::printf("  parameters, gradients and optimizer state found: %s (on the job's main thread)\n", tags.c_str());
     } else if (python == "no-torch") {
         std::printf("  a Python process without torch: driver-level capture only\n");
     } else if (python == "none") {
