@@ -1,5 +1,7 @@
 #include "analysis_docks.h"
 
+#include <QDateTime>
+
 #include "format_text.h"
 
 #include <QFormLayout>
@@ -223,6 +225,20 @@ std::vector<KeyValueModel::Row> summaryRows(const TraceDocument& doc) {
     std::vector<KeyValueModel::Row> rows;
     auto add = [&](const QString& k, const QString& v, const QString& tip = {}) { rows.push_back({k, v, tip}); };
     add(doc.displayName, "", doc.path);
+    if (s.capture.attached) {
+        const auto& c = s.capture;
+        QString live;
+        if (c.allocatedAtAttachBytes || c.reservedAtAttachBytes)
+            live = QObject::tr("%1 allocated, %2 reserved").arg(bytesText(double(c.allocatedAtAttachBytes)),
+                                                               bytesText(double(c.reservedAtAttachBytes)));
+        else if (c.deviceUsedAtAttachBytes)
+            live = QObject::tr("%1 in use on the device").arg(bytesText(double(c.deviceUsedAtAttachBytes)));
+        const QString when = QDateTime::fromMSecsSinceEpoch(qint64(c.attachedUnixNs / 1000000)).toString("yyyy-MM-dd hh:mm:ss");
+        add(QObject::tr("Attached"), when + (live.isEmpty() ? QString() : QObject::tr("; live then: ") + live),
+            QObject::tr("attach %1 into a running process: what ran before is not in the trace; what was live then "
+                        "entered at the attach (PyTorch's allocator snapshot)")
+                .arg(c.attachIndex));
+    }
     for (const auto& dev : m.devices)
         add(QObject::tr("Device %1").arg(dev.deviceId),
             QString::fromStdString(m.text(dev.nameId)) + ", " + bytesText(double(dev.totalMemoryBytes)));

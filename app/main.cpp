@@ -1,5 +1,5 @@
 // vramscope-gui [FILE [FILE2]] [--view FROM:TO] [--screenshot PNG] [--benchmark]
-//               [--follow FILE | --connect ADDRESS [--token HEX]] [--live-latency-benchmark]
+//               [--follow FILE | --connect ADDRESS [--token HEX] | --attach PID] [--live-latency-benchmark]
 #include "live_benchmark.h"
 #include "main_window.h"
 #include "timeline_canvas.h"
@@ -95,6 +95,10 @@ int main(int argc, char** argv) {
     QCommandLineOption connectTo("connect", "Show a running job from its live socket as it runs: unix:/path/to.sock "
                                             "(or a plain path) or tcp:127.0.0.1:PORT with --token.", "ADDRESS");
     QCommandLineOption token("token", "The token of a TCP live socket, as `vramscope attach` printed it.", "HEX");
+    QCommandLineOption attachTo("attach", "Attach to a running training job of yours (started without vramscope) and "
+                                          "show it live, as `vramscope attach PID` records it; File > Detach (or "
+                                          "closing the window) stops the capture, the job runs on.",
+                                "PID");
     QCommandLineOption liveBenchmark("live-latency-benchmark",
                                      "Play a 10 s training job into a file (events stamped with the wall clock, "
                                      "flushed every 50 ms), follow it, and print event-to-screen latency "
@@ -106,14 +110,25 @@ int main(int argc, char** argv) {
     parser.addOption(follow);
     parser.addOption(connectTo);
     parser.addOption(token);
+    parser.addOption(attachTo);
     parser.addOption(liveBenchmark);
     parser.process(app);
     const QStringList files = parser.positionalArguments();
-    const bool liveSource = parser.isSet(follow) || parser.isSet(connectTo);
-    if ((liveSource && !files.isEmpty()) || (parser.isSet(follow) && parser.isSet(connectTo))) {
-        std::fprintf(stderr, "vramscope-gui: --follow FILE and --connect ADDRESS each open one live trace, "
-                             "without FILE arguments; see --help\n");
+    const int liveSources = int(parser.isSet(follow)) + int(parser.isSet(connectTo)) + int(parser.isSet(attachTo));
+    const bool liveSource = liveSources > 0;
+    if ((liveSource && !files.isEmpty()) || liveSources > 1) {
+        std::fprintf(stderr, "vramscope-gui: --follow FILE, --connect ADDRESS and --attach PID each open one live "
+                             "trace, without FILE arguments; see --help\n");
         return 2;
+    }
+    int attachPid = 0;
+    if (parser.isSet(attachTo)) {
+        bool ok = false;
+        attachPid = parser.value(attachTo).toInt(&ok);
+        if (!ok || attachPid <= 0) {
+            std::fprintf(stderr, "vramscope-gui: --attach wants a process id (got '%s')\n", qPrintable(parser.value(attachTo)));
+            return 2;
+        }
     }
     if (parser.isSet(token) && !parser.isSet(connectTo)) {
         std::fprintf(stderr, "vramscope-gui: --token goes with --connect tcp:HOST:PORT; see --help\n");
@@ -209,6 +224,11 @@ int main(int argc, char** argv) {
     }
     if (parser.isSet(follow)) window.followTrace(parser.value(follow));
     if (parser.isSet(connectTo)) window.connectTrace(parser.value(connectTo), parser.value(token));
+    if (attachPid > 0) {
+        AttachController::Options options;
+        options.pid = attachPid;
+        window.attachToProcess(options);
+    }
     if (parser.isSet(liveBenchmark))
         QTimer::singleShot(200, &app, [&window] { startLiveLatencyBenchmark(window, LiveBenchmarkOptions{}); });
     return app.exec();

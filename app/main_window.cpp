@@ -1,5 +1,7 @@
 #include "main_window.h"
 
+#include "attach_dialog.h"
+
 #include "format_text.h"
 #include "timeline_canvas.h"
 
@@ -144,6 +146,12 @@ void MainWindow::createMenus() {
         const QStringList parts = address.trimmed().split(' ', Qt::SkipEmptyParts);
         connectTrace(parts.value(0), parts.value(1));
     });
+    file->addAction(tr("&Attach to Process…"), this, [this] {
+        AttachDialog dialog(this);
+        if (dialog.exec() == QDialog::Accepted && dialog.options().pid > 0) attachToProcess(dialog.options());
+    });
+    detachAction_ = file->addAction(tr("&Detach from Process"), this, &MainWindow::detachFromProcess);
+    detachAction_->setEnabled(false);
     stopLiveAction_ = file->addAction(tr("Stop &Receiving"), this, &MainWindow::stopLive);
     stopLiveAction_->setEnabled(false);
     QAction* closeCompare = file->addAction(tr("Close Comparison"), this, [this] {
@@ -355,6 +363,7 @@ void MainWindow::startLive(LiveSession* session) {
         liveToolBar_->setObjectName("liveToolBar");
         liveToolBar_->addAction(followAction_);
         liveToolBar_->addAction(stopLiveAction_);
+        liveToolBar_->addAction(detachAction_);
     }
     liveToolBar_->show();
     liveStatus_->setText(session->statusText());
@@ -387,6 +396,44 @@ void MainWindow::startLive(LiveSession* session) {
         }
         emit liveEnded(complete);
     });
+}
+
+void MainWindow::attachToProcess(const AttachController::Options& options) {
+    if (!attach_) {
+        attach_ = new AttachController(this);
+        connect(attach_, &AttachController::progress, this,
+                [this](const QString& line) { statusBar()->showMessage(line, 10000); });
+        connect(attach_, &AttachController::failed, this, [this](const QString& sentence) {
+            statusBar()->clearMessage();
+            reportError(tr("Could not attach"), sentence);
+            emit attachFinished(false);
+        });
+        connect(attach_, &AttachController::attachedTo, this,
+                [this](int, const QString& address, const QString&, const QString& summary) {
+                    statusBar()->showMessage(summary, 15000);
+                    connectTrace(address);
+                    detachAction_->setEnabled(true);
+                    emit attachFinished(true);
+                });
+        connect(attach_, &AttachController::detached, this, [this](int pid) {
+            detachAction_->setEnabled(false);
+            statusBar()->showMessage(tr("Detached from process %1; it runs on. The trace is %2.")
+                                         .arg(pid)
+                                         .arg(attach_->output()),
+                                     15000);
+        });
+    }
+    if (attach_->busy() || attach_->isAttached()) {
+        reportError(tr("Attach"), tr("Already attached to process %1: detach first.").arg(attach_->pid()));
+        emit attachFinished(false);
+        return;
+    }
+    statusBar()->showMessage(tr("Attaching to process %1…").arg(options.pid));
+    attach_->attach(options);
+}
+
+void MainWindow::detachFromProcess() {
+    if (attach_) attach_->detach();
 }
 
 void MainWindow::stopLive() {
@@ -530,6 +577,8 @@ void MainWindow::showAbout() {
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
+    // A capture this window started stops with it; the job runs on.
+    if (attach_ && attach_->isAttached()) attach_->detach(true);
     QSettings settings;
     settings.setValue("window/geometry", saveGeometry());
     settings.setValue("window/state", saveState());

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "analysis_docks.h"
+#include "attach_controller.h"
 #include "roofline_view.h"
 #include "dock_models.h"
 #include "live_session.h"
@@ -42,6 +43,12 @@ public:
     void followTrace(const QString& path);
     void connectTrace(const QString& address, const QString& tokenHex = {});
     LiveSession* liveSession() const { return live_; }
+    // File ▸ Attach to Process: loads the capture into a running job (off the
+    // GUI thread), then shows it live; Detach (or closing the window) stops
+    // the capture and leaves the job running.
+    void attachToProcess(const AttachController::Options& options);
+    void detachFromProcess();
+    AttachController* attachController() const { return attach_; }
     // Stops reading the live source; what arrived stays open.
     void stopLive();
     // Non-interactive windows (screenshots, benchmarks, tests) report errors
@@ -67,6 +74,8 @@ public:
 signals:
     void loadFinished(bool ok);
     void liveEnded(bool complete);
+    // attachToProcess() ended: attached (and connected) or not.
+    void attachFinished(bool ok);
 
 protected:
     void closeEvent(QCloseEvent* event) override;
@@ -104,6 +113,8 @@ private:
     QLabel* liveSetTitle_ = nullptr;
     bool liveSetPicked_ = false;  // the user clicked a time: keep it while a live trace grows
     LiveSession* live_ = nullptr;
+    AttachController* attach_ = nullptr;
+    QAction* detachAction_ = nullptr;
     QLabel* liveStatus_ = nullptr;
     QAction* followAction_ = nullptr;
     QAction* stopLiveAction_ = nullptr;

@@ -37,9 +37,10 @@ namespace vramscope::inject {
 namespace {
 
 // What `status` reports: set by this file and by the Python side
-// (vramscope_attach_report). Small and bounded.
-std::mutex statusMutex;
-std::map<std::string, std::string> statusValues;
+// (vramscope_attach_report). Small and bounded. Never destroyed: the server
+// thread may still answer while the job exits and runs static destructors.
+std::mutex& statusMutex = *new std::mutex;
+std::map<std::string, std::string>& statusValues = *new std::map<std::string, std::string>;
 constexpr size_t kMaxStatusKeys = 64;
 constexpr size_t kMaxStatusText = 512;
 

@@ -491,7 +491,8 @@ uint64_t unixNs() {
                         std::chrono::system_clock::now().time_since_epoch()).count());
 }
 
-int finishStop(int pid, const std::string& socketPath, bool quiet, bool summary, bool verbose = false) {
+int finishStop(int pid, const std::string& socketPath, bool quiet, bool summary, bool verbose = false,
+               const std::string& knownOutput = {}) {
     std::vector<std::string> lines;
     std::string error;
     if (!controlRequest(socketPath, "stop", 60000, &lines, &error)) {
@@ -499,7 +500,12 @@ int finishStop(int pid, const std::string& socketPath, bool quiet, bool summary,
         return 1;
     }
     if (verbose) std::printf("capture_stopped_unix_ns %llu\n", static_cast<unsigned long long>(unixNs()));
-    const std::string output = statusValue(lines, "output");
+    // The job may end while it detaches (its exit writes the footer); then
+    // the reply is cut short and the path we started with is the one.
+    std::string output = statusValue(lines, "output");
+    if (!knownOutput.empty()) output = knownOutput;
+    if (statusValue(lines, "state") != "stopped" && kill(pid, 0) != 0 && errno == ESRCH && !quiet)
+        std::printf("vramscope attach: process %d ended while detaching\n", pid);
     if (quiet) return 0;
     std::printf("vramscope attach: detached from process %d; wrote %s\n", pid, output.c_str());
     if (summary && !output.empty()) {
@@ -566,7 +572,7 @@ int runAttach(const AttachOptions& o) {
         }
         return 0;
     }
-    return finishStop(o.pid, started.socketPath, o.capture.quiet, o.capture.summary, o.capture.verbose);
+    return finishStop(o.pid, started.socketPath, o.capture.quiet, o.capture.summary, o.capture.verbose, started.output);
 }
 
 int runAttachStop(int pid, bool quiet) {

@@ -54,6 +54,7 @@ def tensor_tags(torch):
     among them); what it finds tells the trace's categories, at the attach,
     the model from whatever else was live then."""
     import gc
+    import warnings
     Module = torch.nn.Module
     Optimizer = torch.optim.Optimizer
     is_tensor = torch.is_tensor
@@ -63,18 +64,24 @@ def tensor_tags(torch):
         if is_tensor(t) and t.is_cuda and t.numel():
             found.setdefault(t.data_ptr(), tag)
 
-    for obj in gc.get_objects():
-        if isinstance(obj, Module):
-            for p in obj.parameters(recurse=False):
-                add(p, PARAMETER)
-                if p.grad is not None:
-                    add(p.grad, GRADIENT)
-            for b in obj.buffers(recurse=False):
-                add(b, PARAMETER)
-        elif isinstance(obj, Optimizer):
-            for state in obj.state.values():
-                for v in (state.values() if isinstance(state, dict) else ()):
-                    add(v, OPTIMIZER_STATE)
+    # type(obj), not isinstance: isinstance asks an object for its __class__,
+    # and deprecated module proxies (torch.distributed.reduce_op) warn on that
+    # into the job's output. Nothing here may print there.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for obj in gc.get_objects():
+            kind = type(obj)
+            if issubclass(kind, Module):
+                for p in obj.parameters(recurse=False):
+                    add(p, PARAMETER)
+                    if p.grad is not None:
+                        add(p.grad, GRADIENT)
+                for b in obj.buffers(recurse=False):
+                    add(b, PARAMETER)
+            elif issubclass(kind, Optimizer):
+                for state in obj.state.values():
+                    for v in (state.values() if isinstance(state, dict) else ()):
+                        add(v, OPTIMIZER_STATE)
     return list(found.items())
 
 

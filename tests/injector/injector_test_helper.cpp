@@ -7,6 +7,8 @@
 //   injector_test_helper kill-self N        N markers, then SIG_DFL + kill(getpid(), SIGINT)
 //   injector_test_helper hang N             N markers, "ready", then sleeps (the test SIGKILLs it)
 //   injector_test_helper fork N             N children forked while a thread writes markers
+//   injector_test_helper cuda-stub LIB MS   dlopens LIB (the CUDA toolkit's stub libcuda.so), "ready",
+//                                           sleeps MS ms: a process that has the CUDA driver loaded
 //   injector_test_helper work MS            "tick I" every 20 ms for MS ms, a training step's phase
 //                                           markers each tick once the injector is there (attach),
 //                                           a thread waiting on a condition all along; "done I", exit 7
@@ -40,6 +42,13 @@ int main(int argc, char** argv) {
     if (mode == "print") {
         std::printf("hello\n");
         return 0;
+    }
+    if (mode == "cuda-stub") {
+        void* lib = argc > 2 ? dlopen(argv[2], RTLD_NOW | RTLD_LOCAL) : nullptr;
+        std::printf(lib ? "ready\n" : "no-stub\n");
+        std::fflush(stdout);
+        usleep(useconds_t(argc > 3 ? std::atoi(argv[3]) : 5000) * 1000);
+        return lib ? 0 : 3;
     }
     if (mode == "work") {
         std::mutex m;
