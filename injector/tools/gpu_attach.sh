@@ -93,7 +93,7 @@ for f in gpt_attach1 gpt_attach2; do "$C" "$W/$f.vtrace" | grep -E "^(footer|cou
 
 echo "== 2. a leak that starts after the attach"
 L=(python3 samples/pytorch/gpt_train.py --layers 4 --dim 256 --heads 4 --seq 256 --batch 8 --vocab 4096
-   --warmup 5 --steps 700 --leak-from 300 --log-steps "$W/leak.steps")
+   --warmup 5 --steps "${LEAK_STEPS:-700}" --leak-from 300 --log-steps "$W/leak.steps")
 "${L[@]}" >"$W/leak.out" 2>&1 &
 job=$!
 wait_step "$W/leak.steps" "${LEAK_WAIT:-250}" $job || { echo "the leak job did not reach its step"; cat "$W/leak.out"; }
@@ -113,6 +113,8 @@ if [[ "${SAMPLES:-ON}" == ON ]]; then
   kill $job 2>/dev/null; wait $job
   "$C" "$W/cuda_attached.vtrace" | grep -E "^(footer|count\.|process)" | paste -sd' '
 fi
+echo "== what the jobs printed of ours (must be nothing)"
+grep -ciE "vramscope|warning" "$W/gpt.out" "$W/leak.out"
 echo "== refusals"
 "$A" 999999 2>&1 | head -2
 sleep 30 & s=$!; "$A" $s 2>&1 | head -2; kill $s
