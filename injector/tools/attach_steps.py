@@ -72,6 +72,13 @@ def main():
         print(f"steps_{name} {len(values)} steps")
         if base and name != "before":
             print(f"step_ratio_{name} {median / base:.4f} x")
+    # After the last detach, against before the first attach: what is left
+    # once the capture is gone (nothing, when detaching cleans up).
+    last_end = windows[-1][2]
+    after_last = [ms for i, start, end, ms, _ in steps if i >= a.warmup and start >= last_end]
+    if base and after_last:
+        print(f"step_ms_median_after_last_detach {statistics.median(after_last):.3f} ms")
+        print(f"step_ratio_after_last_detach {statistics.median(after_last) / base:.4f} x")
     for name, ratios in gap_ratios.items():
         if len(ratios) > 1:
             print(f"step_ratio_{name}_vs_gaps {statistics.median(ratios):.4f} x")

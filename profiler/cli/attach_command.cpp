@@ -446,9 +446,8 @@ bool startAttach(const AttachOptions& o, AttachStarted* started, std::string* er
 namespace {
 
 void printStarted(const AttachOptions& o, const AttachStarted& s) {
-    const std::string held = s.mainThread ? std::string("main thread") : "thread " + s.thread;
-    std::printf("vramscope attach: attached to process %d (%s); its %s was held %.2f ms\n", o.pid, s.processName.c_str(),
-                held.c_str(), s.stoppedMs);
+    std::printf("vramscope attach: attached to process %d (%s); its %s%s was held %.2f ms\n", o.pid,
+                s.processName.c_str(), s.thread.c_str(), s.mainThread ? " (the main thread)" : "", s.stoppedMs);
     std::printf("  recording into %s\n", s.output.c_str());
     const std::string python = statusValue(s.status, "python");
     const std::string bridge = statusValue(s.status, "bridge");

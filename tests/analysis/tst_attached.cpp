@@ -111,6 +111,24 @@ std::string writeAttachedTrace(const QString& dir, bool tagged) {
     return path;
 }
 
+model::TraceModel fixture(const char* name) {
+    model::TraceModel m;
+    std::string error;
+    if (!model::loadModel(std::string(VRAMSCOPE_TEST_DATA) + "/" + name, m, {}, &error)) qFatal("%s", error.c_str());
+    return m;
+}
+
+// The number after `key` in the trace's notes (the Python side's account of
+// what torch.cuda said at the attach), or 0.
+uint64_t noteNumber(const model::TraceModel& m, const std::string& key) {
+    for (const Note& n : m.notes) {
+        const std::string& text = m.text(n.textId);
+        const size_t at = text.find(key);
+        if (at != std::string::npos) return std::stoull(text.substr(at + key.size()));
+    }
+    return 0;
+}
+
 Category categoryOfBlockAt(const model::TraceModel& m, const analysis::Categorization& c, uint64_t address) {
     for (size_t i = 0; i < m.blocks.size(); ++i)
         if (m.blocks.address[i] == address && m.blocks.allocNs[i] == kSeedNs) return c.category[i];
@@ -163,6 +181,63 @@ private slots:
         const analysis::TraceSummary s = analysis::summarize(m);
         for (uint64_t address : {0x10000000ull, 0x12800000ull, 0x15000000ull, 0x20000000ull})
             QCOMPARE(categoryOfBlockAt(m, s.categories, address), Category::Weights);
+    }
+
+    // GPT-2 small training on an H200, attached a second time while it ran
+    // (tests/data/README.md): the live set at the attach is what PyTorch
+    // itself reported then, and the steps after it are whole steps.
+    void gpt2AttachedMatchesWhatPyTorchReported() {
+        const model::TraceModel m = fixture("torch_gpt2_attached_h200.vtrace");
+        const analysis::TraceSummary s = analysis::summarize(m);
+        QVERIFY(s.capture.attached);
+        QCOMPARE(s.capture.attachIndex, 2u);
+        const uint64_t torchAllocated = noteNumber(m, "torch.cuda.memory_allocated() = ");
+        const uint64_t torchReserved = noteNumber(m, "memory_reserved() = ");
+        QVERIFY(torchAllocated > (1ull << 30));
+        // Requested sizes (what the allocator's events carry) against its
+        // 512-byte rounded blocks: within 1 %.
+        const double off = std::abs(double(s.capture.allocatedAtAttachBytes) - double(torchAllocated)) / double(torchAllocated);
+        QVERIFY2(off < 0.01, qPrintable(QString("live set %1 vs torch %2").arg(s.capture.allocatedAtAttachBytes).arg(torchAllocated)));
+        QCOMPARE(s.capture.reservedAtAttachBytes, torchReserved);  // every segment, exactly
+        QCOMPARE(s.iterations.source, analysis::IterationSource::Markers);
+        QVERIFY(s.perIteration.size() >= 90);
+        for (int p = 0; p < analysis::kPhaseCount; ++p) QVERIFY(s.phases[size_t(p)].medianNs > 0);
+        QVERIFY(!s.leak.detected);
+        // What PyTorch named at the attach: AdamW keeps two moments per parameter.
+        const double weights = double(s.categories.bytesAtPeak[size_t(Category::Weights)]);
+        const double state = double(s.categories.bytesAtPeak[size_t(Category::OptimizerState)]);
+        QVERIFY(weights > 500e6);
+        QVERIFY(std::abs(state / weights - 2.0) < 0.05);
+    }
+
+    // A GPT that starts keeping a graph every step after the attach, having
+    // already kept ~27 GiB before it: the leak is found at the rate the job's
+    // own log shows (118.3 MiB a step of torch.cuda.memory_allocated(), block
+    // sizes; the trace counts requested sizes), and what it had leaked before
+    // the attach is not taken for weights.
+    void leakAfterTheAttachIsFound() {
+        const model::TraceModel m = fixture("torch_gpt_leak_attached_h200.vtrace");
+        const analysis::TraceSummary s = analysis::summarize(m);
+        QVERIFY(s.capture.attached);
+        QVERIFY(s.leak.detected);
+        const double jobGrowth = 124033536.0;  // median of the job's --log-steps growth per step
+        QVERIFY2(std::abs(double(s.leak.bytesPerIteration) / jobGrowth - 1.0) < 0.05,
+                 qPrintable(QString::number(s.leak.bytesPerIteration)));
+        QVERIFY(s.categories.bytesAtPeak[size_t(Category::Weights)] < 100 * MiB);
+        QVERIFY(s.categories.bytesAtPeak[size_t(Category::Other)] > 20 * 1024 * MiB);
+        QVERIFY(s.categories.bytesAtPeak[size_t(Category::Leaked)] > 5 * 1024 * MiB);
+    }
+
+    // A plain CUDA program: no tensor level, the device's memory at the attach.
+    void cudaProgramAttachedAtDriverLevel() {
+        const model::TraceModel m = fixture("injector_train_attached_h200.vtrace");
+        const analysis::TraceSummary s = analysis::summarize(m);
+        QVERIFY(s.capture.attached);
+        QCOMPARE(m.allocationLevel, model::AllocationLevel::Driver);
+        QCOMPARE(s.capture.allocatedAtAttachBytes, uint64_t(0));
+        QVERIFY(s.capture.deviceUsedAtAttachBytes > 100 * MiB);
+        QVERIFY(m.kernels.size() > 20000);
+        QVERIFY(s.perIteration.size() > 1000);
     }
 };
 
