@@ -373,17 +373,7 @@ void seedRunningContexts() {
         pushContextCreated(static_cast<uint32_t>(ordinal), ctxId, true);
         // Device memory in use at the attach: the first point of the
         // device-used curve, before the sampler's first period ends.
-        size_t freeBytes = 0, totalBytes = 0;
-        if (api.ctxSetCurrent(context) == 0 && api.memGetInfo(&freeBytes, &totalBytes) == 0) {
-            r.lastFreeBytes[ordinal].store(freeBytes, std::memory_order_relaxed);
-            SideEvent e;
-            e.kind = SideEvent::Kind::MemInfo;
-            e.timestampNs = cuptiTimestamp();
-            e.deviceId = static_cast<uint32_t>(ordinal);
-            e.freeBytes = freeBytes;
-            e.usedBytes = totalBytes >= freeBytes ? totalBytes - freeBytes : 0;
-            r.side->push(e);
-        }
+        if (api.ctxSetCurrent(context) == 0) sampleDeviceMemory(static_cast<uint32_t>(ordinal));
         api.ctxSetCurrent(nullptr);
         if (api.primaryCtxRelease) api.primaryCtxRelease(dev);
     }

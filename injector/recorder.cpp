@@ -418,16 +418,7 @@ void* samplerMain(void*) {
                 continue;
             }
             if (r.driver.ctxSetCurrent(retained[d]) != 0) continue;
-            size_t freeBytes = 0, totalBytes = 0;
-            if (r.driver.memGetInfo(&freeBytes, &totalBytes) != 0) continue;
-            r.lastFreeBytes[d].store(freeBytes, std::memory_order_relaxed);
-            SideEvent e;
-            e.kind = SideEvent::Kind::MemInfo;
-            e.timestampNs = cuptiTimestamp();
-            e.deviceId = static_cast<uint32_t>(d);
-            e.freeBytes = freeBytes;
-            e.usedBytes = totalBytes >= freeBytes ? totalBytes - freeBytes : 0;
-            r.side->push(e);
+            sampleDeviceMemory(static_cast<uint32_t>(d));
         }
     }
     r.samplerRunning.store(false, std::memory_order_release);
@@ -669,6 +660,20 @@ void addNote(int severity, const std::string& text) {
     if (r.notes.size() < 256) r.notes.emplace_back(severity, text);
 }
 
+bool sampleDeviceMemory(uint32_t device) {
+    Recorder& r = recorder();
+    size_t freeBytes = 0, totalBytes = 0;
+    if (!r.side || r.driver.memGetInfo(&freeBytes, &totalBytes) != 0) return false;
+    if (device < kMaxDevices) r.lastFreeBytes[device].store(freeBytes, std::memory_order_relaxed);
+    SideEvent e;
+    e.kind = SideEvent::Kind::MemInfo;
+    e.timestampNs = cuptiTimestamp();
+    e.deviceId = device;
+    e.freeBytes = freeBytes;
+    e.usedBytes = totalBytes >= freeBytes ? totalBytes - freeBytes : 0;
+    return r.side->push(e);
+}
+
 void pushMarker(SideEvent::Kind kind, int phaseKind, uint64_t step, const char* text) {
     Recorder& r = recorder();
     if (stateOf(r) != RecorderState::Active || !r.side) return;
@@ -848,18 +853,29 @@ bool startAttachedCapture(const InjectorConfig& config, std::string* error) {
     }
 }
 
+namespace {
+
+// The end of a capture, at exit or at a detach: the samplers stop, the
+// writer flushes CUPTI and writes the footer. Bounded: a writer stuck in
+// CUPTI must not hang the exit or the detach.
+void finishCapture(Recorder& r) {
+    r.samplerStop.store(true, std::memory_order_release);
+    for (int i = 0; i < 1000 && r.samplerRunning.load(); ++i) sleepMs(1);
+    stopCounterSampler();
+    r.finalizeRequested.store(true, std::memory_order_release);
+    for (int i = 0; i < 10000 && !r.finalizeDone.load(std::memory_order_acquire); ++i) sleepMs(1);
+    r.state.store(static_cast<int>(RecorderState::Finished), std::memory_order_release);
+}
+
+}  // namespace
+
 std::string stopAttachedCapture() {
     Recorder& r = recorder();
     static std::atomic<bool> stopping{false};
     if (stateOf(r) != RecorderState::Active || stopping.exchange(true)) return {};
     std::string how;
     try {
-        r.samplerStop.store(true, std::memory_order_release);
-        for (int i = 0; i < 1000 && r.samplerRunning.load(); ++i) sleepMs(1);
-        stopCounterSampler();
-        r.finalizeRequested.store(true, std::memory_order_release);
-        for (int i = 0; i < 10000 && !r.finalizeDone.load(std::memory_order_acquire); ++i) sleepMs(1);
-        r.state.store(static_cast<int>(RecorderState::Finished), std::memory_order_release);
+        finishCapture(r);
         restoreSignalHandlers();
         if (r.cuptiStarted) {
             r.cuptiStarted = false;  // cuptiTimestamp must not wake CUPTI up again
@@ -892,13 +908,7 @@ void shutdown(const char* why) {
             return;
         }
         if (s != RecorderState::Active || done.exchange(true)) return;
-        r.samplerStop.store(true, std::memory_order_release);
-        for (int i = 0; i < 1000 && r.samplerRunning.load(); ++i) sleepMs(1);
-        stopCounterSampler();
-        r.finalizeRequested.store(true, std::memory_order_release);
-        // Bounded: a writer stuck in CUPTI must not hang the exit.
-        for (int i = 0; i < 10000 && !r.finalizeDone.load(std::memory_order_acquire); ++i) sleepMs(1);
-        r.state.store(static_cast<int>(RecorderState::Finished), std::memory_order_release);
+        finishCapture(r);
     } catch (...) {
     }
 }

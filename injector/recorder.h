@@ -102,6 +102,9 @@ void pauseCuptiActivities(uint32_t parts, bool pause);
 // CUPTI's clock (ns); CLOCK_REALTIME before CUPTI started (the same domain
 // on Linux, which CUPTI's own timestamps are measured against).
 uint64_t cuptiTimestamp();
+// One MemInfo sample of the device whose context is current on this thread
+// (cuMemGetInfo). False when the driver refused.
+bool sampleDeviceMemory(uint32_t device);
 // Pushes a Phase or Note from the public C entry points (any thread).
 void pushMarker(SideEvent::Kind kind, int phaseKind, uint64_t step, const char* text);
 // The file libcupti was loaded from (for NVTX_INJECTION64_PATH).

@@ -2,6 +2,7 @@
 
 #include "attach/process_inspect.h"
 #include "attach/ptrace_inject.h"
+#include "format/units.h"
 
 #include <algorithm>
 #include <atomic>
@@ -254,15 +255,6 @@ const char* entryError(long long rc) {
     }
 }
 
-std::string humanBytes(double bytes) {
-    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    int u = 0;
-    while (bytes >= 1024 && u < 4) { bytes /= 1024; ++u; }
-    char buf[64];
-    std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.2f %s", bytes, units[u]);
-    return buf;
-}
-
 std::atomic<int> stopSignal{0};
 void onStopSignal(int sig) { stopSignal.store(sig); }
 
@@ -459,10 +451,10 @@ void printStarted(const AttachOptions& o, const AttachStarted& s) {
         if (!blocks.empty())
             std::printf("  at the attach PyTorch held %s live blocks, %s (torch.cuda.memory_allocated() %s), in %s "
                         "segments, %s\n",
-                        blocks.c_str(), humanBytes(std::atof(statusValue(s.status, "seeded_bytes").c_str())).c_str(),
-                        humanBytes(std::atof(statusValue(s.status, "torch_memory_allocated").c_str())).c_str(),
+                        blocks.c_str(), formatBytes(std::atof(statusValue(s.status, "seeded_bytes").c_str())).c_str(),
+                        formatBytes(std::atof(statusValue(s.status, "torch_memory_allocated").c_str())).c_str(),
                         statusValue(s.status, "seeded_segments").c_str(),
-                        humanBytes(std::atof(statusValue(s.status, "seeded_segment_bytes").c_str())).c_str());
+                        formatBytes(std::atof(statusValue(s.status, "seeded_segment_bytes").c_str())).c_str());
         if (const std::string tags = statusValue(s.status, "tags"); !tags.empty())
             std::printf("  parameters, gradients and optimizer state found: %s (on the job's main thread)\n", tags.c_str());
     } else if (python == "no-torch") {
