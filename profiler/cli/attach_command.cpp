@@ -261,8 +261,16 @@ void onStopSignal(int sig) { stopSignal.store(sig); }
 }  // namespace
 
 std::string controlSocketPath(int pid, uint32_t uid) {
-    const std::string run = "/run/user/" + std::to_string(uid);
-    const std::string dir = isDirectoryOwnedBy(run, uid) ? run + "/vramscope" : "/tmp/vramscope-" + std::to_string(uid);
+    // The job's own $XDG_RUNTIME_DIR (the same answer for every later
+    // --stop/--status), when it is a directory of that user; else the usual
+    // /run/user/UID; else a private directory in /tmp.
+    std::string runtime;
+    for (const std::string& kv : targetEnvironment(pid))
+        if (kv.rfind("XDG_RUNTIME_DIR=", 0) == 0) runtime = kv.substr(16);
+    if (runtime.empty() || runtime[0] != '/' || runtime.find('\n') != std::string::npos || !isDirectoryOwnedBy(runtime, uid))
+        runtime = "/run/user/" + std::to_string(uid);
+    const std::string dir =
+        isDirectoryOwnedBy(runtime, uid) ? runtime + "/vramscope" : "/tmp/vramscope-" + std::to_string(uid);
     return dir + "/" + std::to_string(pid) + ".sock";
 }
 

@@ -63,8 +63,9 @@ int runAttachStop(int pid, bool quiet);
 int runAttachStatus(int pid);
 
 // Where the capture attached to pid (a process of user uid) listens:
-// $XDG_RUNTIME_DIR-style /run/user/UID/vramscope/PID.sock when /run/user/UID
-// is that user's, else /tmp/vramscope-UID/PID.sock.
+// $XDG_RUNTIME_DIR/vramscope/PID.sock with the job's XDG_RUNTIME_DIR (else
+// /run/user/UID) when that is the user's directory, else
+// /tmp/vramscope-UID/PID.sock.
 std::string controlSocketPath(int pid, uint32_t uid);
 
 // One request on a control socket: sends `command`, reads lines until "end"

@@ -38,10 +38,11 @@ const QString kPythonDir = QStringLiteral(VRAMSCOPE_SOURCE_DIR "/python");
 // A target started the way users start their jobs: no vramscope anywhere.
 struct Target {
     QProcess process;
-    void start(const QString& program, const QStringList& args) {
+    void start(const QString& program, const QStringList& args, const QStringList& env = {}) {
         QProcessEnvironment e = QProcessEnvironment::systemEnvironment();
         for (const QString& k : e.keys())
             if (k.startsWith("VRAMSCOPE_") || k == "LD_PRELOAD" || k == "CUDA_INJECTION64_PATH") e.remove(k);
+        for (const QString& kv : env) e.insert(kv.section('=', 0, 0), kv.section('=', 1));
         process.setProcessEnvironment(e);
         process.start(program, args);
         QVERIFY(process.waitForStarted(10000));
@@ -253,6 +254,23 @@ private slots:
         QFile file(dir.filePath("a.vtrace"));
         QVERIFY(file.open(QIODevice::ReadOnly));
         QCOMPARE(got.mid(3), file.readAll());  // byte for byte, footer included
+        target.finish();
+        QCOMPARE(target.process.exitCode(), 7);
+    }
+
+    void theSocketIsInTheJobsRuntimeDirectory() {
+        QTemporaryDir dir, runtime;
+        QFile::setPermissions(runtime.path(), QFileDevice::ReadOwner | QFileDevice::WriteOwner | QFileDevice::ExeOwner);
+        Target target;
+        target.start(kHelper, {"work", "1500"}, {"XDG_RUNTIME_DIR=" + runtime.path()});
+        QVERIFY(target.waitFor("tick 1"));
+        AttachStarted started;
+        std::string error;
+        QVERIFY2(vramscope::cli::startAttach(optionsFor(target.pid(), dir.filePath("a.vtrace")), &started, &error),
+                 error.c_str());
+        QCOMPARE(QString::fromStdString(started.socketPath),
+                 runtime.path() + "/vramscope/" + QString::number(target.pid()) + ".sock");
+        QVERIFY(stop(started));
         target.finish();
         QCOMPARE(target.process.exitCode(), 7);
     }
