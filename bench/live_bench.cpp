@@ -12,6 +12,7 @@
 // ~10M events, written to /tmp/vramscope_live_bench.vtrace on first use)
 #include "model/live_model.h"
 #include "model/model_builder.h"
+#include "bench_support.h"
 #include "synth/synth.h"
 
 #include <chrono>
@@ -23,22 +24,14 @@
 
 using namespace vramscope;
 
-namespace {
-double secondsSince(std::chrono::steady_clock::time_point t0) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-}  // namespace
+using bench::secondsSince;
 
 int main(int argc, char** argv) {
     const std::string path = argc > 1 ? argv[1] : "/tmp/vramscope_live_bench.vtrace";
     std::string error;
-    if (!std::filesystem::exists(path)) {
-        synth::SynthOptions o;
-        o.iterations = 10760;
-        if (!synth::writeSynthTrace(path, o, nullptr, &error)) {
-            std::fprintf(stderr, "live_bench: %s\n", error.c_str());
-            return 1;
-        }
+    if (!bench::ensureSynthTrace(path, 10760, &error)) {
+        std::fprintf(stderr, "live_bench: %s\n", error.c_str());
+        return 1;
     }
     format::TraceReader reader;
     if (!reader.open(path, &error)) {

@@ -9,6 +9,7 @@
 // Goals (docs/analysis.md): load <= 1 s, <= 32 B/event, summary <= 2 s on 2 cores.
 #include "analysis/summary.h"
 #include "model/model_builder.h"
+#include "bench_support.h"
 #include "synth/synth.h"
 
 #include <chrono>
@@ -18,22 +19,14 @@
 
 using namespace vramscope;
 
-namespace {
-double secondsSince(std::chrono::steady_clock::time_point t0) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-}  // namespace
+using bench::secondsSince;
 
 int main(int argc, char** argv) {
     const std::string path = argc > 1 ? argv[1] : "/tmp/vramscope_model_bench.vtrace";
     std::string error;
-    if (!std::filesystem::exists(path)) {
-        synth::SynthOptions o;
-        o.iterations = 10800;  // ≈ 930 events per iteration → ≈ 10M events
-        if (!synth::writeSynthTrace(path, o, nullptr, &error)) {
-            std::fprintf(stderr, "model_bench: %s\n", error.c_str());
-            return 1;
-        }
+    if (!bench::ensureSynthTrace(path, 10800, &error)) {
+        std::fprintf(stderr, "model_bench: %s\n", error.c_str());
+        return 1;
     }
     // Best of three: the first run also pays for reading the file into the page cache.
     double load = 1e9, summary = 1e9;
