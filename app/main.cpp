@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <vector>
 
 using namespace vramscope::app;
@@ -63,9 +64,35 @@ void runBenchmark(MainWindow& window, qint64 loadMs) {
     std::printf("frame_max_ms %.2f ms\n", sorted.back());
 }
 
+// --help and --version print and exit before any window exists: without a
+// display Qt's default platform would abort first ("could not connect to
+// display"), so they run on the offscreen platform.
+bool onlyHelpOrVersion(int argc, char** argv) {
+    for (int i = 1; i < argc; ++i) {
+        const char* a = argv[i];
+        if (!std::strcmp(a, "--")) break;
+        if (!std::strcmp(a, "-h") || !std::strcmp(a, "--help") || !std::strcmp(a, "--help-all") ||
+            !std::strcmp(a, "-v") || !std::strcmp(a, "--version"))
+            return true;
+    }
+    return false;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+    const bool noDisplay = !qEnvironmentVariableIsSet("QT_QPA_PLATFORM") && qEnvironmentVariableIsEmpty("DISPLAY") &&
+                           qEnvironmentVariableIsEmpty("WAYLAND_DISPLAY");
+    if (noDisplay) {
+        if (onlyHelpOrVersion(argc, argv)) {
+            qputenv("QT_QPA_PLATFORM", "offscreen");
+        } else {
+            std::fprintf(stderr, "vramscope-gui: no display (neither DISPLAY nor WAYLAND_DISPLAY is set): run it on a "
+                                 "desktop, or under xvfb-run for --screenshot/--benchmark; `vramscope summary FILE` "
+                                 "gives the same facts as text\n");
+            return 1;
+        }
+    }
     QSurfaceFormat format;
     format.setDepthBufferSize(0);
     format.setSwapInterval(0);  // never wait for vsync: frames are rendered on demand

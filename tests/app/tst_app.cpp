@@ -451,6 +451,29 @@ private slots:
         QCOMPARE(p.exitCode(), 2);
         QVERIFY(p.readAllStandardError().contains("--view wants FROM:TO"));
     }
+
+    // On a server without a display: --help and --version answer, and
+    // opening a trace says what to do instead of Qt aborting.
+    void helpAndVersionWithoutADisplay() {
+        QProcessEnvironment headless = QProcessEnvironment::systemEnvironment();
+        for (const char* k : {"DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM", "XAUTHORITY"}) headless.remove(k);
+        QProcess p;
+        p.setProcessEnvironment(headless);
+        p.start(VRAMSCOPE_GUI, {"--help"});
+        QVERIFY(p.waitForFinished(60000));
+        QCOMPARE(p.exitStatus(), QProcess::NormalExit);
+        QCOMPARE(p.exitCode(), 0);
+        QVERIFY(p.readAllStandardOutput().contains("--attach"));
+        p.start(VRAMSCOPE_GUI, {"--version"});
+        QVERIFY(p.waitForFinished(60000));
+        QCOMPARE(p.exitCode(), 0);
+        QVERIFY(p.readAllStandardOutput().startsWith("vramscope "));
+        p.start(VRAMSCOPE_GUI, {fixture_});
+        QVERIFY(p.waitForFinished(60000));
+        QCOMPARE(p.exitStatus(), QProcess::NormalExit);
+        QCOMPARE(p.exitCode(), 1);
+        QVERIFY(p.readAllStandardError().contains("vramscope summary FILE"));
+    }
 };
 
 QTEST_MAIN(TestApp)
