@@ -1,57 +1,71 @@
 // vramscope-attach: `vramscope attach` without Qt, for GPU servers where only
-// the capture side is built (the same Qt-free logic: profiler/cli/attach_command.cpp).
-//   vramscope-attach PID [-o FILE] [--duration S] [--no-wait] [--tcp] [--no-bridge] [--no-phase-hooks]
-//                    [--no-kernels] [--no-copies] [--no-callbacks] [--counters MODE] [--counter-interval-us N]
-//                    [--meminfo-ms N] [--buffer-mb N] [--launch-times] [--python-stacks | --no-python-stacks]
-//                    [--python-stack-depth N] [--injector PATH] [--quiet] [--verbose] [--no-summary]
-//   vramscope-attach --stop PID | --status PID
+// the capture side is built (the same Qt-free logic: profiler/cli/attach_command.cpp,
+// the same option table: profiler/cli/capture_option_table.h).
+//   vramscope-attach PID [options] | --stop PID | --status PID
 #include "attach_command.h"
+#include "capture_option_table.h"
 
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <vector>
+
+using namespace vramscope::cli;
 
 int main(int argc, char** argv) {
-    vramscope::cli::AttachOptions o;
+    AttachOptions o;
     o.capture.selfPath = argv[0];
-    bool stop = false, status = false;
+    const std::vector<LauncherOption> own = {
+        {"output", "FILE", "Trace file (default vramscope.<name>.<pid>.attach<N>.vtrace here)."},
+        {"duration", "S", "Detach after S seconds (default: at Ctrl-C or when the job ends)."},
+        {"no-wait", nullptr, "Start the capture and return; `--stop PID` detaches it later."},
+        {"tcp", nullptr, "Also serve the live stream on 127.0.0.1 with a token (for ssh -L)."},
+        {"no-bridge", nullptr, "PyTorch jobs: no tensor-level events."},
+        {"no-phase-hooks", nullptr, "PyTorch jobs: no training-phase markers."},
+        {"stop", nullptr, "Detach the capture attached to PID (footer written, job untouched)."},
+        {"status", nullptr, "Print the state of the capture attached to PID."},
+        {"help", nullptr, "Show this help."},
+    };
+    bool stop = false, status = false, help = false;
+    std::vector<std::string> args, positional;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
-        auto next = [&]() -> const char* { return i + 1 < argc ? argv[++i] : ""; };
-        if (a == "-o" || a == "--output") o.capture.output = next();
-        else if (a == "--duration") o.durationSeconds = std::atof(next());
-        else if (a == "--no-wait") o.noWait = true;
-        else if (a == "--tcp") o.tcp = true;
-        else if (a == "--no-bridge") o.bridge = false;
-        else if (a == "--no-phase-hooks") o.phaseHooks = false;
-        else if (a == "--no-kernels") o.capture.kernels = false;
-        else if (a == "--no-copies") o.capture.copies = false;
-        else if (a == "--no-callbacks") o.capture.callbacks = false;
-        else if (a == "--counters") o.capture.counters = next();
-        else if (a == "--counter-interval-us") o.capture.counterIntervalUs = uint32_t(std::atoi(next()));
-        else if (a == "--meminfo-ms") o.capture.memInfoIntervalMs = std::atoi(next());
-        else if (a == "--buffer-mb") o.capture.bufferMegabytes = uint32_t(std::atoi(next()));
-        else if (a == "--launch-times") o.capture.launchTimes = true;
-        else if (a == "--no-python-stacks") o.capture.pythonStacks = 0;
-        else if (a == "--python-stacks") o.capture.pythonStacks = 1;
-        else if (a == "--python-stack-depth") o.capture.pythonStackDepth = std::atoi(next());
-        else if (a == "--injector") o.capture.injectorPath = next();
-        else if (a == "--quiet") o.capture.quiet = true;
-        else if (a == "--verbose") o.capture.verbose = true;
-        else if (a == "--no-summary") o.capture.summary = false;
-        else if (a == "--stop") stop = true;
-        else if (a == "--status") status = true;
-        else if (!a.empty() && a[0] != '-' && o.pid == 0) o.pid = std::atoi(a.c_str());
-        else {
-            std::fprintf(stderr, "vramscope-attach: unknown argument %s\n", a.c_str());
-            return 2;
-        }
+        args.push_back(a == "-o" ? "--output" : a == "-h" ? "--help" : a);
     }
-    if (o.pid <= 0) {
-        std::fprintf(stderr, "usage: vramscope-attach PID [options] | --stop PID | --status PID\n");
+    std::string error;
+    const bool ok = parseLauncherArgs(
+        args, CaptureCommand::Attach, own, false,
+        [&](const std::string& name, const std::string& value, std::string* e) {
+            if (name == "output") o.capture.output = value;
+            else if (name == "duration") {
+                o.durationSeconds = std::atof(value.c_str());
+                if (o.durationSeconds <= 0) return *e = "--duration must be a positive number of seconds", false;
+            } else if (name == "no-wait") o.noWait = true;
+            else if (name == "tcp") o.tcp = true;
+            else if (name == "no-bridge") o.bridge = false;
+            else if (name == "no-phase-hooks") o.phaseHooks = false;
+            else if (name == "stop") stop = true;
+            else if (name == "status") status = true;
+            else if (name == "help") help = true;
+            else return applyCaptureOption(name, value, &o.capture, e);
+            return true;
+        },
+        &positional, &error);
+    if (help) {
+        std::printf("Usage: vramscope-attach PID [options] | --stop PID | --status PID\n"
+                    "Loads vramscope's capture into a running job and records it from now on (`vramscope attach` "
+                    "without Qt; docs/attach.md).\n\n");
+        std::fputs(launcherOptionsHelp(own).c_str(), stdout);
+        std::fputs(captureOptionsHelp(CaptureCommand::Attach).c_str(), stdout);
+        return 0;
+    }
+    if (ok && positional.size() == 1) o.pid = std::atoi(positional[0].c_str());
+    if (!ok || o.pid <= 0) {
+        std::fprintf(stderr, "vramscope-attach: %s (usage: vramscope-attach PID [options] | --stop PID | --status PID; see --help)\n",
+                     ok ? "which process? one PID" : error.c_str());
         return 2;
     }
-    if (stop) return vramscope::cli::runAttachStop(o.pid, o.capture.quiet);
-    if (status) return vramscope::cli::runAttachStatus(o.pid);
-    return vramscope::cli::runAttach(o);
+    if (stop) return runAttachStop(o.pid, o.capture.quiet);
+    if (status) return runAttachStatus(o.pid);
+    return runAttach(o);
 }

@@ -1,43 +1,47 @@
 // vramscope-record: `vramscope record` without Qt, for machines (GPU runners,
-// containers) where only the injector is built.
-//   vramscope-record [-o FILE] [--buffer-mb N] [--meminfo-ms N] [--no-kernels]
-//                    [--launch-times] [--no-copies] [--no-nvtx] [--no-callbacks] [--start=preload]
-//                    [--python-stacks | --no-python-stacks] [--python-stack-depth N]
-//                    [--quiet] [--verbose] -- CMD ARGS...
+// containers) where only the capture side is built. Its options are the
+// CLI's own table (profiler/cli/capture_option_table.h), --help included.
+#include "capture_option_table.h"
 #include "record_command.h"
 
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <string>
+#include <vector>
+
+using namespace vramscope::cli;
 
 int main(int argc, char** argv) {
-    vramscope::cli::RecordOptions o;
+    RecordOptions o;
     o.selfPath = argv[0];
-    int i = 1;
-    for (; i < argc; ++i) {
-        std::string a = argv[i];
-        auto value = [&](int& out) { if (i + 1 < argc) out = std::atoi(argv[++i]); };
-        if (a == "--") { ++i; break; }
-        if ((a == "-o" || a == "--output") && i + 1 < argc) o.output = argv[++i];
-        else if (a == "--injector" && i + 1 < argc) o.injectorPath = argv[++i];
-        else if (a == "--buffer-mb") { int v = 0; value(v); o.bufferMegabytes = uint32_t(v); }
-        else if (a == "--meminfo-ms") value(o.memInfoIntervalMs);
-        else if (a == "--no-kernels") o.kernels = false;
-        else if (a == "--launch-times") o.launchTimes = true;
-        else if (a == "--no-copies") o.copies = false;
-        else if (a == "--no-nvtx") o.nvtx = false;
-        else if (a == "--no-callbacks") o.callbacks = false;
-        else if (a == "--start=preload") o.startAtCuInit = false;
-        else if (a == "--start=cuinit") o.startAtCuInit = true;
-        else if (a == "--python-stacks") o.pythonStacks = 1;
-        else if (a == "--no-python-stacks") o.pythonStacks = 0;
-        else if (a == "--python-stack-depth") value(o.pythonStackDepth);
-        else if (a == "--quiet") o.quiet = true;
-        else if (a == "--verbose") o.verbose = true;
-        else if (a[0] != '-') break;
-        else { std::fprintf(stderr, "vramscope-record: unknown option %s\n", a.c_str()); return 2; }
+    const std::vector<std::string> args(argv + 1, argv + argc);
+    const std::vector<LauncherOption> own = {
+        {"output", "FILE", "Trace file, a directory ending in /, or a pattern with %p %h %r (as `vramscope record -o`)."},
+        {"help", nullptr, "Show this help."},
+    };
+    bool help = false;
+    std::vector<std::string> command;
+    std::string error;
+    std::vector<std::string> withShortOutput;
+    for (const std::string& a : args) withShortOutput.push_back(a == "-o" ? "--output" : a == "-h" ? "--help" : a);
+    const bool ok = parseLauncherArgs(
+        withShortOutput, CaptureCommand::Record, own, true,
+        [&](const std::string& name, const std::string& value, std::string* e) {
+            if (name == "output") o.output = value;
+            else if (name == "help") help = true;
+            else return applyCaptureOption(name, value, &o, e);
+            return true;
+        },
+        &command, &error);
+    if (help) {
+        std::printf("Usage: vramscope-record [options] -- CMD [ARGS...]\n"
+                    "Runs CMD with vramscope's capture loaded and writes a .vtrace (`vramscope record` without Qt).\n\n"
+                    "%s%s",
+                    launcherOptionsHelp(own).c_str(), captureOptionsHelp(CaptureCommand::Record).c_str());
+        return 0;
     }
-    std::vector<std::string> command(argv + i, argv + argc);
-    return vramscope::cli::runRecord(o, command);
+    if (!ok) {
+        std::fprintf(stderr, "vramscope-record: %s (see --help)\n", error.c_str());
+        return 2;
+    }
+    return runRecord(o, command);
 }

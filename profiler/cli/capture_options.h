@@ -1,8 +1,9 @@
-// The capture options `record` and `attach` share (buffers, kernels, copies,
-// callbacks, counters, Python stacks, quiet/verbose/summary): one table, one
-// set of checks, so the two commands cannot drift apart.
+// The capture options of `record` and `attach` for the Qt command line:
+// built from the one table both commands and the Qt-free launchers share
+// (capture_option_table.h), checked by the same code.
 #pragma once
 
+#include "capture_option_table.h"
 #include "record_command.h"
 
 #include <QCommandLineOption>
@@ -14,7 +15,7 @@ namespace vramscope::cli {
 
 class CaptureOptions {
 public:
-    enum class For { Record, Attach };
+    using For = CaptureCommand;
     // Adds the options to parser (`-o` is the caller's: its help differs).
     CaptureOptions(QCommandLineParser& parser, For command);
     // Fills *out from what was given; false after printing a usage error.
@@ -22,9 +23,8 @@ public:
 
 private:
     const char* command_;
-    For for_;
-    std::vector<QCommandLineOption> options_;  // in the order the constructor adds them
-    const QCommandLineOption& option(const char* name) const;
+    std::vector<CaptureOptionSpec> specs_;
+    std::vector<QCommandLineOption> options_;  // one per spec, in the same order
 };
 
 }  // namespace vramscope::cli

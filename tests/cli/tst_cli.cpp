@@ -130,6 +130,45 @@ private slots:
         }
     }
 
+    // `vramscope record` and the launcher without Qt take one option table:
+    // the same options, the same checks, each one reaching the capture.
+    void recordLaunchersShareOneOptionTable() {
+#ifndef VRAMSCOPE_RECORD_TOOL
+        QSKIP("vramscope-record is not built here (no CUDA toolkit with CUPTI)");
+#else
+        const QByteArray cliHelp = vramscope({"record", "--help"}).out;
+        QProcess tool;
+        tool.start(VRAMSCOPE_RECORD_TOOL, {"--help"});
+        QVERIFY(tool.waitForFinished(30000));
+        QCOMPARE(tool.exitCode(), 0);
+        const QByteArray toolHelp = tool.readAllStandardOutput();
+        for (const char* option : {"--injector", "--buffer-mb", "--meminfo-ms", "--no-kernels", "--launch-times",
+                                   "--counters", "--counter-interval-us", "--counter-duty", "--no-copies",
+                                   "--no-callbacks", "--python-stacks", "--no-python-stacks", "--python-stack-depth",
+                                   "--quiet", "--verbose", "--no-summary", "--no-nvtx", "--start"}) {
+            QVERIFY2(cliHelp.contains(option), option);
+            QVERIFY2(toolHelp.contains(option), option);
+        }
+        // The counter options reach the capture's environment from the launcher too.
+        tool.start(VRAMSCOPE_RECORD_TOOL, {"--quiet", "--counters", "pm", "--counter-interval-us", "250",
+                                           "--counter-duty", "200:800", "-o", path("env.vtrace"), "--", "env"});
+        QVERIFY(tool.waitForFinished(30000));
+        const QByteArray env = tool.readAllStandardOutput();
+        QVERIFY(env.contains("VRAMSCOPE_COUNTERS=pm\n"));
+        QVERIFY(env.contains("VRAMSCOPE_COUNTER_INTERVAL_US=250\n"));
+        QVERIFY(env.contains("VRAMSCOPE_COUNTER_DUTY=200:800\n"));
+        // One check for both: the same refusal, exit 2.
+        tool.start(VRAMSCOPE_RECORD_TOOL, {"--counter-duty", "5:5", "--", "true"});
+        QVERIFY(tool.waitForFinished(30000));
+        QCOMPARE(tool.exitCode(), 2);
+        const Run cli = vramscope({"record", "--counter-duty", "5:5", "--", "true"});
+        QCOMPARE(cli.exitCode, 2);
+        const QByteArray sentence = "--counter-duty must be ON:OFF in milliseconds";
+        QVERIFY(tool.readAllStandardError().contains(sentence));
+        QVERIFY(cli.err.contains(sentence));
+#endif
+    }
+
     void synthOptionsChangeTheTrace() {
         QVERIFY(vramscope({"synth", "-o", path("b8.vtrace"), "--iterations", "3", "--batch", "8"}).exitCode == 0);
         QVERIFY(vramscope({"synth", "-o", path("nomark.vtrace"), "--iterations", "3", "--no-markers"}).exitCode == 0);
