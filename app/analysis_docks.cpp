@@ -65,26 +65,78 @@ QVariant LeakTableModel::headerData(int section, Qt::Orientation o, int role) co
 
 // ---- DiffTableModel -----------------------------------------------------------
 
+namespace {
+
+// "first iteration 468 ms (warm-up)", "iterations 0 (1.58 s), 9 (60.2 ms)".
+QString leftOutText(const std::vector<analysis::LeftOutIteration>& list) {
+    if (list.size() == 1 && list[0].index == 0)
+        return DiffTableModel::tr("first iteration %1 (warm-up)").arg(nsText(double(list[0].durationNs)));
+    QStringList parts;
+    for (const auto& l : list) parts << QString("%1 (%2)").arg(l.index).arg(nsText(double(l.durationNs)));
+    return DiffTableModel::tr("iterations %1").arg(parts.join(", "));
+}
+
+QString signedMs(int64_t ns) { return QString::asprintf("%+.3f ms", double(ns) / 1e6); }
+
+}  // namespace
+
 void DiffTableModel::setComparison(const analysis::Comparison* c) {
     beginResetModel();
     rows_.clear();
+    headline_.clear();
     if (c) {
-        rows_.push_back({tr("Peak allocated"), c->peakAllocatedBytes.a, c->peakAllocatedBytes.b, true});
-        rows_.push_back({tr("Peak reserved"), c->peakReservedBytes.a, c->peakReservedBytes.b, true});
-        rows_.push_back({tr("Iteration time (mean)"), c->meanIterationNs.a, c->meanIterationNs.b, false});
-        rows_.push_back({tr("Step period (median)"), c->medianStepPeriodNs.a, c->medianStepPeriodNs.b, false});
-        rows_.push_back({tr("Leak per iteration"), c->leakBytesPerIteration.a, c->leakBytesPerIteration.b, true});
+        // Times are each run's steady iterations (analysis/step_times.h): the warm-up is said apart.
+        const QString steady = tr("over the steady iterations: A %1 of %2, B %3 of %4")
+                                   .arg(c->steadyA).arg(c->iterationsA).arg(c->steadyB).arg(c->iterationsB);
+        rows_.push_back({tr("Peak allocated"), c->peakAllocatedBytes.a, c->peakAllocatedBytes.b, true, false, {}});
+        rows_.push_back({tr("Peak reserved"), c->peakReservedBytes.a, c->peakReservedBytes.b, true, false, {}});
+        rows_.push_back({tr("Iteration time (median)"), c->medianIterationNs.a, c->medianIterationNs.b, false, false, steady});
+        rows_.push_back({tr("Iteration time (mean)"), c->meanIterationNs.a, c->meanIterationNs.b, false, false, steady});
+        rows_.push_back({tr("Step period (median)"), c->medianStepPeriodNs.a, c->medianStepPeriodNs.b, false, false, steady});
+        rows_.push_back({tr("GPU busy per step (median)"), c->gpuBusyPerStepNs.a, c->gpuBusyPerStepNs.b, false, false,
+                         tr("time at least one kernel ran, from one step's start to the next")});
+        rows_.push_back({tr("GPU idle per step (median)"), c->gpuIdlePerStepNs.a, c->gpuIdlePerStepNs.b, false, false,
+                         tr("time the GPU ran nothing, from one step's start to the next: waiting on the CPU")});
+        rows_.push_back({tr("Leak per iteration"), c->leakBytesPerIteration.a, c->leakBytesPerIteration.b, true, false, {}});
         for (int p = 0; p < analysis::kPhaseCount; ++p) {
+            const size_t i = size_t(p);
             QString name = analysis::phaseNameText(analysis::PhaseName(p));
-            rows_.push_back({tr("%1 time").arg(name), c->phaseMeanNs[size_t(p)].a, c->phaseMeanNs[size_t(p)].b, false});
-            rows_.push_back({tr("%1 peak").arg(name), c->phasePeakBytes[size_t(p)].a, c->phasePeakBytes[size_t(p)].b, true});
+            rows_.push_back({tr("%1 time (median)").arg(name), c->phaseMedianNs[i].a, c->phaseMedianNs[i].b, false, false,
+                             steady});
+            rows_.push_back({tr("%1 peak").arg(name), c->phasePeakBytes[i].a, c->phasePeakBytes[i].b, true, false, {}});
+            rows_.push_back({tr("%1 GPU busy").arg(name), c->busyFraction[i].a, c->busyFraction[i].b, false, true, steady});
         }
         for (int k = 0; k < analysis::kCategoryCount; ++k)
             rows_.push_back({tr("%1 (peak)").arg(analysis::categoryName(analysis::Category(k))),
-                             c->categoryPeakBytes[size_t(k)].a, c->categoryPeakBytes[size_t(k)].b, true});
-        rows_.push_back({tr("Recompute per iteration"), c->recomputeNsPerIteration.a, c->recomputeNsPerIteration.b, false});
+                             c->categoryPeakBytes[size_t(k)].a, c->categoryPeakBytes[size_t(k)].b, true, false, {}});
+        rows_.push_back({tr("Recompute per iteration (median)"), c->recomputeNsPerIteration.a, c->recomputeNsPerIteration.b,
+                         false, false, steady});
         for (const auto& k : c->kernels)
-            rows_.push_back({QString::fromStdString(k.name), k.nsPerIteration.a, k.nsPerIteration.b, false});
+            rows_.push_back({QString::fromStdString(k.name), k.nsPerIteration.a, k.nsPerIteration.b, false, false,
+                             tr("kernel time per step, steady steps")});
+
+        QStringList lines;
+        QString times = tr("Times %1").arg(steady);
+        if (!c->leftOutA.empty() || !c->leftOutB.empty())
+            times += tr("; not counted: A %1, B %2")
+                         .arg(c->leftOutA.empty() ? tr("none") : leftOutText(c->leftOutA))
+                         .arg(c->leftOutB.empty() ? tr("none") : leftOutText(c->leftOutB));
+        lines << times + ".";
+        if (c->checkpointed != analysis::CheckpointedRun::None) {
+            const analysis::CheckpointingTradeOff t = c->tradeOff();
+            lines << tr("Checkpointing in %1 saves %2 of peak allocated (%3%) and %4 per step (%5%, median step period): "
+                        "recompute kernels %6, GPU idle %7, other kernels %8 (medians per step); backward GPU busy "
+                        "%9% → %10%.")
+                         .arg(t.checkpointedIsA ? "A" : "B", bytesText(double(t.peakSavedBytes)))
+                         .arg(t.peakSavedPercent, 0, 'f', 1)
+                         .arg(t.stepTimeAddedNs >= 0 ? tr("costs %1").arg(signedMs(t.stepTimeAddedNs))
+                                                     : tr("shortens the step by %1").arg(signedMs(-t.stepTimeAddedNs)))
+                         .arg(QString::asprintf("%+.1f", t.stepTimeAddedPercent))
+                         .arg(signedMs(t.recomputeAddedNs), signedMs(t.gpuIdleAddedNs), signedMs(t.otherKernelAddedNs))
+                         .arg(t.backwardBusyOther * 100, 0, 'f', 0)
+                         .arg(t.backwardBusyOwn * 100, 0, 'f', 0);
+        }
+        headline_ = lines.join("\n");
     }
     endResetModel();
 }
@@ -92,7 +144,9 @@ void DiffTableModel::setComparison(const analysis::Comparison* c) {
 QVariant DiffTableModel::data(const QModelIndex& index, int role) const {
     if (!index.isValid() || size_t(index.row()) >= rows_.size()) return {};
     const Row& r = rows_[size_t(index.row())];
-    auto text = [&](double v) { return r.bytes ? bytesText(v) : nsText(v); };
+    auto text = [&](double v) {
+        return r.fraction ? QString::asprintf("%.0f%%", v * 100) : r.bytes ? bytesText(v) : nsText(v);
+    };
     if (role == Qt::DisplayRole) {
         switch (index.column()) {
         case 0: return r.what;
@@ -100,16 +154,23 @@ QVariant DiffTableModel::data(const QModelIndex& index, int role) const {
         case 2: return text(r.b);
         case 3: {
             double d = r.b - r.a;
-            QString pct = r.a != 0 ? QString::asprintf(" (%+.1f%%)", d / r.a * 100) : QString();
+            QString pct = r.a != 0 && !r.fraction ? QString::asprintf(" (%+.1f%%)", d / r.a * 100) : QString();
             return (d >= 0 ? "+" : "−") + text(std::abs(d)) + pct;
         }
         }
     }
-    if (role == Qt::ToolTipRole && index.column() == 0) return r.what;
+    if (role == Qt::ToolTipRole && index.column() == 0) return r.tip.isEmpty() ? r.what : r.what + ": " + r.tip;
+    // More memory or time is worse; a busier GPU is better.
     if (role == Qt::ForegroundRole && index.column() == 3 && r.b != r.a)
-        return QColor(r.b > r.a ? QColor(220, 60, 60) : QColor(40, 160, 70));  // more memory/time is worse
+        return QColor((r.b > r.a) != r.fraction ? QColor(220, 60, 60) : QColor(40, 160, 70));
     if (role == Qt::TextAlignmentRole && index.column() > 0) return int(Qt::AlignRight | Qt::AlignVCenter);
     return {};
+}
+
+const DiffTableModel::Row* DiffTableModel::row(const QString& what) const {
+    for (const Row& r : rows_)
+        if (r.what == what) return &r;
+    return nullptr;
 }
 
 QVariant DiffTableModel::headerData(int section, Qt::Orientation o, int role) const {
@@ -225,6 +286,15 @@ std::vector<KeyValueModel::Row> summaryRows(const TraceDocument& doc) {
     std::vector<KeyValueModel::Row> rows;
     auto add = [&](const QString& k, const QString& v, const QString& tip = {}) { rows.push_back({k, v, tip}); };
     add(doc.displayName, "", doc.path);
+    for (const analysis::OutOfMemory& o : s.outOfMemory)
+        add(QObject::tr("Out of memory"),
+            QObject::tr("at %1: asked for %2, %3 free%4")
+                .arg(nsText(double(o.timeNs - m.firstNs)), bytesText(double(o.requestedBytes)),
+                     o.deviceFreeBytes >= 0 ? bytesText(double(o.deviceFreeBytes)) : QObject::tr("?"),
+                     o.shortfallBytes ? QObject::tr("; %1 would have to go").arg(bytesText(double(o.shortfallBytes)))
+                                      : QString()),
+            QObject::tr("allocated %1, reserved %2 then; the red OOM line on the timeline, the live set at the cursor")
+                .arg(bytesText(double(o.allocatedBytes)), bytesText(double(o.reservedBytes))));
     if (s.capture.attached) {
         const auto& c = s.capture;
         QString live;
@@ -247,9 +317,21 @@ std::vector<KeyValueModel::Row> summaryRows(const TraceDocument& doc) {
     add(QObject::tr("Tensor events"), QString::number(s.tensorEvents));
     add(QObject::tr("Iterations"), QString::number(s.iterations.size()),
         QObject::tr("found from %1").arg(analysis::iterationSourceText(s.iterations.source)));
+    if (s.iterations.phasesInferred && !s.iterations.phaseEvidence.empty())
+        add(QObject::tr("Phases"),
+            s.iterations.trainingPhases ? QObject::tr("forward, backward, optimizer (inferred)")
+                                        : QObject::tr("phase 1, 2, 3 (inferred; nothing says training)"),
+            QString::fromStdString(s.iterations.phaseEvidence));
     if (s.meanIterationNs)
         add(QObject::tr("Iteration time (median)"), nsText(double(s.medianIterationNs)),
-            QObject::tr("mean %1 (a slow first step moves the mean)").arg(nsText(double(s.meanIterationNs))));
+            QObject::tr("over the %1 steady iterations; mean %2").arg(s.steps.steadyIterations).arg(nsText(double(s.meanIterationNs))));
+    // The warm-up, shown apart: its lazy initialisation would swamp every time figure.
+    if (!s.steps.leftOut.empty()) {
+        std::vector<analysis::LeftOutIteration> leftOut;
+        for (size_t i : s.steps.leftOut) leftOut.push_back({i, s.perIteration[i].durationNs});
+        add(QObject::tr("Not counted"), leftOutText(leftOut),
+            QObject::tr("iterations over 3x the median (warm-up, stalls) are left out of every time figure"));
+    }
     if (s.timeBetweenStepsShows())
         add(QObject::tr("Step period (median)"), nsText(double(s.medianStepPeriodNs)),
             QObject::tr("from one iteration's start to the next: %1 of it between steps, in no iteration "
@@ -258,9 +340,9 @@ std::vector<KeyValueModel::Row> summaryRows(const TraceDocument& doc) {
     for (int p = 0; p < analysis::kPhaseCount; ++p) {
         const auto& ph = s.phases[size_t(p)];
         if (!ph.iterations) continue;
-        add(QObject::tr("  %1").arg(analysis::phaseNameText(analysis::PhaseName(p))),
+        add(QObject::tr("  %1").arg(analysis::phaseLabel(s.iterations, analysis::PhaseName(p))),
             QObject::tr("%1, peak %2").arg(nsText(double(ph.medianNs)), bytesText(double(ph.peakAllocatedBytes))),
-            QObject::tr("median over %1 iterations; mean %2").arg(ph.iterations).arg(nsText(double(ph.meanNs))));
+            QObject::tr("median over %1 steady iterations; mean %2").arg(ph.steadyIterations).arg(nsText(double(ph.meanNs))));
     }
     add(QObject::tr("Peak allocated"), bytesText(double(s.peakAllocated.bytes)),
         QObject::tr("torch.cuda.max_memory_allocated() where tensor events exist, driver allocations otherwise"));
@@ -273,18 +355,36 @@ std::vector<KeyValueModel::Row> summaryRows(const TraceDocument& doc) {
     add(QObject::tr("Leak"), s.leak.detected ? QObject::tr("%1 per iteration from iteration %2")
                                                    .arg(bytesText(double(s.leak.bytesPerIteration)))
                                                    .arg(s.leak.firstIteration)
-                                             : QObject::tr("none"));
-    if (s.checkpointing.detected)
-        add(QObject::tr("Checkpointing"), QObject::tr("recompute %1 per iteration (%2% of step time)")
-                                              .arg(nsText(double(s.checkpointing.recomputeNsPerIteration)))
-                                              .arg(s.checkpointing.fractionOfIterationTime * 100, 0, 'f', 1));
+                                             : QObject::tr("none"),
+        s.leak.leftOutBlocks ? QObject::tr("%1 blocks (%2) from iteration %3 on not counted: freed before two more "
+                                           "iterations began, so they cannot be told from memory kept for one step")
+                                   .arg(s.leak.leftOutBlocks)
+                                   .arg(bytesText(double(s.leak.leftOutBytes)))
+                                   .arg(s.leak.leftOutFromIteration)
+                             : QString());
+    if (s.checkpointing.detected) {
+        const auto& c = s.checkpointing;
+        const size_t backward = size_t(analysis::PhaseName::Backward);
+        add(QObject::tr("Checkpointing"),
+            QObject::tr("recompute %1 per iteration, %2% of backward; backward GPU busy %3%")
+                .arg(nsText(double(c.recomputeNsPerIteration)))
+                .arg(c.fractionOfBackward * 100, 0, 'f', 1)
+                .arg(s.boundness.phases[backward].busyFraction * 100, 0, 'f', 0),
+            c.recomputeRegionNsPerIteration
+                ? QObject::tr("recompute kernels are %1% of step time; the CPU spends %2 (%3% of backward) re-running "
+                              "forward, while the GPU waits when it outruns the CPU")
+                      .arg(c.fractionOfIterationTime * 100, 0, 'f', 1)
+                      .arg(nsText(double(c.recomputeRegionNsPerIteration)))
+                      .arg(c.regionFractionOfBackward * 100, 0, 'f', 0)
+                : QObject::tr("recompute kernels are %1% of step time").arg(c.fractionOfIterationTime * 100, 0, 'f', 1));
+    }
     if (s.estimate.valid && s.estimate.maxBatchThatFits)
         add(QObject::tr("Largest batch that fits"), QString::number(s.estimate.maxBatchThatFits));
     if (s.boundness.source != "none") {
         QStringList parts;
         for (int p = 0; p < analysis::kPhaseCount; ++p)
             if (s.boundness.phases[size_t(p)].bound != analysis::Bound::Unknown)
-                parts << QString("%1 %2").arg(analysis::phaseNameText(analysis::PhaseName(p)),
+                parts << QString("%1 %2").arg(analysis::phaseLabel(s.iterations, analysis::PhaseName(p)),
                                               analysis::boundText(s.boundness.phases[size_t(p)].bound));
         add(QObject::tr("Boundness (%1)").arg(QString::fromStdString(s.boundness.source)), parts.join(", "));
     }

@@ -34,6 +34,8 @@ private:
 };
 
 // Rows: what, run A, run B, change — the numbers `vramscope diff` prints.
+// Times are each run's steady iterations; the headline says which were left
+// out (warm-up) and, when a run checkpoints, what that saved and cost.
 class DiffTableModel : public QAbstractTableModel {
     Q_OBJECT
 public:
@@ -41,10 +43,16 @@ public:
     struct Row {
         QString what;
         double a = 0, b = 0;
-        bool bytes = true;  // bytes, else nanoseconds
+        bool bytes = true;      // bytes, else nanoseconds
+        bool fraction = false;  // a share (0-1), shown in percent
+        QString tip;
     };
     void setComparison(const analysis::Comparison* comparison);
     const std::vector<Row>& rows() const { return rows_; }
+    // A row by its label, or null.
+    const Row* row(const QString& what) const;
+    // Sentences above the table (plain text, one per line).
+    const QString& headline() const { return headline_; }
 
     int rowCount(const QModelIndex& parent = {}) const override { return parent.isValid() ? 0 : int(rows_.size()); }
     int columnCount(const QModelIndex& parent = {}) const override { return parent.isValid() ? 0 : 4; }
@@ -53,6 +61,7 @@ public:
 
 private:
     std::vector<Row> rows_;
+    QString headline_;
 };
 
 // The napkin math, interactive: measured weights / gradients / optimizer

@@ -80,7 +80,12 @@ QVariant LiveSetModel::data(const QModelIndex& index, int role) const {
     const uint32_t b = blocks_[size_t(index.row())];
     const uint64_t age = timeNs_ - m.blocks.allocNs[b];
     const auto& categories = doc_->summary.categories.category;
-    const QString category = b < categories.size() ? QString(analysis::categoryName(categories[b])) : QString();
+    // Pinned host memory is in no category (not device memory): its kind says
+    // what it is. Managed memory counts as device memory and is marked.
+    QString category;
+    if (analysis::isHostMemory(m.blocks.memoryKind[b])) category = QStringLiteral("host memory");
+    else if (b < categories.size()) category = analysis::categoryName(categories[b]);
+    if (m.blocks.memoryKind[b] == uint8_t(format::MemoryKind::Managed)) category += QStringLiteral(" (managed)");
     if (role == kSortRole) {
         switch (index.column()) {
         case Size: return qulonglong(m.blocks.bytes[b]);

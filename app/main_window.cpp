@@ -91,16 +91,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     statusBar()->showMessage(tr("Open a trace with File > Open, or drop one on the window"));
 
     connect(&loadWatcher_, &QFutureWatcher<std::shared_ptr<TraceDocument>>::finished, this, &MainWindow::onLoaded);
-    connect(canvas_, &TimelineCanvas::cursorTimeChanged, this, [this](int slot, quint64 t) {
-        if (!docs_[slot]) return;
-        liveSetPicked_ = true;
-        liveSetModel_->setTime(docs_[slot], t);
-        liveSetTitle_->setText(tr("%1 blocks, %2 live in %3 at %4")
-                                   .arg(liveSetModel_->rowCount())
-                                   .arg(QString::fromStdString(formatBytes(double(liveSetModel_->totalBytes()))))
-                                   .arg(docs_[slot]->displayName)
-                                   .arg(QString::fromStdString(formatDuration(double(t - docs_[slot]->firstNs())))));
-    });
+    connect(canvas_, &TimelineCanvas::cursorTimeChanged, this, &MainWindow::showLiveSetAt);
     connect(canvas_, &TimelineCanvas::kernelClicked, this, &MainWindow::showKernelDetails);
 
     QSettings settings;
@@ -246,9 +237,18 @@ void MainWindow::createDocks() {
     estimator_ = new EstimatorPanel(this);
     auto* estimatorDock = addDock(tr("Estimator"), "estimatorDock", estimator_, Qt::RightDockWidgetArea);
 
-    auto* diff = makeTable(diffModel_, this);
+    auto* diffBox = new QWidget(this);
+    auto* diffLayout = new QVBoxLayout(diffBox);
+    diffLayout->setContentsMargins(2, 2, 2, 2);
+    auto* diffTitle = new QLabel(tr("Compare with a second trace: File > Compare with…"), diffBox);
+    diffTitle->setObjectName("compareHeadline");  // steady iterations, warm-up left out, checkpointing's trade-off
+    diffTitle->setWordWrap(true);
+    connect(diffModel_, &QAbstractItemModel::modelReset, diffTitle, [this, diffTitle] { diffTitle->setText(diffModel_->headline()); });
+    auto* diff = makeTable(diffModel_, diffBox);
     diff->setSortingEnabled(false);
-    auto* diffDock = addDock(tr("Compare"), "diffDock", diff, Qt::RightDockWidgetArea);
+    diffLayout->addWidget(diffTitle);
+    diffLayout->addWidget(diff);
+    auto* diffDock = addDock(tr("Compare"), "diffDock", diffBox, Qt::RightDockWidgetArea);
 
     roofline_ = new RooflineView(this);
     auto* rooflineDock = addDock(tr("Roofline"), "rooflineDock", roofline_, Qt::BottomDockWidgetArea);
@@ -308,6 +308,17 @@ void MainWindow::openTrace(const QString& path, int slot) {
     }));
 }
 
+void MainWindow::showLiveSetAt(int slot, quint64 t) {
+    if (!docs_[slot]) return;
+    liveSetPicked_ = true;
+    liveSetModel_->setTime(docs_[slot], t);
+    liveSetTitle_->setText(tr("%1 blocks, %2 live in %3 at %4")
+                               .arg(liveSetModel_->rowCount())
+                               .arg(QString::fromStdString(formatBytes(double(liveSetModel_->totalBytes()))))
+                               .arg(docs_[slot]->displayName)
+                               .arg(QString::fromStdString(formatDuration(double(t - docs_[slot]->firstNs())))));
+}
+
 void MainWindow::onLoaded() {
     progress_->hide();
     cancel_->hide();
@@ -335,6 +346,18 @@ void MainWindow::onLoaded() {
         } else {
             std::fprintf(stderr, "vramscope-gui: %s\n", qPrintable(text));
         }
+    }
+    // A run that ran out of memory opens where it did: the cursor on the
+    // first OOM, its live set listed.
+    if (loadingSlot_ == 0 && !doc->summary.outOfMemory.empty()) {
+        const analysis::OutOfMemory& o = doc->summary.outOfMemory.front();
+        canvas_->setCursorTime(double(o.timeNs));
+        showLiveSetAt(0, o.timeNs);
+        statusBar()->showMessage(tr("Out of memory at %1: asked for %2 with %3 free (see Summary; the cursor is there)")
+                                     .arg(QString::fromStdString(formatDuration(double(o.timeNs - doc->firstNs()))))
+                                     .arg(QString::fromStdString(formatBytes(double(o.requestedBytes))))
+                                     .arg(o.deviceFreeBytes >= 0 ? QString::fromStdString(formatBytes(double(o.deviceFreeBytes)))
+                                                                 : tr("unknown")));
     }
     emit loadFinished(true);
 }

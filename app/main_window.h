@@ -97,6 +97,8 @@ private:
     void showAbout();
     void showKernelDetails(int slot, quint32 kernelIndex);
     void onLoaded();
+    // The Live Set at Cursor dock for trace slot's time t.
+    void showLiveSetAt(int slot, quint64 t);
 
     TimelineCanvas* canvas_ = nullptr;
     std::shared_ptr<const TraceDocument> docs_[2];

@@ -1,6 +1,9 @@
 #include "timeline_canvas.h"
 
+#include "oom_markers.h"
+
 #include "format_text.h"
+#include "memory_scale.h"
 #include "sweep_search.h"
 #include "timeline_style.h"
 #include "timeline_tooltips.h"
@@ -32,12 +35,14 @@ uint32_t hashText(const std::string& s) {
     return h;
 }
 
-// 1-2-5 steps so that labels are about minPixels apart.
-double niceStep(double rawStep) {
-    double p = std::pow(10.0, std::floor(std::log10(rawStep)));
-    for (double m : {1.0, 2.0, 5.0, 10.0})
-        if (m * p >= rawStep) return m * p;
-    return 10 * p;
+// The memory lane's height in a trace's area: what its fixed lanes leave.
+float memoryLaneHeight(const TraceDocument& doc, float top, float bottom) {
+    const size_t rangeRows = doc.rangesByDepth.size();  // at most 4 NVTX rows and 2 region rows
+    const size_t streamRows = std::min<size_t>(doc.streams.size(), 8);
+    const size_t counterRows = std::min<size_t>(doc.model.counters.size(), 3);
+    float fixed = kPhaseHeight + kGap + rangeRows * kRangeRowHeight + (rangeRows ? kGap : 0) +
+                  streamRows * kStreamHeight + (streamRows ? kGap : 0) + counterRows * (kCounterHeight + 2) + 18;
+    return std::max(60.0f, bottom - top - fixed);
 }
 
 void laneLabel(ImDrawList* dl, float x, float y, const char* text, ImU32 color = rgba(200, 200, 200)) {
@@ -88,6 +93,11 @@ void TimelineCanvas::applyView(double startNs, double endNs) {
     viewStartNs_ = startNs;
     viewEndNs_ = endNs;
     emit viewChanged(startNs, endNs);
+    update();
+}
+
+void TimelineCanvas::setCursorTime(double ns) {
+    cursorNs_ = ns;
     update();
 }
 
@@ -188,13 +198,19 @@ void TimelineCanvas::drawFrame() {
     drawAxis(0, left_, right_);
     const bool compare = bool(docs_[1]);
     const float top = kAxisHeight + 2;
+    // Compare mode: one bytes scale and one lane height for both memory
+    // lanes, so that equal heights are equal bytes (memory_scale.h).
+    memoryScale_ = memoryScale(docs_[0]->model, compare ? &docs_[1]->model : nullptr);
     if (compare) {
         float mid = top + (height - top) / 2;
-        drawTrace(0, top, mid - 3, left_, right_);
+        memoryHeight_[0] = memoryHeight_[1] =
+            std::min(memoryLaneHeight(*docs_[0], top, mid - 3), memoryLaneHeight(*docs_[1], mid + 3, height));
+        drawTrace(0, top, left_, right_);
         dl->AddLine(ImVec2(0, mid), ImVec2(width, mid), rgba(90, 90, 100), 2);
-        drawTrace(1, mid + 3, height, left_, right_);
+        drawTrace(1, mid + 3, left_, right_);
     } else {
-        drawTrace(0, top, height, left_, right_);
+        memoryHeight_[0] = memoryLaneHeight(*docs_[0], top, height);
+        drawTrace(0, top, left_, right_);
     }
     drawSelection(kAxisHeight, height, left_, right_);
     handleInput(left_, right_, kAxisHeight, height);
@@ -219,7 +235,7 @@ void TimelineCanvas::drawAxis(float top, float left, float right) {
     laneLabel(dl, 0, top + 3, "time");
 }
 
-void TimelineCanvas::drawTrace(int di, float top, float bottom, float left, float right) {
+void TimelineCanvas::drawTrace(int di, float top, float left, float right) {
     const TraceDocument& doc = *docs_[di];
     const model::TraceModel& m = doc.model;
     ImDrawList* dl = ImGui::GetWindowDrawList();
@@ -230,13 +246,11 @@ void TimelineCanvas::drawTrace(int di, float top, float bottom, float left, floa
     const double t0 = std::max(0.0, traceNs(left)), t1 = std::max(0.0, traceNs(right));
     const uint64_t ut0 = uint64_t(t0), ut1 = uint64_t(std::ceil(t1));
 
-    // Row heights: memory takes what the fixed lanes leave.
+    // Row heights: memory takes what the fixed lanes leave (drawFrame decides).
     const size_t rangeRows = doc.rangesByDepth.size();  // at most 4 NVTX rows and 2 region rows
     const size_t streamRows = std::min<size_t>(doc.streams.size(), 8);
     const size_t counterRows = std::min<size_t>(m.counters.size(), 3);
-    float fixed = kPhaseHeight + kGap + rangeRows * kRangeRowHeight + (rangeRows ? kGap : 0) +
-                  streamRows * kStreamHeight + (streamRows ? kGap : 0) + counterRows * (kCounterHeight + 2) + 18;
-    float memHeight = std::max(60.0f, bottom - top - fixed);
+    const float memHeight = memoryHeight_[di];
     float y = top;
 
     // ---- title and phases band
@@ -269,7 +283,7 @@ void TimelineCanvas::drawTrace(int di, float top, float bottom, float left, floa
             labels.cover(a, b);
             if (b - a > 70) {
                 char label[48];
-                std::snprintf(label, sizeof label, "%s %u", phaseName(it->kind), it->iteration);
+                std::snprintf(label, sizeof label, "%s %u", phaseName(doc, it->kind), it->iteration);
                 labels.add(a, b, ImVec2(a + 3, y0 + 1), rgba(15, 15, 15), label);
             }
         }
@@ -312,28 +326,21 @@ void TimelineCanvas::drawTrace(int di, float top, float bottom, float left, floa
         }
         auto reserved = m.reserved.query(ut0, std::max(ut1, ut0 + 1), columns);
         auto used = m.deviceUsed.query(ut0, std::max(ut1, ut0 + 1), columns);
-        // Scale: the largest thing in the whole trace, so zooming keeps the scale.
-        // Scale: the whole trace's allocated/reserved peak, so zooming keeps the
-        // scale. Device-used memory (CUDA context, other processes) and the
-        // device limit join the scale only when they are close; otherwise they
-        // would flatten what the job itself allocates, and are clipped.
-        const uint64_t jobPeak = std::max({m.allocated.peak().bytes, m.reserved.peak().bytes, uint64_t(1) << 20});
-        uint64_t top = jobPeak;
-        const uint64_t usedPeak = m.deviceUsed.peak().bytes;
-        if (usedPeak <= jobPeak * 2) top = std::max(top, usedPeak);
-        const uint64_t device = m.deviceTotalBytes();
-        bool deviceVisible = device && device <= top * 1.6;
-        if (deviceVisible) top = std::max(top, device);
-        top = top + top / 12;  // room above the peak for the legend
+        // The scale drawFrame chose (the whole traces' peaks, so zooming keeps it).
+        const uint64_t top = memoryScale_.topBytes, device = m.deviceTotalBytes();
+        const bool deviceVisible = memoryScale_.deviceVisible[size_t(di)];
         double scale = double(memHeight - 14) / double(top);
         auto yOf = [&](uint64_t bytes) { return y1 - float(double(std::min(bytes, top)) * scale); };
         // Grid lines with byte labels.
-        double gridStep = niceStep(double(top) / 4);
-        for (double g = gridStep; g < double(top) * 1.01; g += gridStep) {
+        LaneStats::MemoryAxis& axis = stats_.memoryAxes[size_t(di)];
+        axis = {top, memHeight, {}, {}};
+        for (double g : memoryScale_.gridlinesBytes()) {
             float gy = yOf(uint64_t(g));
             raster_.fillRect(left, gy, right, gy + 1, rgba(50, 50, 58));  // AddLine's pixel row
             std::string label = formatBytes(g);
             dl->AddText(ImVec2(4, gy - 7), rgba(150, 150, 150), label.c_str());
+            axis.gridBytes.push_back(g);
+            axis.gridPxAboveBottom.push_back(y1 - gy);
         }
         // Adjacent columns that round to the same pixels merge into one rect
         // (flat stretches when zoomed in).
@@ -435,6 +442,9 @@ void TimelineCanvas::drawTrace(int di, float top, float bottom, float left, floa
             legend(rgba(52, 110, 205), m.allocationLevel == model::AllocationLevel::Driver ? "allocated (driver)" : "allocated");
         }
         legend(rgba(255, 196, 0), "reserved");
+        // Pinned host memory is not drawn (not on the device); the lists show its blocks.
+        if (const uint64_t host = doc.summary.categories.hostPeakBytes)
+            legend(rgba(70, 70, 80), ("pinned host " + formatBytes(double(host)) + ", not on the device").c_str());
         if (!m.deviceUsed.empty()) legend(rgba(160, 160, 160), "device used");
         // Cursor: value at the hovered time.
         if (cursorNs_ >= 0) {
@@ -444,11 +454,13 @@ void TimelineCanvas::drawTrace(int di, float top, float bottom, float left, floa
                 dl->AddLine(ImVec2(cx, y0), ImVec2(cx, y1), rgba(255, 255, 255, 120));
             }
         }
+        bool onOom = false;
+        stats_.oomMarkers += drawOutOfMemoryMarkers(dl, doc, x, t0, t1, y0, y1, &onOom);
         // Hover: what is live here.
         ImVec2 mouse = ImGui::GetIO().MousePos;
         if (mouse.x >= left && mouse.x < right && mouse.y >= y0 && mouse.y < y1 && !ImGui::IsMouseDragging(0)) {
             uint64_t t = uint64_t(std::max(0.0, traceNs(mouse.x)));
-            memoryTooltip(doc, t);
+            if (!onOom) memoryTooltip(doc, t);
             if (ImGui::IsMouseReleased(0) && !ImGui::GetIO().KeyShift) emit cursorTimeChanged(di, t);
         }
         y = y1 + kGap;

@@ -18,8 +18,10 @@
 
 #include "imgui_widget.h"
 #include "lane_raster.h"
+#include "memory_scale.h"
 #include "trace_document.h"
 
+#include <array>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -51,14 +53,28 @@ public:
     double followSpanNs() const { return followSpanNs_; }
 
     std::optional<std::pair<uint64_t, uint64_t>> selection() const { return selection_; }
+    // The cursor line (a time of the first trace, ns); < 0 hides it.
+    void setCursorTime(double ns);
+    double cursorTime() const { return cursorNs_; }
     // What the lanes currently show, for tests: number of marks drawn per lane.
     struct LaneStats {
         int memoryColumns = 0, kernelItems = 0, rangeItems = 0, phaseItems = 0, counterPoints = 0;
+        int oomMarkers = 0;  // out-of-memory lines drawn
         uint64_t peakAllocatedInView = 0;
         // The newest data the frame drew (trace time, first trace): the start
         // of the last kernel and the last memory curve point in view; 0 = none.
         // What the live latency benchmark measures against the clock.
         uint64_t newestKernelNs = 0, newestMemoryNs = 0;
+        // Each trace's memory lane: the bytes at its top, its height, its
+        // gridlines (bytes, and pixels above the lane's bottom). In compare
+        // mode both lanes are on one scale.
+        struct MemoryAxis {
+            uint64_t topBytes = 0;
+            float heightPx = 0;
+            std::vector<double> gridBytes;
+            std::vector<float> gridPxAboveBottom;
+        };
+        std::array<MemoryAxis, 2> memoryAxes;
     };
     const LaneStats& lastLaneStats() const { return stats_; }
 
@@ -78,7 +94,8 @@ private:
     void applyView(double startNs, double endNs);  // no change to follow mode
     void fitView();
     void followHead();
-    void drawTrace(int docIndex, float top, float bottom, float left, float right);
+    // The memory lane takes memoryHeight_[docIndex]; the lanes below follow it.
+    void drawTrace(int docIndex, float top, float left, float right);
     void drawAxis(float top, float left, float right);
     void drawSelection(float top, float bottom, float left, float right);
     void handleInput(float left, float right, float top, float bottom);
@@ -100,6 +117,8 @@ private:
     bool follow_ = false;
     double followSpanNs_ = 10e9;
     LaneRaster raster_;  // this frame's lane fills (see lane_raster.h)
+    MemoryScale memoryScale_;          // this frame's memory scale, shared in compare mode
+    float memoryHeight_[2] = {60, 60};  // this frame's memory lane heights
 };
 
 }  // namespace vramscope::app

@@ -38,6 +38,15 @@ const char* phaseName(PhaseSpanKind k) {
     return "";
 }
 
+const char* phaseName(const TraceDocument& doc, PhaseSpanKind k) {
+    switch (k) {
+    case PhaseSpanKind::Forward: return analysis::phaseLabel(doc.summary.iterations, analysis::PhaseName::Forward);
+    case PhaseSpanKind::Backward: return analysis::phaseLabel(doc.summary.iterations, analysis::PhaseName::Backward);
+    case PhaseSpanKind::Optimizer: return analysis::phaseLabel(doc.summary.iterations, analysis::PhaseName::Optimizer);
+    default: return phaseName(k);
+    }
+}
+
 // Kernels coloured by a stable hash of their name: the same kernel has the
 // same colour in both traces of a comparison.
 ImU32 nameColor(uint32_t hash) {

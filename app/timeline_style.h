@@ -19,6 +19,10 @@ inline const ImU32 kBackground = IM_COL32(23, 23, 28, 255);
 ImU32 categoryColor(analysis::Category c);
 ImU32 phaseColor(PhaseSpanKind k);
 const char* phaseName(PhaseSpanKind k);
+// The label of a span in this document: forward/backward/optimizer for a
+// training step's phases, "phase 1/2/3" for phases inferred in a program
+// that nothing shows to be training (analysis::phaseLabel).
+const char* phaseName(const TraceDocument& doc, PhaseSpanKind k);
 // Kernels coloured by a stable hash of their name (the same in both traces of a comparison).
 ImU32 nameColor(uint32_t hash);
 // What limits a kernel or phase: green compute, orange bandwidth, violet

@@ -28,6 +28,10 @@ void memoryTooltip(const TraceDocument& doc, uint64_t t) {
         ImGui::TextUnformatted("largest live blocks:");
         for (uint32_t bi : top5) {
             std::string where = m.callsiteText(m.blocks.callsiteId[bi]);
+            // Not every block is plain device memory: say which are host or managed.
+            const uint8_t kind = m.blocks.memoryKind[bi];
+            if (analysis::isHostMemory(kind) || kind == uint8_t(format::MemoryKind::Managed))
+                where = std::string("[") + analysis::memoryKindText(kind) + "] " + where;
             ImGui::Text("  %10s  0x%llx  age %s %s", formatBytes(double(m.blocks.bytes[bi])).c_str(),
                         static_cast<unsigned long long>(m.blocks.address[bi]),
                         formatDuration(double(t - m.blocks.allocNs[bi]), 0).c_str(), where.c_str());
@@ -45,7 +49,7 @@ void phaseTooltip(const TraceDocument& doc, uint64_t t) {
         const PhaseSpan& s = *--after;
         if (s.endNs < t || s.phase < 0) continue;
         ImGui::BeginTooltip();
-        ImGui::Text("%s, iteration %u: %s", phaseName(s.kind), s.iteration,
+        ImGui::Text("%s, iteration %u: %s", phaseName(doc, s.kind), s.iteration,
                     formatDuration(double(s.endNs - s.startNs), 0).c_str());
         const auto& b = doc.summary.boundness;
         if (s.iteration < b.iterations.size()) {

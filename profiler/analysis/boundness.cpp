@@ -1,5 +1,6 @@
 #include "boundness.h"
 #include "kernel_boundness.h"
+#include "step_times.h"
 
 #include <algorithm>
 #include <cctype>
@@ -222,15 +223,13 @@ BoundnessReport analyzeBoundness(const TraceModel& m, const IterationSet& set, c
         addCounters(a, span);
     };
 
-    std::vector<uint64_t> durations;
-    for (const auto& it : set.iterations) durations.push_back(it.span.durationNs());
-    std::nth_element(durations.begin(), durations.begin() + std::ptrdiff_t(durations.size() / 2), durations.end());
-    r.medianIterationNs = durations[durations.size() / 2];
+    // The same steady iterations as every time figure (step_times.h).
+    const std::vector<bool> steady = steadyIterations(set, &r.medianIterationNs);
     r.iterations.resize(set.iterations.size());
     for (size_t i = 0; i < set.iterations.size(); ++i) {
         const auto& it = set.iterations[i];
         IterationBoundness& ib = r.iterations[i];
-        ib.steady = set.iterations.size() < 3 || it.span.durationNs() <= 3 * r.medianIterationNs;
+        ib.steady = steady[i];
         if (!ib.steady) r.leftOut.push_back(i);
         for (size_t p = 0; p < kPhaseCount; ++p) {
             if (!it.phases[p].valid()) continue;

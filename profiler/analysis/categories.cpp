@@ -51,7 +51,44 @@ std::unordered_map<uint32_t, Category> existingBlockKinds(const TraceModel& m) {
     return kinds;
 }
 
+// Host blocks are few (pinned staging buffers): a sweep over their own
+// allocs and frees.
+void hostMemory(const TraceModel& m, Categorization& c) {
+    const auto& b = m.blocks;
+    std::vector<std::pair<uint64_t, int64_t>> events;  // time, +bytes / -bytes
+    for (size_t i = 0; i < b.size(); ++i) {
+        if (!isHostMemory(b.memoryKind[i])) continue;
+        events.emplace_back(b.allocNs[i], static_cast<int64_t>(b.bytes[i]));
+        if (b.freeNs[i] != kNeverNs) events.emplace_back(b.freeNs[i], -static_cast<int64_t>(b.bytes[i]));
+        if (b.liveAt(i, c.peakTimeNs)) c.hostBytesAtPeak += b.bytes[i];
+    }
+    std::sort(events.begin(), events.end());
+    int64_t live = 0;
+    for (const auto& [t, delta] : events) {
+        live += delta;
+        c.hostPeakBytes = std::max(c.hostPeakBytes, static_cast<uint64_t>(std::max<int64_t>(live, 0)));
+    }
+}
+
 }  // namespace
+
+bool isHostMemory(uint8_t memoryKind) {
+    const auto kind = static_cast<format::MemoryKind>(memoryKind);
+    return kind == format::MemoryKind::PinnedHost || kind == format::MemoryKind::Pageable;
+}
+
+const char* memoryKindText(uint8_t memoryKind) {
+    switch (static_cast<format::MemoryKind>(memoryKind)) {
+    case format::MemoryKind::Device: return "device";
+    case format::MemoryKind::Pool: return "pool";
+    case format::MemoryKind::Vmm: return "vmm";
+    case format::MemoryKind::Managed: return "managed";
+    case format::MemoryKind::PinnedHost: return "pinned_host";
+    case format::MemoryKind::ModuleStatic: return "module_static";
+    case format::MemoryKind::Pageable: return "pageable";
+    default: return "unknown";
+    }
+}
 
 BlockSignature signatureOf(const TraceModel& m, const Categorization& c, size_t block) {
     return {c.phase[block], m.blocks.callsiteId[block], sizeClassOf(m.blocks.bytes[block])};
@@ -71,6 +108,14 @@ Categorization categorize(const TraceModel& m, const IterationSet& set) {
     // not name (a cache, a batch, memory already leaking) is none of the
     // model's and counts as other.
     const std::unordered_map<uint32_t, Category> existingKinds = existingBlockKinds(m);
+    // The iteration in which the first out-of-memory happened, -1 for none.
+    int32_t oomIteration = -1;
+    if (!m.allocFailures.empty()) {
+        uint64_t first = kNeverNs;
+        for (const format::AllocFailure& f : m.allocFailures) first = std::min(first, f.timestampNs);
+        for (size_t k = 0; k < its.size(); ++k)
+            if (its[k].span.startNs <= first && (first < its[k].span.endNs || k + 1 == its.size())) oomIteration = int32_t(k);
+    }
 
     // Pass 1: place each block, classify those that die young, collect the kept ones.
     std::vector<uint32_t> kept;
@@ -79,6 +124,7 @@ Categorization categorize(const TraceModel& m, const IterationSet& set) {
     for (size_t i = 0; i < n; ++i) {
         const uint64_t t = b.allocNs[i], freeNs = b.freeNs[i];
         while (cursor < its.size() && its[cursor].span.endNs <= t) ++cursor;
+        if (isHostMemory(b.memoryKind[i])) continue;  // not device memory: Other, in no leak
         const bool inside = cursor < its.size() && its[cursor].span.contains(t);
         const int32_t before = inside ? static_cast<int32_t>(cursor) : static_cast<int32_t>(cursor) - 1;
         if (t < firstStart) {
@@ -108,7 +154,10 @@ Categorization categorize(const TraceModel& m, const IterationSet& set) {
         const int phase = set.phaseAt(cursor, t);
         c.iteration[i] = static_cast<int32_t>(cursor);
         c.phase[i] = static_cast<int8_t>(phase);
-        if (keptLong) {
+        // The step that ran out of memory never finished: what it allocated
+        // and still held cannot be called kept (weights, a leak); it is that
+        // step's activations and temporaries, classed by phase below.
+        if (keptLong && !(freeNs == kNeverNs && static_cast<int32_t>(cursor) == oomIteration)) {
             kept.push_back(static_cast<uint32_t>(i));
             keptIteration.push_back(before);
             continue;
@@ -200,6 +249,7 @@ Categorization categorize(const TraceModel& m, const IterationSet& set) {
             }
         }
     }
+    hostMemory(m, c);
     return c;
 }
 

@@ -65,11 +65,25 @@ struct Categorization {
     uint64_t peakBytesTotal = 0;
     // Iterations [0, warmupIterations) allocated one-off persistent memory.
     uint32_t warmupIterations = 0;
+    // Host memory (isHostMemory) in a driver-level trace: at its own peak and
+    // at the allocated peak. Not on the device: in no category above.
+    uint64_t hostPeakBytes = 0;
+    uint64_t hostBytesAtPeak = 0;
 };
 
 Categorization categorize(const model::TraceModel& model, const IterationSet& iterations);
 
 BlockSignature signatureOf(const model::TraceModel& model, const Categorization& c, size_t block);
+
+// Host memory (cudaMallocHost, cudaHostAlloc; pageable) that a driver-level
+// trace holds beside device memory. It is never device memory: the allocated
+// curve leaves it out, so categorize() puts it in no device category (it
+// stays Other and never Leaked) and lists show its kind instead. Managed
+// memory (cudaMallocManaged) is counted as device memory, and marked.
+bool isHostMemory(uint8_t memoryKind);
+// format::MemoryKind as a stable key: "device", "pool", "vmm", "managed",
+// "pinned_host", "module_static", "pageable", "unknown" (the CSV and the JSON).
+const char* memoryKindText(uint8_t memoryKind);
 
 // One curve per category, for stacked memory lanes and range breakdowns.
 struct CategoryCurves {

@@ -1,4 +1,5 @@
 #include "checkpointing.h"
+#include "step_times.h"
 
 #include <algorithm>
 #include <unordered_set>
@@ -30,25 +31,30 @@ uint64_t trigram(const model::KernelColumns& k, size_t i) {
 CheckpointingReport detectCheckpointing(const TraceModel& m, const IterationSet& set) {
     CheckpointingReport r;
     const auto& k = m.kernels;
-    uint64_t iterationNs = 0;
-    for (const auto& it : set.iterations) iterationNs += it.span.durationNs();
+    r.recomputeNsByIteration.assign(set.iterations.size(), 0);
+    std::vector<uint64_t> regionNs(set.iterations.size(), 0);
+    std::vector<bool> recomputes(set.iterations.size(), false);
 
     bool anyMarkers = false;
     for (const auto& it : set.iterations) anyMarkers |= !it.recomputes.empty();
     if (anyMarkers) {
         r.source = RecomputeSource::Markers;
-        for (const auto& it : set.iterations) {
+        for (size_t n = 0; n < set.iterations.size(); ++n) {
+            const auto& it = set.iterations[n];
             if (it.recomputes.empty()) continue;
             ++r.iterationsWithRecompute;
+            recomputes[n] = true;
             for (const auto& span : it.recomputes) {
+                regionNs[n] += span.durationNs();
                 auto [first, last] = m.kernelsIn(span.startNs, span.endNs);
                 for (size_t i = first; i < last; ++i) {
                     const uint64_t a = std::max(span.startNs, k.startNs[i]), b = std::min(span.endNs, k.endNs(i));
                     if (k.startNs[i] < span.startNs || a >= b) continue;
                     ++r.recomputeKernels;
-                    r.recomputeNs += b - a;
+                    r.recomputeNsByIteration[n] += b - a;
                 }
             }
+            r.recomputeNs += r.recomputeNsByIteration[n];
         }
     } else {
         // Forward kernel trigrams from the first few iterations with a forward phase.
@@ -67,7 +73,8 @@ CheckpointingReport detectCheckpointing(const TraceModel& m, const IterationSet&
         if (forward.empty()) return r;
         r.source = RecomputeSource::RepeatedForwardKernels;
         std::vector<char> marked;
-        for (const auto& it : set.iterations) {
+        for (size_t n = 0; n < set.iterations.size(); ++n) {
+            const auto& it = set.iterations[n];
             const TimeSpan& backward = it.phases[1];
             if (!backward.valid()) continue;
             auto [first, last] = m.kernelsIn(backward.startNs, backward.endNs);
@@ -98,14 +105,39 @@ CheckpointingReport detectCheckpointing(const TraceModel& m, const IterationSet&
             // A stray coincidence is not checkpointing: ask for 5% of backward's kernels.
             if (count * 20 < last - first) continue;
             ++r.iterationsWithRecompute;
+            recomputes[n] = true;
             r.recomputeKernels += count;
             r.recomputeNs += ns;
+            r.recomputeNsByIteration[n] = ns;
         }
     }
     r.detected = r.iterationsWithRecompute > 0;
     if (!r.detected) r.source = RecomputeSource::None;
-    if (r.iterationsWithRecompute) r.recomputeNsPerIteration = r.recomputeNs / r.iterationsWithRecompute;
-    if (iterationNs) r.fractionOfIterationTime = static_cast<double>(r.recomputeNs) / static_cast<double>(iterationNs);
+    if (!r.detected) return r;
+
+    // The figures per iteration, from the steady iterations that recompute.
+    const std::vector<bool> steady = steadyIterations(set);
+    bool anySteady = false;
+    for (size_t n = 0; n < set.iterations.size(); ++n) anySteady |= recomputes[n] && steady[n];
+    std::vector<uint64_t> kernelNs, hostNs;
+    uint64_t recomputeNs = 0, recomputeHostNs = 0, iterationNs = 0, backwardNs = 0;
+    for (size_t n = 0; n < set.iterations.size(); ++n) {
+        if (!recomputes[n] || (anySteady && !steady[n])) continue;
+        const auto& it = set.iterations[n];
+        kernelNs.push_back(r.recomputeNsByIteration[n]);
+        hostNs.push_back(regionNs[n]);
+        recomputeNs += r.recomputeNsByIteration[n];
+        recomputeHostNs += regionNs[n];
+        iterationNs += it.span.durationNs();
+        backwardNs += it.phases[size_t(PhaseName::Backward)].durationNs();
+    }
+    r.recomputeNsPerIteration = medianOf(std::move(kernelNs));
+    r.recomputeRegionNsPerIteration = medianOf(std::move(hostNs));
+    if (iterationNs) r.fractionOfIterationTime = static_cast<double>(recomputeNs) / static_cast<double>(iterationNs);
+    if (backwardNs) {
+        r.fractionOfBackward = static_cast<double>(recomputeNs) / static_cast<double>(backwardNs);
+        r.regionFractionOfBackward = static_cast<double>(recomputeHostNs) / static_cast<double>(backwardNs);
+    }
     return r;
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -29,6 +30,17 @@ const char* iterationSourceText(IterationSource source) {
     case IterationSource::Ranges: return "nvtx_ranges";
     case IterationSource::KernelPattern: return "kernel_pattern";
     case IterationSource::MemoryPattern: return "memory_pattern";
+    case IterationSource::StackFrames: return "stack_frames";
+    }
+    return "?";
+}
+
+const char* phaseLabel(const IterationSet& set, PhaseName phase) {
+    if (set.trainingPhases) return phaseNameText(phase);
+    switch (phase) {
+    case PhaseName::Forward: return "phase 1";
+    case PhaseName::Backward: return "phase 2";
+    case PhaseName::Optimizer: return "phase 3";
     }
     return "?";
 }
@@ -449,14 +461,74 @@ IterationSet fromMemoryPattern(const TraceModel& m) {
     return set;
 }
 
+// ---- are inferred phases a training step's? ---------------------------------------
+
+bool containsWord(const std::string& lowerName, std::initializer_list<std::string_view> words) {
+    for (std::string_view w : words)
+        if (lowerName.find(w) != std::string::npos) return true;
+    return false;
+}
+
+// Phases inferred from the kernel pattern split each step at its allocated
+// peak and call the trailing new kernels the optimizer. That shape is not
+// evidence of training: any loop that allocates scratch memory and frees it
+// rises and falls, and a plain CUDA program's phases were shown as forward,
+// backward, optimizer. Kernel names are: cuDNN and PyTorch name their
+// gradient kernels (dgrad, wgrad, *_backward_*), optimizers theirs
+// (multi_tensor_apply over adam, sgd). One such kernel in the phase of that
+// name, in any iteration, is enough.
+void judgeTrainingPhases(const TraceModel& m, IterationSet& set) {
+    set.trainingPhases = false;
+    set.phaseEvidence = "no phase markers, no NVTX step names and no backward or optimizer kernel names";
+    std::unordered_map<uint32_t, int> roleOfName;  // nameId → 1 backward, 2 optimizer, 0 neither
+    auto roleOf = [&](uint32_t nameId) {
+        auto [it, added] = roleOfName.try_emplace(nameId, 0);
+        if (added) {
+            std::string n = m.text(nameId).substr(0, 512);
+            for (char& ch : n) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+            // C++ lambdas in template arguments ({lambda(float, float)#1}) are not LAMB.
+            for (size_t at; (at = n.find("lambda")) != std::string::npos;) n.erase(at, 6);
+            if (containsWord(n, {"backward", "bwd", "dgrad", "wgrad", "grad_input", "grad_weight", "gradinput", "gradweight"}))
+                it->second = 1;
+            else if (containsWord(n, {"adam", "sgd", "optimizer", "lamb", "adagrad", "rmsprop", "lion"}))
+                it->second = 2;
+        }
+        return it->second;
+    };
+    const auto& k = m.kernels;
+    // Without inferred phases (memory that does not rise and fall, as a
+    // caching allocator's segments at driver level) any such kernel will do.
+    bool anyPhase = false;
+    for (const Iteration& it : set.iterations)
+        for (const TimeSpan& p : it.phases) anyPhase = anyPhase || p.valid();
+    for (size_t n = 0; n < set.iterations.size(); ++n) {
+        const Iteration& it = set.iterations[n];
+        for (size_t i = it.firstKernel; i < it.lastKernel; ++i) {
+            const int role = roleOf(k.nameId[i]);
+            if (!role || (anyPhase && set.phaseAt(n, k.startNs[i]) != role)) continue;
+            set.trainingPhases = true;
+            const char* what = role == 1 ? "a backward kernel" : "an optimizer kernel";
+            const char* where = !anyPhase ? "" : role == 1 ? " in phase 2" : " in phase 3";
+            set.phaseEvidence = std::string(what) + where + ": " + m.text(k.nameId[i]).substr(0, 80);
+            return;
+        }
+    }
+}
+
 }  // namespace
 
 IterationSet detectIterations(const TraceModel& m) {
-    bool markers = false;
-    for (const auto& p : m.phases)
-        markers |= p.kind == PhaseKind::StepBegin || p.kind == PhaseKind::ForwardBegin;
+    bool markers = false, fromFrames = false;
+    for (const auto& p : m.phases) {
+        if (p.kind != PhaseKind::StepBegin && p.kind != PhaseKind::ForwardBegin) continue;
+        markers = true;
+        fromFrames |= p.nameId && m.text(p.nameId) == format::kPhasesFromStackFrames;
+    }
     if (markers) {
-        IterationSet set = fromMarkers(m, m.phases, IterationSource::Markers);
+        IterationSet set = fromMarkers(m, m.phases, fromFrames ? IterationSource::StackFrames : IterationSource::Markers);
+        set.phasesInferred = fromFrames;
+        set.phaseEvidence = fromFrames ? "the allocations' stack frames: module calls, the autograd engine, torch/optim"
+                                       : "phase markers from the framework's hooks";
         if (!set.iterations.empty()) return set;
     }
     const std::vector<format::Phase> fromRanges = markersFromRanges(m);
@@ -464,11 +536,13 @@ IterationSet detectIterations(const TraceModel& m) {
     for (const auto& p : fromRanges) rangeMarkers |= p.kind == PhaseKind::StepBegin || p.kind == PhaseKind::ForwardBegin;
     if (rangeMarkers) {
         IterationSet set = fromMarkers(m, fromRanges, IterationSource::Ranges);
+        set.phaseEvidence = "NVTX ranges named like training steps";
         if (!set.iterations.empty()) return set;
     }
     IterationSet set = fromKernelPattern(m);
-    if (!set.iterations.empty()) return set;
-    return fromMemoryPattern(m);
+    if (set.iterations.empty()) set = fromMemoryPattern(m);
+    judgeTrainingPhases(m, set);
+    return set;
 }
 
 }  // namespace vramscope::analysis

@@ -15,7 +15,8 @@ namespace vramscope::analysis {
 
 enum class PhaseName : uint8_t { Forward = 0, Backward = 1, Optimizer = 2 };
 inline constexpr int kPhaseCount = 3;
-// "forward", "backward", "optimizer".
+// "forward", "backward", "optimizer": the phase keys of the JSON and the
+// names of a training step's phases.
 const char* phaseNameText(PhaseName phase);
 
 struct TimeSpan {
@@ -40,14 +41,22 @@ enum class IterationSource : uint8_t {
     Ranges,         // NVTX ranges named step/forward/backward/optimizer
     KernelPattern,  // the kernel sequence repeats with period kernelsPerIteration
     MemoryPattern,  // the allocated curve rises and falls
+    StackFrames,    // markers that `vramscope import` inferred from a snapshot's stack frames
 };
-// "none", "markers", "nvtx_ranges", "kernel_pattern", "memory_pattern".
+// "none", "markers", "nvtx_ranges", "kernel_pattern", "memory_pattern", "stack_frames".
 const char* iterationSourceText(IterationSource source);
 
 struct IterationSet {
     IterationSource source = IterationSource::None;
     bool phasesInferred = false;        // phases guessed (no markers)
     uint32_t kernelsPerIteration = 0;   // the period, for KernelPattern
+    // Whether the phases are a training step's forward, backward and
+    // optimizer. Markers, NVTX step names and snapshot frames say so; phases
+    // inferred from the kernel pattern only when kernel names do (a backward
+    // or optimizer kernel in the phase of that name). A plain CUDA loop's
+    // phases are "phase 1", "phase 2", "phase 3" (phaseLabel).
+    bool trainingPhases = true;
+    std::string phaseEvidence;          // why they are (or are not) called training phases
     std::vector<Iteration> iterations;  // ordered by time, non-overlapping
 
     size_t size() const { return iterations.size(); }
@@ -60,5 +69,9 @@ struct IterationSet {
 };
 
 IterationSet detectIterations(const model::TraceModel& model);
+
+// What to call a phase for people: phaseNameText when the phases are a
+// training step's, else "phase 1", "phase 2", "phase 3".
+const char* phaseLabel(const IterationSet& iterations, PhaseName phase);
 
 }  // namespace vramscope::analysis

@@ -58,8 +58,10 @@ TraceSummary summarize(const TraceModel& m, const SummaryOptions& options) {
     s.boundness = analyzeBoundness(m, s.iterations, &s.kernelBounds);
     s.roofline = roofline(m, s.kernelBounds, s.kernels);
 
-    uint64_t totalIterationNs = 0;
-    for (const auto& it : s.iterations.iterations) {
+    s.steps = stepTimes(m, s.iterations);
+    for (size_t i = 0; i < s.iterations.iterations.size(); ++i) {
+        const Iteration& it = s.iterations.iterations[i];
+        const StepTime& step = s.steps.steps[i];
         IterationStats st;
         st.step = it.step;
         st.startNs = it.span.startNs;
@@ -67,68 +69,63 @@ TraceSummary summarize(const TraceModel& m, const SummaryOptions& options) {
         st.allocatedAtStartBytes = m.allocated.valueAt(it.span.startNs);
         st.peakAllocatedBytes = m.allocated.peakIn(it.span.startNs, it.span.endNs).bytes;
         st.peakReservedBytes = m.reserved.peakIn(it.span.startNs, it.span.endNs).bytes;
-        for (int p = 0; p < kPhaseCount; ++p) {
-            const TimeSpan& span = it.phases[static_cast<size_t>(p)];
+        st.steady = step.steady;
+        st.periodNs = step.periodNs;
+        st.gpuBusyNs = step.gpuBusyNs;
+        if (i < s.checkpointing.recomputeNsByIteration.size()) st.recomputeNs = s.checkpointing.recomputeNsByIteration[i];
+        for (size_t p = 0; p < kPhaseCount; ++p) {
+            const TimeSpan& span = it.phases[p];
             if (!span.valid()) continue;
-            st.phaseDurationNs[static_cast<size_t>(p)] = span.durationNs();
-            st.phasePeakBytes[static_cast<size_t>(p)] = m.allocated.peakIn(span.startNs, span.endNs).bytes;
-            PhaseStats& ps = s.phases[static_cast<size_t>(p)];
+            st.phaseDurationNs[p] = span.durationNs();
+            st.phasePeakBytes[p] = m.allocated.peakIn(span.startNs, span.endNs).bytes;
+            PhaseStats& ps = s.phases[p];
             ++ps.iterations;
+            ps.peakAllocatedBytes = std::max(ps.peakAllocatedBytes, st.phasePeakBytes[p]);
+            ps.meanPeakAllocatedBytes += st.phasePeakBytes[p];  // divided below
+            if (!st.steady) continue;
+            ++ps.steadyIterations;
             ps.totalNs += span.durationNs();
-            ps.peakAllocatedBytes = std::max(ps.peakAllocatedBytes, st.phasePeakBytes[static_cast<size_t>(p)]);
-            ps.meanPeakAllocatedBytes += st.phasePeakBytes[static_cast<size_t>(p)];  // divided below
         }
-        totalIterationNs += st.durationNs;
         s.perIteration.push_back(st);
     }
-    auto median = [](std::vector<uint64_t> v) -> uint64_t {
-        if (v.empty()) return 0;
-        std::nth_element(v.begin(), v.begin() + std::ptrdiff_t(v.size() / 2), v.end());
-        return v[v.size() / 2];
-    };
     for (size_t p = 0; p < s.phases.size(); ++p) {
         PhaseStats& ps = s.phases[p];
-        if (!ps.iterations) continue;
-        ps.meanNs = ps.totalNs / ps.iterations;
-        ps.meanPeakAllocatedBytes /= ps.iterations;
+        if (ps.iterations) ps.meanPeakAllocatedBytes /= ps.iterations;
+        if (!ps.steadyIterations) continue;
+        ps.meanNs = ps.totalNs / ps.steadyIterations;
         std::vector<uint64_t> durations;
         for (const IterationStats& st : s.perIteration)
-            if (st.phaseDurationNs[p]) durations.push_back(st.phaseDurationNs[p]);
-        ps.medianNs = median(std::move(durations));
+            if (st.steady && st.phaseDurationNs[p]) durations.push_back(st.phaseDurationNs[p]);
+        ps.medianNs = medianOf(std::move(durations));
     }
-    if (!s.perIteration.empty()) s.meanIterationNs = totalIterationNs / s.perIteration.size();
-    std::vector<uint64_t> durations;
-    for (const IterationStats& st : s.perIteration) durations.push_back(st.durationNs);
-    s.medianIterationNs = median(std::move(durations));
-    std::vector<uint64_t> periods, between;
-    const auto& its = s.iterations.iterations;
-    for (size_t i = 1; i < its.size(); ++i) {
-        const TimeSpan &a = its[i - 1].span, &b = its[i].span;
-        if (b.startNs <= a.startNs) continue;
-        periods.push_back(b.startNs - a.startNs);
-        between.push_back(b.startNs > a.endNs ? b.startNs - a.endNs : 0);
-    }
-    s.medianStepPeriodNs = median(std::move(periods));
-    s.medianBetweenStepsNs = median(std::move(between));
+    s.meanIterationNs = s.steps.meanIterationNs;
+    s.medianIterationNs = s.steps.medianIterationNs;
+    s.medianStepPeriodNs = s.steps.medianStepPeriodNs;
+    s.medianBetweenStepsNs = s.steps.medianBetweenStepsNs;
 
     s.peakAllocated = m.allocated.peak();
     s.peakReserved = m.reserved.peak();
     if (!m.allocated.empty()) {
-        for (uint32_t b : m.topLiveBlocksAt(s.peakAllocated.timeNs, options.topBlocks)) {
-            BlockInfo info;
-            info.block = b;
-            info.bytes = m.blocks.bytes[b];
-            info.address = m.blocks.address[b];
-            info.allocNs = m.blocks.allocNs[b];
-            info.freeNs = m.blocks.freeNs[b];
-            info.category = s.categories.category[b];
-            info.iteration = s.categories.iteration[b];
-            info.phase = s.categories.phase[b];
-            info.callsite = m.callsiteText(m.blocks.callsiteId[b]);
-            s.topBlocksAtPeak.push_back(std::move(info));
-        }
+        for (uint32_t b : m.topLiveBlocksAt(s.peakAllocated.timeNs, options.topBlocks))
+            s.topBlocksAtPeak.push_back(blockInfo(m, s.categories, b));
     }
+    s.outOfMemory = findOutOfMemory(m, s.categories, options.topBlocks);
     return s;
+}
+
+BlockInfo blockInfo(const TraceModel& m, const Categorization& c, uint32_t b) {
+    BlockInfo info;
+    info.block = b;
+    info.bytes = m.blocks.bytes[b];
+    info.address = m.blocks.address[b];
+    info.allocNs = m.blocks.allocNs[b];
+    info.freeNs = m.blocks.freeNs[b];
+    info.category = c.category[b];
+    info.iteration = c.iteration[b];
+    info.phase = c.phase[b];
+    info.callsite = m.callsiteText(m.blocks.callsiteId[b]);
+    info.memoryKind = m.blocks.memoryKind[b];
+    return info;
 }
 
 }  // namespace vramscope::analysis

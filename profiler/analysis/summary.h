@@ -11,6 +11,8 @@
 #include "estimator.h"
 #include "iterations.h"
 #include "leak_detector.h"
+#include "oom.h"
+#include "step_times.h"
 
 #include "model/trace_model.h"
 
@@ -32,16 +34,23 @@ struct IterationStats {
     uint64_t allocatedAtStartBytes = 0;
     uint64_t peakAllocatedBytes = 0;
     uint64_t peakReservedBytes = 0;
+    bool steady = true;                  // counted in the time figures (step_times.h)
+    uint64_t periodNs = 0;               // to the next iteration's start; 0 for the last
+    uint64_t gpuBusyNs = 0;              // kernels running in the step's window (StepTime)
+    uint64_t recomputeNs = 0;            // recompute kernel time
     std::array<uint64_t, kPhaseCount> phaseDurationNs{};  // 0 where the phase is unknown
     std::array<uint64_t, kPhaseCount> phasePeakBytes{};
 };
 
-// One phase over all iterations that have it.
+// One phase: its times over the steady iterations that have it (the
+// warm-up's lazy initialisation is not the phase's cost), its memory over
+// every iteration that has it (a peak in warm-up is still a peak).
 struct PhaseStats {
-    uint32_t iterations = 0;
+    uint32_t iterations = 0;              // every iteration with the phase
+    uint32_t steadyIterations = 0;        // the steady ones, which the times are over
     uint64_t totalNs = 0;
     uint64_t meanNs = 0;
-    uint64_t medianNs = 0;                // a slow first step moves the mean, not this
+    uint64_t medianNs = 0;
     uint64_t peakAllocatedBytes = 0;      // the highest of any iteration
     uint64_t meanPeakAllocatedBytes = 0;
 };
@@ -54,6 +63,9 @@ struct BlockInfo {
     int32_t iteration = -1;
     int8_t phase = -1;
     std::string callsite;
+    // format::MemoryKind: pinned host memory is live at the peak too, but it
+    // is not device memory and is in no category (isHostMemory).
+    uint8_t memoryKind = static_cast<uint8_t>(format::MemoryKind::Device);
 };
 
 // How capture began: with the process, or attached to it while it ran
@@ -85,6 +97,9 @@ struct TraceSummary {
     IterationSet iterations;
     std::vector<IterationStats> perIteration;
     std::array<PhaseStats, kPhaseCount> phases;
+    // Every time figure is over the steady iterations (step_times.h: those
+    // within 3x the median); steps.leftOut lists the others (warm-up, stalls).
+    StepTimes steps;
     uint64_t meanIterationNs = 0;
     uint64_t medianIterationNs = 0;
     // From one iteration's start to the next one's: the step period a
@@ -99,6 +114,8 @@ struct TraceSummary {
 
     model::MemoryCurve::Point peakAllocated, peakReserved;
     std::vector<BlockInfo> topBlocksAtPeak;
+    // Every out-of-memory, in time order (what the summary leads with).
+    std::vector<OutOfMemory> outOfMemory;
     Categorization categories;
     LeakReport leak;
     CheckpointingReport checkpointing;
@@ -110,5 +127,8 @@ struct TraceSummary {
 };
 
 TraceSummary summarize(const model::TraceModel& model, const SummaryOptions& options = {});
+
+// What the summary says of one block of model.blocks.
+BlockInfo blockInfo(const model::TraceModel& model, const Categorization& categories, uint32_t block);
 
 }  // namespace vramscope::analysis

@@ -35,6 +35,39 @@ QJsonObject counterDeltaJson(const ValueDelta& d) {
 
 QString bytesText(double bytes) { return QString::fromStdString(formatBytes(bytes)); }
 
+QJsonArray leftOutJson(const std::vector<LeftOutIteration>& list) {
+    QJsonArray out;
+    for (const auto& l : list) out.append(QJsonObject{{"index", qint64(l.index)}, {"duration_ns", qint64(l.durationNs)}});
+    return out;
+}
+
+// "first iteration 468 ms (warm-up)", "iterations 0 (1.58 s), 9 (60.2 ms)", "none".
+QString leftOutText(const std::vector<LeftOutIteration>& list) {
+    auto duration = [](uint64_t ns) { return QString::fromStdString(formatDuration(double(ns))); };
+    if (list.empty()) return "none";
+    if (list.size() == 1 && list[0].index == 0) return QString("first iteration %1 (warm-up)").arg(duration(list[0].durationNs));
+    QStringList parts;
+    for (const auto& l : list) parts << QString("%1 (%2)").arg(l.index).arg(duration(l.durationNs));
+    return QString("iteration%1 %2").arg(list.size() > 1 ? "s" : "", parts.join(", "));
+}
+
+// What checkpointing saved and cost, from the run that checkpoints.
+void printTradeOff(const Comparison& c) {
+    const CheckpointingTradeOff t = c.tradeOff();
+    const char* run = t.checkpointedIsA ? "A" : "B";
+    std::printf("  checkpointing (%s): saves %s of peak allocated (%.1f%%) and ", run,
+                qPrintable(bytesText(double(t.peakSavedBytes))), t.peakSavedPercent);
+    if (t.stepTimeAddedNs >= 0)
+        std::printf("costs %+.3f ms per step (%+.1f%%", double(t.stepTimeAddedNs) / 1e6, t.stepTimeAddedPercent);
+    else
+        std::printf("its step is %.3f ms shorter (%+.1f%%", -double(t.stepTimeAddedNs) / 1e6, t.stepTimeAddedPercent);
+    std::printf(", median step period of the steady iterations)\n");
+    std::printf("                     per step: recompute kernels %+.3f ms, GPU idle %+.3f ms, other kernels %+.3f ms "
+                "(medians); backward GPU busy %.0f%% -> %.0f%%\n",
+                double(t.recomputeAddedNs) / 1e6, double(t.gpuIdleAddedNs) / 1e6, double(t.otherKernelAddedNs) / 1e6,
+                100 * t.backwardBusyOther, 100 * t.backwardBusyOwn);
+}
+
 void printRow(const char* label, const ValueDelta& d, bool bytes) {
     auto text = [&](double v) { return bytes ? bytesText(v) : QString::asprintf("%.3f ms", v / 1e6); };
     std::printf("  %-22s %14s -> %-14s %+8.2f%%\n", label, qPrintable(text(d.a)), qPrintable(text(d.b)), d.percent());
@@ -97,6 +130,7 @@ int runDiff(const QStringList& arguments) {
         for (int p = 0; p < kPhaseCount; ++p)
             phases[phaseNameText(PhaseName(p))] = QJsonObject{
                 {"mean_duration_ns", deltaJson(c.phaseMeanNs[size_t(p)])},
+                {"median_duration_ns", deltaJson(c.phaseMedianNs[size_t(p)])},
                 {"peak_allocated_bytes", deltaJson(c.phasePeakBytes[size_t(p)])},
                 {"bound", QJsonObject{{"a", boundText(c.boundA[size_t(p)])},
                                       {"b", boundText(c.boundB[size_t(p)])},
@@ -121,17 +155,27 @@ int runDiff(const QStringList& arguments) {
             {"b", pathB},
             {"iterations", QJsonObject{{"a", qint64(c.iterationsA)}, {"b", qint64(c.iterationsB)}}},
             {"aligned_iterations", qint64(c.alignedIterations)},
+            {"steady_iterations", QJsonObject{{"a", qint64(c.steadyA)}, {"b", qint64(c.steadyB)}}},
+            {"left_out_iterations", QJsonObject{{"a", leftOutJson(c.leftOutA)}, {"b", leftOutJson(c.leftOutB)}}},
             {"peak_allocated_bytes", deltaJson(c.peakAllocatedBytes)},
             {"peak_reserved_bytes", deltaJson(c.peakReservedBytes)},
             {"mean_iteration_ns", deltaJson(c.meanIterationNs)},
+            {"median_iteration_ns", deltaJson(c.medianIterationNs)},
             {"median_step_period_ns", deltaJson(c.medianStepPeriodNs)},
+            {"gpu_busy_per_step_ns", deltaJson(c.gpuBusyPerStepNs)},
+            {"gpu_idle_per_step_ns", deltaJson(c.gpuIdlePerStepNs)},
             {"leak_bytes_per_iteration", deltaJson(c.leakBytesPerIteration)},
             {"phases", phases},
             {"categories", categories},
             {"kernels", kernels},
             {"per_iteration", iterations},
-            {"checkpointing", QJsonObject{{"peak_saved_bytes", qint64(c.peakSavedBytes)},
+            {"checkpointing", QJsonObject{{"checkpointed_run", checkpointedRunText(c.checkpointed)},
+                                          {"peak_saved_bytes", qint64(c.peakSavedBytes)},
                                           {"iteration_time_added_ns", qint64(c.iterationTimeAddedNs)},
+                                          {"step_time_added_ns", qint64(c.stepTimeAddedNs)},
+                                          {"gpu_idle_added_ns", qint64(c.gpuIdlePerStepNs.delta())},
+                                          {"other_kernel_added_ns", qint64(c.gpuBusyPerStepNs.delta() -
+                                                                           c.recomputeNsPerIteration.delta())},
                                           {"recompute_ns_per_iteration", deltaJson(c.recomputeNsPerIteration)}}},
             {"boundness_source", QJsonObject{{"a", QString::fromStdString(c.boundSourceA)},
                                              {"b", QString::fromStdString(c.boundSourceB)}}},
@@ -141,15 +185,22 @@ int runDiff(const QStringList& arguments) {
         std::fputs(QJsonDocument(o).toJson(QJsonDocument::Indented).constData(), stdout);
     } else {
         std::printf("A %s\nB %s\n", qPrintable(pathA), qPrintable(pathB));
-        std::printf("  iterations %zu vs %zu, %zu aligned\n", c.iterationsA, c.iterationsB, c.alignedIterations);
+        std::printf("  iterations %zu vs %zu, %zu aligned; times below over the steady ones, %zu vs %zu\n", c.iterationsA,
+                    c.iterationsB, c.alignedIterations, c.steadyA, c.steadyB);
+        // The warm-up, shown apart: it lasts as long as it lasts in each run.
+        if (!c.leftOutA.empty() || !c.leftOutB.empty())
+            std::printf("  not counted: A %s; B %s\n", qPrintable(leftOutText(c.leftOutA)), qPrintable(leftOutText(c.leftOutB)));
         printRow("peak allocated", c.peakAllocatedBytes, true);
         printRow("peak reserved", c.peakReservedBytes, true);
-        printRow("mean iteration", c.meanIterationNs, false);
+        printRow("iteration (median)", c.medianIterationNs, false);
+        printRow("iteration (mean)", c.meanIterationNs, false);
         printRow("step period (median)", c.medianStepPeriodNs, false);
+        printRow("GPU busy per step", c.gpuBusyPerStepNs, false);
+        printRow("GPU idle per step", c.gpuIdlePerStepNs, false);
         printRow("leak per iteration", c.leakBytesPerIteration, true);
         for (int p = 0; p < kPhaseCount; ++p) {
             const QByteArray name = phaseNameText(PhaseName(p));
-            printRow((name + " time").constData(), c.phaseMeanNs[size_t(p)], false);
+            printRow((name + " time (median)").constData(), c.phaseMedianNs[size_t(p)], false);
             printRow((name + " peak").constData(), c.phasePeakBytes[size_t(p)], true);
         }
         for (int p = 0; p < kPhaseCount; ++p) {
@@ -165,10 +216,8 @@ int runDiff(const QStringList& arguments) {
         for (int k = 0; k < kCategoryCount; ++k)
             if (c.categoryPeakBytes[size_t(k)].a || c.categoryPeakBytes[size_t(k)].b)
                 printRow(categoryName(Category(k)), c.categoryPeakBytes[size_t(k)], true);
-        if (c.recomputeNsPerIteration.a || c.recomputeNsPerIteration.b)
-            std::printf("  checkpointing: B saves %s of peak and spends %+.3f ms per iteration\n",
-                        qPrintable(bytesText(double(c.peakSavedBytes))), double(c.iterationTimeAddedNs) / 1e6);
-        if (!c.kernels.empty()) std::printf("  kernels with the largest change in time per iteration:\n");
+        if (c.checkpointed != CheckpointedRun::None) printTradeOff(c);
+        if (!c.kernels.empty()) std::printf("  kernels with the largest change in time per step:\n");
         for (const auto& k : c.kernels) {
             if (k.nsPerIteration.delta() == 0) continue;
             std::printf("    %+10.3f ms  %s\n", k.nsPerIteration.delta() / 1e6, k.name.substr(0, 100).c_str());

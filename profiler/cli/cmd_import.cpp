@@ -92,6 +92,7 @@ int runImport(const QStringList& arguments) {
             {"annotations", n(stats.annotations)},
             {"skipped_entries", n(stats.skippedEntries)},
             {"callsites", n(stats.callsites)},
+            {"steps_from_frames", n(stats.stepsFromFrames)},
             {"first_ns", n(stats.firstNs)},
             {"last_ns", n(stats.lastNs)},
             {"synthetic_times", stats.syntheticTimes},
@@ -116,6 +117,10 @@ int runImport(const QStringList& arguments) {
     std::printf("  before it    %llu blocks in %llu segments (reconstructed)\n",
                 static_cast<unsigned long long>(stats.initialBlocks), static_cast<unsigned long long>(stats.initialSegments));
     std::printf("  callsites    %llu\n", static_cast<unsigned long long>(stats.callsites));
+    if (stats.stepsFromFrames)
+        std::printf("  steps        %llu, with their phases, from the stack frames (module calls: forward, autograd: "
+                    "backward, torch/optim: optimizer)\n",
+                    static_cast<unsigned long long>(stats.stepsFromFrames));
     std::printf("  written      %llu events\n", static_cast<unsigned long long>(stats.eventsWritten));
     for (const auto& w : stats.warnings) std::printf("  warning      %s\n", w.c_str());
     return kExitOk;

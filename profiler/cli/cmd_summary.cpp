@@ -2,15 +2,14 @@
 // The JSON schema is docs/summary-schema.md; tests/analysis pins its keys.
 #include "command.h"
 #include "format/units.h"
+#include "summary_json.h"
 #include "trace_input.h"
 
 #include "analysis/summary.h"
 #include "model/model_builder.h"
 
 #include <QDateTime>
-#include <QJsonArray>
 #include <QJsonDocument>
-#include <QJsonObject>
 
 #include <cstdio>
 
@@ -23,16 +22,6 @@ QString bytesText(double bytes) { return QString::fromStdString(formatBytes(byte
 
 QString msText(double ns) { return QString::asprintf("%.3f ms", ns / 1e6); }
 
-const char* levelText(model::AllocationLevel level) {
-    switch (level) {
-    case model::AllocationLevel::Tensor: return "tensor";
-    case model::AllocationLevel::Driver: return "driver";
-    default: return "none";
-    }
-}
-
-QJsonValue orNull(int64_t value, bool present) { return present ? QJsonValue(qint64(value)) : QJsonValue(); }
-
 // ", SM 12%, DRAM 58%" where counters were sampled.
 QString counterText(const PhaseBoundness& b) {
     QString out;
@@ -42,246 +31,15 @@ QString counterText(const PhaseBoundness& b) {
     return out;
 }
 
-QJsonObject boundJson(const PhaseBoundness& b) {
-    return QJsonObject{
-        {"bound", boundText(b.bound)},
-        {"sm_throughput_pct", b.smThroughputPct >= 0 ? QJsonValue(b.smThroughputPct) : QJsonValue()},
-        {"dram_throughput_pct", b.dramThroughputPct >= 0 ? QJsonValue(b.dramThroughputPct) : QJsonValue()},
-        {"tensor_pipe_pct", b.tensorPipePct >= 0 ? QJsonValue(b.tensorPipePct) : QJsonValue()},
-        {"busy_fraction", b.busyFraction},
-        {"kernel_time_by_class", QJsonObject{{"compute", b.computeKernelShare},
-                                             {"bandwidth", b.bandwidthKernelShare},
-                                             {"latency", b.latencyKernelShare}}},
-        {"samples", qint64(b.samples)},
-        {"duration_ns", qint64(b.durationNs)},
-    };
-}
-
-QJsonObject summaryJson(const QString& path, const model::TraceModel& m, const TraceSummary& s) {
-    QJsonArray perIteration;
-    for (size_t i = 0; i < s.perIteration.size(); ++i) {
-        const IterationStats& it = s.perIteration[i];
-        QJsonObject phases;
-        const IterationBoundness* ib = i < s.boundness.iterations.size() ? &s.boundness.iterations[i] : nullptr;
-        for (int p = 0; p < kPhaseCount; ++p) {
-            if (!it.phaseDurationNs[size_t(p)]) continue;
-            QJsonObject phase{
-                {"duration_ns", qint64(it.phaseDurationNs[size_t(p)])},
-                {"peak_allocated_bytes", qint64(it.phasePeakBytes[size_t(p)])},
-            };
-            if (ib) {
-                const PhaseBoundness& b = ib->phases[size_t(p)];
-                phase["bound"] = boundText(b.bound);
-                phase["busy_fraction"] = b.busyFraction;
-                if (b.smThroughputPct >= 0) phase["sm_throughput_pct"] = b.smThroughputPct;
-                if (b.dramThroughputPct >= 0) phase["dram_throughput_pct"] = b.dramThroughputPct;
-            }
-            phases[phaseNameText(PhaseName(p))] = phase;
-        }
-        perIteration.append(QJsonObject{
-            {"index", qint64(i)},
-            {"step", qint64(it.step)},
-            {"start_ns", qint64(it.startNs)},
-            {"duration_ns", qint64(it.durationNs)},
-            {"allocated_at_start_bytes", qint64(it.allocatedAtStartBytes)},
-            {"peak_allocated_bytes", qint64(it.peakAllocatedBytes)},
-            {"peak_reserved_bytes", qint64(it.peakReservedBytes)},
-            {"phases", phases},
-            {"bound", ib ? QJsonValue(boundText(ib->overall.bound)) : QJsonValue()},
-            {"steady", ib ? ib->steady : true},
-        });
-    }
-    QJsonObject phases;
-    for (int p = 0; p < kPhaseCount; ++p) {
-        const PhaseStats& ps = s.phases[size_t(p)];
-        phases[phaseNameText(PhaseName(p))] = QJsonObject{
-            {"iterations", qint64(ps.iterations)},
-            {"mean_duration_ns", qint64(ps.meanNs)},
-            {"median_duration_ns", qint64(ps.medianNs)},
-            {"total_duration_ns", qint64(ps.totalNs)},
-            {"peak_allocated_bytes", qint64(ps.peakAllocatedBytes)},
-            {"mean_peak_allocated_bytes", qint64(ps.meanPeakAllocatedBytes)},
-        };
-    }
-    QJsonArray topBlocks;
-    for (const BlockInfo& b : s.topBlocksAtPeak) {
-        topBlocks.append(QJsonObject{
-            {"bytes", qint64(b.bytes)},
-            {"address", QString::asprintf("0x%llx", static_cast<unsigned long long>(b.address))},
-            {"alloc_ns", qint64(b.allocNs)},
-            {"free_ns", orNull(qint64(b.freeNs), b.freeNs != model::kNeverNs)},
-            {"category", categoryName(b.category)},
-            {"iteration", orNull(b.iteration, b.iteration >= 0)},
-            {"phase", b.phase >= 0 ? QJsonValue(phaseNameText(PhaseName(b.phase))) : QJsonValue()},
-            {"callsite", QString::fromStdString(b.callsite)},
-        });
-    }
-    QJsonObject categories;
-    uint64_t persistentPeak = 0, persistentAtPeak = 0;
-    for (int k = 0; k < kCategoryCount; ++k) {
-        categories[categoryName(Category(k))] = QJsonObject{
-            {"peak_bytes", qint64(s.categories.peakBytes[size_t(k)])},
-            {"bytes_at_peak", qint64(s.categories.bytesAtPeak[size_t(k)])},
-        };
-        if (isPersistent(Category(k))) {
-            persistentPeak += s.categories.peakBytes[size_t(k)];
-            persistentAtPeak += s.categories.bytesAtPeak[size_t(k)];
-        }
-    }
-    categories["persistent"] = QJsonObject{{"peak_bytes", qint64(persistentPeak)}, {"bytes_at_peak", qint64(persistentAtPeak)}};
-
-    QJsonArray leakBlocks;
-    for (const LeakGroup& g : s.leak.groups) {
-        leakBlocks.append(QJsonObject{
-            {"callsite", QString::fromStdString(g.callsite)},
-            {"phase", g.signature.phase >= 0 ? QJsonValue(phaseNameText(PhaseName(g.signature.phase))) : QJsonValue()},
-            {"size_class_bytes", qint64(1ll << g.signature.sizeClass)},
-            {"min_bytes", qint64(g.minBytes)},
-            {"max_bytes", qint64(g.maxBytes)},
-            {"count", qint64(g.blocks)},
-            {"total_bytes", qint64(g.totalBytes)},
-            {"first_iteration", qint64(g.firstIteration)},
-            {"iterations", qint64(g.iterations)},
-        });
-    }
-    const Estimate& e = s.estimate;
-    const CheckpointingReport& c = s.checkpointing;
-    QJsonArray leftOut;
-    for (size_t i : s.boundness.leftOut) leftOut.append(qint64(i));
-    QJsonObject boundPhases;
-    for (int p = 0; p < kPhaseCount; ++p) boundPhases[phaseNameText(PhaseName(p))] = boundJson(s.boundness.phases[size_t(p)]);
-    QJsonArray kernels;
-    for (size_t i = 0; i < s.kernels.size() && i < 10; ++i) {
-        const uint32_t nameId = s.kernels[i].nameId;
-        auto bound = s.kernelBounds.byName.find(nameId);
-        QJsonObject k{
-            {"name", QString::fromStdString(s.kernels[i].name)},
-            {"count", qint64(s.kernels[i].count)},
-            {"total_ns", qint64(s.kernels[i].totalNs)},
-            {"bound", bound == s.kernelBounds.byName.end() ? "unknown" : boundText(bound->second)},
-            {"bound_source", s.kernelBounds.classedByCounters.count(nameId) ? "counters" : "name"},
-        };
-        const auto fitted = s.kernelBounds.fitted(nameId);
-        if (fitted.sm >= 0) k["sm_pct"] = fitted.sm;
-        if (fitted.dram >= 0) k["dram_pct"] = fitted.dram;
-        if (fitted.tensor >= 0) k["tensor_pct"] = fitted.tensor;
-        kernels.append(k);
-    }
-    QJsonArray rooflineKernels;
-    for (size_t i = 0; i < s.roofline.points.size() && i < 10; ++i) {
-        const RooflinePoint& p = s.roofline.points[i];
-        rooflineKernels.append(QJsonObject{
-            {"name", QString::fromStdString(m.text(p.nameId))},
-            {"bound", boundText(p.bound)},
-            {"time_ns", qint64(p.timeNs)},
-            {"compute_pct", p.computePct},
-            {"dram_pct", p.dramPct},
-            {"flops_per_s", p.flopsPerSec},
-            {"dram_bytes_per_s", p.dramBytesPerSec},
-            {"flops_per_byte", p.flopsPerByte},
-        });
-    }
-    const QJsonObject rooflineJson =
-        s.roofline.valid ? QJsonObject{{"peak_flops_per_s", s.roofline.peakFlopsPerSec},
-                                       {"peak_fp32_flops_per_s", s.roofline.peakFp32FlopsPerSec},
-                                       {"peak_dram_bytes_per_s", s.roofline.peakDramBytesPerSec},
-                                       {"ridge_flops_per_byte", s.roofline.ridgeFlopsPerByte},
-                                       {"kernels", rooflineKernels}}
-                         : QJsonObject{};
-    QJsonArray problems;
-    for (const auto& p : m.problems) problems.append(QString::fromStdString(p.message));
-
-    const CaptureInfo& cap = s.capture;
-    const QJsonObject capture =
-        cap.attached ? QJsonObject{{"start", "attach"},
-                                   {"attach_index", qint64(cap.attachIndex)},
-                                   {"attached_ns", qint64(cap.attachedNs)},
-                                   {"attached_unix_ns", qint64(cap.attachedUnixNs)},
-                                   {"process_start_unix_ns", orNull(qint64(cap.processStartUnixNs), cap.processStartUnixNs > 0)},
-                                   {"seeded_ns", qint64(cap.seededNs)},
-                                   {"allocated_at_attach_bytes", qint64(cap.allocatedAtAttachBytes)},
-                                   {"reserved_at_attach_bytes", qint64(cap.reservedAtAttachBytes)},
-                                   {"device_used_at_attach_bytes", qint64(cap.deviceUsedAtAttachBytes)}}
-                     : QJsonObject{{"start", "launch"}};
-    return QJsonObject{
-        {"file", path},
-        {"capture", capture},
-        {"device", QJsonObject{{"name", QString::fromStdString(s.deviceName)}, {"total_memory_bytes", qint64(s.deviceTotalBytes)}}},
-        {"duration_ns", qint64(s.durationNs)},
-        {"events", qint64(s.events)},
-        {"tensor_events", qint64(s.tensorEvents)},
-        {"driver_events", qint64(s.driverEvents)},
-        {"allocation_level", levelText(s.allocationLevel)},
-        {"iterations", qint64(s.perIteration.size())},
-        {"iteration_source", iterationSourceText(s.iterations.source)},
-        {"phases_inferred", s.iterations.phasesInferred},
-        {"kernels_per_iteration", qint64(s.iterations.kernelsPerIteration)},
-        {"mean_iteration_ns", qint64(s.meanIterationNs)},
-        {"median_iteration_ns", qint64(s.medianIterationNs)},
-        {"median_step_period_ns", qint64(s.medianStepPeriodNs)},
-        {"median_between_steps_ns", qint64(s.medianBetweenStepsNs)},
-        {"per_iteration", perIteration},
-        {"phases", phases},
-        {"peak_allocated_bytes", qint64(s.peakAllocated.bytes)},
-        {"peak_allocated_time_ns", qint64(s.peakAllocated.timeNs)},
-        {"peak_reserved_bytes", qint64(s.peakReserved.bytes)},
-        {"peak_reserved_time_ns", qint64(s.peakReserved.timeNs)},
-        {"top_blocks_at_peak", topBlocks},
-        {"categories", categories},
-        {"leak", QJsonObject{
-             {"detected", s.leak.detected},
-             {"bytes_per_iteration", qint64(s.leak.bytesPerIteration)},
-             {"first_iteration", orNull(s.leak.firstIteration, s.leak.detected)},
-             {"total_leaked_bytes", qint64(s.leak.totalLeakedBytes)},
-             {"growth_bytes_per_iteration", s.leak.growthBytesPerIteration},
-             {"warmup_iterations", qint64(s.leak.warmupIterations)},
-             {"blocks", leakBlocks},
-         }},
-        {"checkpointing", QJsonObject{
-             {"detected", c.detected},
-             {"source", recomputeSourceText(c.source)},
-             {"iterations_with_recompute", qint64(c.iterationsWithRecompute)},
-             {"recompute_kernels", qint64(c.recomputeKernels)},
-             {"recompute_ns", qint64(c.recomputeNs)},
-             {"recompute_ns_per_iteration", qint64(c.recomputeNsPerIteration)},
-             {"fraction_of_iteration_time", c.fractionOfIterationTime},
-         }},
-        {"estimator", QJsonObject{
-             {"valid", e.valid},
-             {"measured_batch", qint64(e.measuredBatch)},
-             {"batch_source", QString::fromStdString(e.batchSource)},
-             {"measured_sequence", orNull(e.measuredSequence, e.measuredSequence > 0)},
-             {"sequence_source", QString::fromStdString(e.sequenceSource)},
-             {"measured_peak_bytes", qint64(e.measuredPeakBytes)},
-             {"weights_bytes", qint64(e.weightsBytes)},
-             {"gradients_bytes", qint64(e.gradientsBytes)},
-             {"optimizer_state_bytes", qint64(e.optimizerStateBytes)},
-             {"activations_bytes", qint64(e.activationsBytes)},
-             {"activations_per_sample_bytes", qint64(e.activationsPerSampleBytes)},
-             {"activations_per_token_bytes", orNull(qint64(e.activationsPerTokenBytes), e.measuredSequence > 0)},
-             {"fixed_bytes_at_peak", qint64(e.fixedBytesAtPeak)},
-             {"target_batch", qint64(e.targetBatch)},
-             {"target_sequence", orNull(e.targetSequence, e.targetSequence > 0)},
-             {"predicted_peak_bytes", qint64(e.predictedPeakBytes)},
-             {"device_total_bytes", qint64(e.deviceTotalBytes)},
-             {"headroom", e.headroom},
-             {"reserved_per_allocated", e.reservedPerAllocated},
-             {"context_bytes", qint64(e.contextBytes)},
-             {"max_batch_that_fits", orNull(e.maxBatchThatFits, e.maxBatchThatFits > 0)},
-             {"note", QString::fromStdString(e.note)},
-         }},
-        {"boundness", QJsonObject{
-             {"source", QString::fromStdString(s.boundness.source)},
-             {"phases", boundPhases},
-             {"overall", boundJson(s.boundness.overall)},
-             {"median_iteration_ns", qint64(s.boundness.medianIterationNs)},
-             {"attribution", QString::fromStdString(s.boundness.attribution)},
-             {"left_out_iterations", leftOut},
-             {"roofline", s.roofline.valid ? QJsonValue(rooflineJson) : QJsonValue()},
-         }},
-        {"top_kernels", kernels},
-        {"problems", problems},
-    };
+// The category column of a block list: host memory shows its kind instead
+// (it is in no category), managed memory is marked.
+QString blockCategoryText(const BlockInfo& b) {
+    const auto kind = format::MemoryKind(b.memoryKind);
+    if (kind == format::MemoryKind::PinnedHost) return "pinned host";
+    if (kind == format::MemoryKind::Pageable) return "pageable host";
+    QString text = categoryName(b.category);
+    if (kind == format::MemoryKind::Managed) text += " (managed)";
+    return text;
 }
 
 // "2 h 05 min", "12 min 30 s", "45 s".
@@ -292,8 +50,53 @@ QString spanText(uint64_t ns) {
     return QString("%1 s").arg(seconds);
 }
 
+// "first iteration 1.58 s (warm-up), not counted", or the indices and
+// durations of every iteration left out of the time figures.
+QString leftOutText(const TraceSummary& s) {
+    const auto& out = s.steps.leftOut;
+    auto duration = [&](size_t i) { return QString::fromStdString(formatDuration(double(s.perIteration[i].durationNs))); };
+    if (out.size() == 1 && out[0] == 0) return QString("first iteration %1 (warm-up), not counted").arg(duration(0));
+    QStringList parts;
+    for (size_t i : out) parts << QString("%1 (%2)").arg(i).arg(duration(i));
+    return QString("iteration%1 %2 over 3x the median (warm-up or stalls), not counted")
+        .arg(out.size() > 1 ? "s" : "", parts.join(", "));
+}
+
+// The first thing a summary says: each out-of-memory, what was asked for,
+// what the device had, what was live, and how much would have to go.
+void printOutOfMemory(const model::TraceModel& m, const TraceSummary& s) {
+    for (const OutOfMemory& o : s.outOfMemory) {
+        const QString free = o.deviceFreeBytes >= 0 ? bytesText(double(o.deviceFreeBytes)) + " free" : QString("free unknown");
+        const QString total = o.deviceTotalBytes ? " of " + bytesText(double(o.deviceTotalBytes)) : QString();
+        std::printf("  OUT OF MEMORY at %.3f s on device %u: %s asked for %s, %s%s\n",
+                    double(o.timeNs > s.firstNs ? o.timeNs - s.firstNs : 0) / 1e9, o.deviceId,
+                    o.fromFramework ? "the program" : "a driver allocation", qPrintable(bytesText(double(o.requestedBytes))),
+                    qPrintable(free), qPrintable(total));
+        std::printf("                allocated %s, reserved %s", qPrintable(bytesText(double(o.allocatedBytes))),
+                    qPrintable(bytesText(double(o.reservedBytes))));
+        if (o.shortfallBytes)
+            std::printf("; %s would have to go for it to fit", qPrintable(bytesText(double(o.shortfallBytes))));
+        else if (o.deviceFreeBytes >= 0)
+            std::printf("; enough was free, but not in one piece (fragmentation)");
+        std::printf("\n");
+        if (o.callsiteId) std::printf("                asked for at %s\n", m.callsiteText(o.callsiteId).c_str());
+        QString live;
+        for (int k = 0; k < kCategoryCount; ++k)
+            if (o.liveByCategory[size_t(k)])
+                live += QString("%1 %2; ").arg(categoryName(Category(k)), bytesText(double(o.liveByCategory[size_t(k)])));
+        if (!live.isEmpty()) std::printf("                live then: %s\n", qPrintable(live.trimmed()));
+        for (uint32_t b : o.largestBlocks) {
+            const BlockInfo info = blockInfo(m, s.categories, b);
+            std::printf("                  %10s  %-16s %s\n", qPrintable(bytesText(double(info.bytes))),
+                        categoryName(info.category), info.callsite.empty() ? "-" : info.callsite.c_str());
+        }
+        if (o.failures > 1) std::printf("                (%u failed allocation records)\n", o.failures);
+    }
+}
+
 void printText(const QString& path, const model::TraceModel& m, const TraceSummary& s) {
     std::printf("%s\n", qPrintable(path));
+    printOutOfMemory(m, s);
     if (s.capture.attached) {
         const CaptureInfo& c = s.capture;
         const QString when = QDateTime::fromMSecsSinceEpoch(qint64(c.attachedUnixNs / 1000000)).toString("yyyy-MM-dd hh:mm:ss");
@@ -317,18 +120,36 @@ void printText(const QString& path, const model::TraceModel& m, const TraceSumma
     std::printf("  iterations    %zu (%s%s), median %s, mean %s", s.perIteration.size(),
                 iterationSourceText(s.iterations.source), s.iterations.phasesInferred ? ", phases inferred" : "",
                 qPrintable(msText(double(s.medianIterationNs))), qPrintable(msText(double(s.meanIterationNs))));
+    if (!s.steps.leftOut.empty()) std::printf(" over the %u steady", s.steps.steadyIterations);
     // Time between steps that no iteration holds (a training log's step time is the period).
     if (s.timeBetweenStepsShows())
         std::printf("; one every %s, %s of it between steps", qPrintable(msText(double(s.medianStepPeriodNs))),
                     qPrintable(msText(double(s.medianBetweenStepsNs))));
     std::printf("\n");
+    // The warm-up, shown apart: its lazy initialisation would swamp every mean.
+    if (!s.steps.leftOut.empty()) std::printf("                %s\n", qPrintable(leftOutText(s)));
+    // Inferred phases say what their names rest on: a plain CUDA loop is not training.
+    bool anyPhase = false;
+    for (const PhaseStats& ps : s.phases) anyPhase = anyPhase || ps.iterations;
+    if (anyPhase && s.iterations.phasesInferred) {
+        const IterationSet& it = s.iterations;
+        if (it.source == IterationSource::StackFrames)
+            std::printf("  phases        from %s\n", it.phaseEvidence.c_str());
+        else if (it.trainingPhases)
+            std::printf("  phases        inferred; forward, backward, optimizer because of %s\n", it.phaseEvidence.c_str());
+        else
+            std::printf("  phases        inferred, named by position (phase 1, 2, 3): nothing says training (%s)\n",
+                        it.phaseEvidence.c_str());
+    }
     for (int p = 0; p < kPhaseCount; ++p) {
         const PhaseStats& ps = s.phases[size_t(p)];
         if (!ps.iterations) continue;
         const PhaseBoundness& b = s.boundness.phases[size_t(p)];
-        std::printf("    %-10s  median %s, peak %s, %s-bound (GPU busy %.0f%%%s)", phaseNameText(PhaseName(p)),
-                    qPrintable(msText(double(ps.medianNs))), qPrintable(bytesText(double(ps.peakAllocatedBytes))),
-                    boundText(b.bound), 100 * b.busyFraction, qPrintable(counterText(b)));
+        std::printf("    %-10s  median %s, peak %s", phaseLabel(s.iterations, PhaseName(p)),
+                    qPrintable(msText(double(ps.medianNs))), qPrintable(bytesText(double(ps.peakAllocatedBytes))));
+        // Without kernels (an imported snapshot) there is nothing to bound.
+        if (m.kernels.size())
+            std::printf(", %s-bound (GPU busy %.0f%%%s)", boundText(b.bound), 100 * b.busyFraction, qPrintable(counterText(b)));
         // What the phase's kernel time went to, by the kernels' own classes.
         if (b.computeKernelShare + b.bandwidthKernelShare + b.latencyKernelShare > 0)
             std::printf("; kernel time %.0f%% compute, %.0f%% bandwidth, %.0f%% latency", 100 * b.computeKernelShare,
@@ -341,10 +162,14 @@ void printText(const QString& path, const model::TraceModel& m, const TraceSumma
     for (int k = 0; k < kCategoryCount; ++k)
         if (s.categories.bytesAtPeak[size_t(k)])
             std::printf(" %s %s;", categoryName(Category(k)), qPrintable(bytesText(double(s.categories.bytesAtPeak[size_t(k)]))));
+    if (s.categories.hostBytesAtPeak)
+        std::printf(" and %s of host memory (pinned), not on the device: in no category;",
+                    qPrintable(bytesText(double(s.categories.hostBytesAtPeak))));
     std::printf("\n  largest blocks live at the peak:\n");
     for (const BlockInfo& b : s.topBlocksAtPeak)
-        std::printf("    %12s  %-16s %s%s\n", qPrintable(bytesText(double(b.bytes))), categoryName(b.category),
-                    b.phase >= 0 ? phaseNameText(PhaseName(b.phase)) : "-", b.callsite.empty() ? "" : ("  " + b.callsite).c_str());
+        std::printf("    %12s  %-18s %s%s\n", qPrintable(bytesText(double(b.bytes))), qPrintable(blockCategoryText(b)),
+                    b.phase >= 0 ? phaseLabel(s.iterations, PhaseName(b.phase)) : "-",
+                    b.callsite.empty() ? "" : ("  " + b.callsite).c_str());
     if (s.leak.detected) {
         std::printf("  leak          %s per iteration from iteration %d (%s still held at the end)\n",
                     qPrintable(bytesText(double(s.leak.bytesPerIteration))), s.leak.firstIteration,
@@ -352,15 +177,32 @@ void printText(const QString& path, const model::TraceModel& m, const TraceSumma
         for (const LeakGroup& g : s.leak.groups)
             std::printf("    %llu blocks of %s, %s total, allocated in %s%s\n", (unsigned long long)g.blocks,
                         qPrintable(bytesText(double(g.minBytes))), qPrintable(bytesText(double(g.totalBytes))),
-                        g.signature.phase >= 0 ? phaseNameText(PhaseName(g.signature.phase)) : "no phase",
+                        g.signature.phase >= 0 ? phaseLabel(s.iterations, PhaseName(g.signature.phase)) : "no phase",
                         g.callsite.empty() ? "" : (" at " + g.callsite).c_str());
+        if (s.leak.leftOutBlocks)
+            std::printf("    not counted: %llu more block%s (%s) from iteration %d on: %s\n",
+                        (unsigned long long)s.leak.leftOutBlocks, s.leak.leftOutBlocks > 1 ? "s" : "",
+                        qPrintable(bytesText(double(s.leak.leftOutBytes))), s.leak.leftOutFromIteration, kLeftOutReason);
     } else {
         std::printf("  leak          none\n");
     }
-    if (s.checkpointing.detected)
-        std::printf("  checkpointing recompute %s per iteration (%.1f%% of the time, from %s)\n",
-                    qPrintable(msText(double(s.checkpointing.recomputeNsPerIteration))),
-                    100 * s.checkpointing.fractionOfIterationTime, recomputeSourceText(s.checkpointing.source));
+    if (s.checkpointing.detected) {
+        const CheckpointingReport& c = s.checkpointing;
+        const size_t backward = size_t(PhaseName::Backward);
+        std::printf("  checkpointing recompute kernels %s per iteration (%.1f%% of the time, %.1f%% of backward; from %s)\n",
+                    qPrintable(msText(double(c.recomputeNsPerIteration))), 100 * c.fractionOfIterationTime,
+                    100 * c.fractionOfBackward, recomputeSourceText(c.source));
+        // What users see as checkpointing's cost is often the GPU waiting
+        // while the CPU re-runs forward, not the recompute kernels.
+        if (s.phases[backward].steadyIterations) {
+            std::printf("                backward median %s, GPU busy %.0f%%", qPrintable(msText(double(s.phases[backward].medianNs))),
+                        100 * s.boundness.phases[backward].busyFraction);
+            if (c.recomputeRegionNsPerIteration)
+                std::printf("; the CPU spends %s of it (%.0f%%) in the recomputed forwards",
+                            qPrintable(msText(double(c.recomputeRegionNsPerIteration))), 100 * c.regionFractionOfBackward);
+            std::printf("\n");
+        }
+    }
     const Estimate& e = s.estimate;
     if (e.valid) {
         std::printf("  estimator     weights %s, gradients %s, optimizer state %s, activations %s per sample (batch %u, %s)\n",
@@ -374,8 +216,15 @@ void printText(const QString& path, const model::TraceModel& m, const TraceSumma
         std::printf("\n");
         if (!e.note.empty()) std::printf("                (%s)\n", e.note.c_str());
     }
-    if (s.boundness.source == "estimated")
-        std::printf("  boundness     estimated from kernel names (no hardware counters: record with --counters pm), phases by CPU time");
+    // "none": no iterations, so no phases to classify; kernels still have a class.
+    const bool noPhases = s.boundness.source == "none";
+    if (m.kernels.size() == 0)
+        std::printf("  boundness     none: no kernels in this trace");
+    else if (s.boundness.source == "estimated" || (noPhases && !s.kernelBounds.fromCounters))
+        std::printf("  boundness     estimated from kernel names (no hardware counters: record with --counters pm)%s",
+                    noPhases ? "; no iterations, so per kernel only" : ", phases by CPU time");
+    else if (noPhases)
+        std::printf("  boundness     from hardware counters, per kernel only (no iterations)");
     else
         std::printf("  boundness     from %s counters, phases by %s", s.boundness.source.c_str(),
                     s.boundness.attribution == "launch_time" ? "kernel launch time" : "CPU time");

@@ -181,8 +181,8 @@ bool writeChromeTrace(const TraceModel& m, const analysis::IterationSet& iterati
         for (int p = 0; p < analysis::kPhaseCount; ++p) {
             const auto& span = it.phases[static_cast<size_t>(p)];
             if (span.valid())
-                w.slice(kTrainingPid, 2, analysis::phaseNameText(static_cast<analysis::PhaseName>(p)), "phase", span.startNs,
-                        span.endNs);
+                w.slice(kTrainingPid, 2, analysis::phaseLabel(iterations, static_cast<analysis::PhaseName>(p)), "phase",
+                        span.startNs, span.endNs);
         }
         for (const auto& r : it.recomputes) w.slice(kTrainingPid, 3, "recompute", "phase", r.startNs, r.endNs);
     }

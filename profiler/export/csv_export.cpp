@@ -9,19 +9,6 @@ using model::TraceModel;
 
 namespace {
 
-const char* kindText(uint8_t kind) {
-    switch (static_cast<format::MemoryKind>(kind)) {
-    case format::MemoryKind::Device: return "device";
-    case format::MemoryKind::Pool: return "pool";
-    case format::MemoryKind::Vmm: return "vmm";
-    case format::MemoryKind::Managed: return "managed";
-    case format::MemoryKind::PinnedHost: return "pinned_host";
-    case format::MemoryKind::ModuleStatic: return "module_static";
-    case format::MemoryKind::Pageable: return "pageable";
-    default: return "unknown";
-    }
-}
-
 // RFC 4180: quote fields holding commas, quotes or line breaks.
 std::string csvField(const std::string& s) {
     if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
@@ -40,10 +27,12 @@ void writeRows(const TraceModel& m, const model::BlockColumns& b, const char* le
         std::snprintf(address, sizeof address, "0x%llx", static_cast<unsigned long long>(b.address[i]));
         out << level << ',' << b.allocNs[i] << ',';
         if (b.freeNs[i] != model::kNeverNs) out << b.freeNs[i];
-        out << ',' << b.bytes[i] << ',' << address << ',' << kindText(b.memoryKind[i]) << ','
+        out << ',' << b.bytes[i] << ',' << address << ',' << analysis::memoryKindText(b.memoryKind[i]) << ','
             << csvField(m.callsiteText(b.callsiteId[i])) << ',';
         if (categories && i < categories->category.size()) {
-            out << analysis::categoryName(categories->category[i]) << ',';
+            // Host memory is in no device category: the column stays empty.
+            if (!analysis::isHostMemory(b.memoryKind[i])) out << analysis::categoryName(categories->category[i]);
+            out << ',';
             if (categories->iteration[i] >= 0) out << categories->iteration[i];
             out << ',';
             if (categories->phase[i] >= 0) out << analysis::phaseNameText(static_cast<analysis::PhaseName>(categories->phase[i]));

@@ -275,9 +275,16 @@ struct Phase {
     uint64_t timestampNs = 0;
     PhaseKind kind = PhaseKind::StepBegin;
     uint64_t step = 0;        // optimizer step index, from the marker source
-    uint32_t nameId = 0;      // for regions
+    uint32_t nameId = 0;      // for regions; on step and phase markers 0, or
+                              // kPhasesFromStackFrames when a converter inferred them
     bool operator==(const Phase&) const = default;
 };
+
+// The name of step and phase markers that were not recorded by hooks but
+// inferred by `vramscope import` from the stack frames of a PyTorch
+// snapshot's allocations (torch/optim/ → optimizer, the autograd engine →
+// backward, module calls → forward), so that the analysis can say so.
+inline constexpr std::string_view kPhasesFromStackFrames = "(phases from stack frames)";
 
 struct CounterInfo {
     uint64_t timestampNs = 0;

@@ -21,6 +21,7 @@
 #include "format/writer.h"
 #include "pickle_reader.h"
 #include "snapshot_callsites.h"
+#include "snapshot_phases.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -82,8 +83,8 @@ struct LiveBlock {
 struct Pending {
     uint64_t ns = 0;
     uint64_t seq = 0;
-    enum Kind : uint8_t { Tensor, Failure, MarkText, RangeText } kind = Tensor;
-    uint32_t markText = 0;  // index into markTexts (RangeText: tensor.bytes holds the end time)
+    enum Kind : uint8_t { Tensor, Failure, MarkText, RangeText, PhaseMarker } kind = Tensor;
+    uint32_t markText = 0;  // index into markTexts (RangeText: tensor.bytes holds the end time; PhaseMarker: into phases_)
     TensorMemory tensor;
 };
 
@@ -111,6 +112,7 @@ private:
     void replayBackwards();
     void collectEvents();
     void collectAnnotations(PickleValue annotations);
+    void inferPhases();
     bool write(const std::string& sourceName, const std::string& vtracePath);
     void warn(std::string text) { stats_.warnings.push_back(std::move(text)); }
 
@@ -126,6 +128,10 @@ private:
     std::map<uint32_t, std::map<uint64_t, LiveBlock>> initialBlocks_, initialSegments_;
     std::vector<Pending> pending_;
     std::vector<std::string> markTexts_;
+    FrameRoles frameRoles_;
+    std::vector<TimedRole> allocationRoles_;        // every alloc entry's time and what its frames say
+    std::vector<OptimizerRange> optimizerRanges_;   // "Optimizer.step#..." annotations
+    std::vector<Phase> phases_;                     // inferred from the two above
     uint64_t t0_ = 0;
 };
 
@@ -362,6 +368,7 @@ void Importer::collectEvents() {
             }
             // Stacks cost the most to record; free entries usually carry none.
             const uint32_t callsite = callsites_.forFrames(e.frames);
+            if (action == TensorAction::Alloc) allocationRoles_.push_back({e.ns, frameRoles_.of(e.frames)});
             p.tensor = TensorMemory{e.ns, action, d, e.addr, e.size, e.stream, callsite};
             pending_.push_back(p);
             if (completeAtRequest && action == TensorAction::FreeRequested) {
@@ -411,6 +418,7 @@ void Importer::collectAnnotations(PickleValue annotations) {
             if (it != open.end() && !it->second.empty()) {
                 const uint64_t startNs = it->second.back();
                 it->second.pop_back();
+                if (name.rfind("Optimizer.step", 0) == 0) optimizerRanges_.push_back({startNs, std::max(ns, startNs)});
                 add(startNs, Pending::RangeText, name, std::max(ns, startNs));
                 continue;
             }
@@ -429,6 +437,22 @@ void Importer::collectAnnotations(PickleValue annotations) {
     }
     for (auto& [key, starts] : open)  // never ended: a mark at the start
         for (uint64_t startNs : starts) add(startNs, Pending::MarkText, key.second + " (started, never ended)", 0);
+}
+
+// Steps and phases from what the allocations' frames say (snapshot_phases.h):
+// without them a snapshot has no phases, and the analysis could only guess
+// iterations from the allocated curve.
+void Importer::inferPhases() {
+    phases_ = phasesFromFrames(std::move(allocationRoles_), std::move(optimizerRanges_), 0);
+    for (size_t i = 0; i < phases_.size(); ++i) {
+        if (phases_[i].kind == PhaseKind::StepBegin) ++stats_.stepsFromFrames;
+        Pending p;
+        p.ns = phases_[i].timestampNs;
+        p.seq = (1ull << 62) + pending_.size();
+        p.kind = Pending::PhaseMarker;
+        p.markText = static_cast<uint32_t>(i);
+        pending_.push_back(p);
+    }
 }
 
 bool Importer::write(const std::string& sourceName, const std::string& vtracePath) {
@@ -461,6 +485,14 @@ bool Importer::write(const std::string& sourceName, const std::string& vtracePat
                                 std::to_string(stats_.segments) + " segments when it was taken. A snapshot has "
                                 "allocator events only: no kernels, phases or driver-level memory.");
     writer.write(note);
+    if (stats_.stepsFromFrames) {
+        Note phases = note;
+        phases.textId = writer.intern(std::to_string(stats_.stepsFromFrames) +
+                                      " training steps and their phases were inferred from the allocations' stack "
+                                      "frames: module calls are forward, the autograd engine backward, torch/optim/ "
+                                      "and Optimizer.step annotations the optimizer.");
+        writer.write(phases);
+    }
     for (const auto& w : stats_.warnings) {
         Note warning;
         warning.timestampNs = t0_;
@@ -481,6 +513,7 @@ bool Importer::write(const std::string& sourceName, const std::string& vtracePat
     }
     stats_.callsites = callsites_.defs().size();
     const uint32_t domainId = writer.intern(kMarkDomain);
+    const uint32_t phaseNameId = phases_.empty() ? 0 : writer.intern(kPhasesFromStackFrames);
     for (const Pending& p : pending_) {
         switch (p.kind) {
         case Pending::Tensor: writer.write(p.tensor); break;
@@ -496,6 +529,12 @@ bool Importer::write(const std::string& sourceName, const std::string& vtracePat
             r.domainId = domainId;
             r.nameId = writer.intern(markTexts_[p.markText]);
             writer.write(r);
+            break;
+        }
+        case Pending::PhaseMarker: {
+            Phase phase = phases_[p.markText];
+            phase.nameId = phaseNameId;
+            writer.write(phase);
             break;
         }
         case Pending::MarkText: {
@@ -551,6 +590,7 @@ bool Importer::run(const PickleDocument& doc, const std::string& sourceName, con
     replayBackwards();
     collectEvents();
     collectAnnotations(annotations);
+    inferPhases();
     if (!error_.empty() || !write(sourceName, vtracePath)) {
         *error = error_;
         return false;

@@ -60,6 +60,10 @@ struct ImportStats {
     uint64_t annotations = 0;            // external_annotations and annotate entries: Range (START/END pairs) or Mark records
     uint64_t skippedEntries = 0;         // unknown actions or malformed entries
     uint64_t callsites = 0;              // CallsiteDef records written
+    // Training steps inferred from the allocations' stack frames (written as
+    // Phase markers named format::kPhasesFromStackFrames); 0 when the frames
+    // do not show training (no frames, or no forward/backward pairs).
+    uint64_t stepsFromFrames = 0;
     uint64_t firstNs = 0, lastNs = 0;    // time range of the history (Unix ns)
     bool syntheticTimes = false;         // entries had no time_us; times are 1 µs apart
     uint64_t eventsWritten = 0;          // records in the .vtrace

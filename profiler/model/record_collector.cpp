@@ -141,7 +141,10 @@ void RecordCollector::add(const RecordLists& r) {
         memInfoTimes.push_back(mi.timestampNs);
         memInfoValues.push_back(mi.usedBytes);
     }
-    for (const auto& f : r.get<AllocFailure>()) m.allocFailures.push_back(f);
+    for (const auto& f : r.get<AllocFailure>()) {
+        seen(f.timestampNs);  // an out-of-memory is often the trace's last moment: the span must reach it
+        m.allocFailures.push_back(f);
+    }
     for (const auto& n : r.get<Note>()) m.notes.push_back(n);
     for (const auto& mk : r.get<Mark>()) m.marks.push_back(mk);
     for (const auto& d : r.get<Dropped>()) droppedEvents += d.count;

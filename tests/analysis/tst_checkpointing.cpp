@@ -1,4 +1,5 @@
 // Activation checkpointing: lower peak, recompute detected and costed.
+#include "step_trace.h"
 #include "synth_fixture.h"
 
 #include "analysis/compare.h"
@@ -16,6 +17,7 @@ private slots:
     void recomputeIsFoundFromKernelsWithoutMarkers();
     void plainRunHasNoRecompute();
     void diffReportsPeakSavedAgainstTimeSpent();
+    void tradeOffIsSeenFromTheRunThatCheckpoints();
 };
 
 static synth::SynthOptions checkpointed(bool markers) {
@@ -63,6 +65,39 @@ void TestCheckpointing::diffReportsPeakSavedAgainstTimeSpent() {
     QVERIFY(c.iterationTimeAddedNs > 0);
     QVERIFY(!c.regressed(0));
     QVERIFY(c.phaseMeanNs[size_t(analysis::PhaseName::Backward)].delta() > 0);
+}
+
+// The H200 GPT pair of the issue (step_trace.h), in either order: the same
+// trade-off, said of the run that checkpoints, from its steady steps.
+void TestCheckpointing::tradeOffIsSeenFromTheRunThatCheckpoints() {
+    auto summaryOf = [](const char* name, const testing::RunShape& shape) {
+        const std::string path = testing::fixtureDir().filePath(name).toStdString();
+        if (!testing::writeRun(path, shape)) qFatal("cannot write %s", path.c_str());
+        model::TraceModel m;
+        std::string error;
+        if (!model::loadModel(path, m, {}, &error)) qFatal("load failed: %s", error.c_str());
+        return analysis::summarize(m);
+    };
+    const auto plain = summaryOf("h200_plain.vtrace", testing::h200GptPlain());
+    const auto ckpt = summaryOf("h200_ckpt.vtrace", testing::h200GptCheckpointed());
+    QCOMPARE(ckpt.steps.leftOut, std::vector<size_t>{0});
+    QCOMPARE(ckpt.checkpointing.recomputeNsPerIteration, uint64_t(3'600'000));
+    QCOMPARE(ckpt.checkpointing.recomputeRegionNsPerIteration, uint64_t(11'000'000));
+    QVERIFY(std::abs(ckpt.checkpointing.fractionOfBackward - 3.6 / 22.0) < 1e-6);
+    constexpr int64_t ms = 1'000'000;
+    for (const bool checkpointedIsA : {false, true}) {
+        const auto c = checkpointedIsA ? analysis::compareRuns(ckpt, plain) : analysis::compareRuns(plain, ckpt);
+        QCOMPARE(c.checkpointed, checkpointedIsA ? analysis::CheckpointedRun::A : analysis::CheckpointedRun::B);
+        const auto t = c.tradeOff();
+        QCOMPARE(t.checkpointedIsA, checkpointedIsA);
+        QCOMPARE(t.peakSavedBytes, int64_t(2ll << 30) - int64_t(400ll << 20));
+        QCOMPARE(t.stepTimeAddedNs, 219 * ms / 10);
+        QCOMPARE(t.recomputeAddedNs, 36 * ms / 10);
+        QCOMPARE(t.gpuIdleAddedNs, 183 * ms / 10);
+        QCOMPARE(t.otherKernelAddedNs, int64_t(0));
+        QVERIFY(std::abs(t.backwardBusyOther - 10.5 / 10.9) < 1e-6);
+        QVERIFY(std::abs(t.backwardBusyOwn - 14.1 / 22.0) < 1e-6);
+    }
 }
 
 QTEST_GUILESS_MAIN(TestCheckpointing)

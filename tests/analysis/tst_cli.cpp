@@ -1,5 +1,6 @@
 // The CLI end to end: `vramscope summary/diff/export` exit codes and the
 // summary JSON key set (docs/summary-schema.md: change both together).
+#include "step_trace.h"
 #include "synth_fixture.h"
 
 #include <QJsonArray>
@@ -16,14 +17,21 @@ class TestCli : public QObject {
     Q_OBJECT
 private slots:
     void summaryJsonHasTheDocumentedKeys();
+    void outOfMemoryLeadsTheSummary();
     void summaryJsonCountsFortyIterationsAndTheLeak();
     void diffOfCleanAndLeakFailsOnFivePercent();
     void diffOfTheSameRunPasses();
+    void diffJsonHasTheDocumentedKeys();
+    void diffOfWarmUpHeavyRunsComparesSteadySteps();
+    void diffSplitsCheckpointingCostIntoRecomputeAndIdle();
+    void diffOfTheCheckpointingFixturesPinsTheTradeOff();
+    void summaryOfTheCheckpointedFixtureSaysWhatBackwardSpends();
     void chromeExportIsValidTraceJson();
     void csvExportWritesAllocations();
     void kernelsExportListsEveryNameWithItsClass();
     void garbageInputExitsWithOne();
     void missingArgumentsExitWithTwo();
+    void boundnessWithoutIterationsIsEstimatedFromKernelNames();
 };
 
 struct Run {
@@ -50,41 +58,73 @@ static QSet<QString> keys(const QJsonObject& o) {
     return s;
 }
 
+// An out-of-memory leads the summary: text first, and the JSON "oom" array.
+void TestCli::outOfMemoryLeadsTheSummary() {
+    const QString fixture = QStringLiteral(VRAMSCOPE_TEST_DATA "/injector_oom.vtrace");
+    const Run text = runCli({"summary", fixture});
+    QCOMPARE(text.exitCode, 0);
+    QVERIFY(text.out.split('\n').value(1).contains("OUT OF MEMORY"));
+    QVERIFY(text.out.contains("would have to go for it to fit"));
+    const Run json = runCli({"summary", fixture, "--json"});
+    const QJsonArray oom = QJsonDocument::fromJson(json.out).object()["oom"].toArray();
+    QCOMPARE(oom.size(), 1);
+    QCOMPARE(keys(oom[0].toObject()),
+             (QSet<QString>{"time_ns", "device", "source", "failures", "requested_bytes", "allocated_bytes",
+                            "reserved_bytes", "device_free_bytes", "device_total_bytes", "shortfall_bytes",
+                            "live_by_category", "largest_blocks", "callsite"}));
+    QCOMPARE(oom[0]["requested_bytes"].toInteger(), qint64(170034987008));  // twice the H100, as the sample asked
+    QCOMPARE(oom[0]["source"].toString(), QString("driver"));
+    QVERIFY(oom[0]["shortfall_bytes"].toInteger() > 0);
+    // A trace without failures has an empty array.
+    QVERIFY(QJsonDocument::fromJson(runCli({"summary", trace("clean40"), "--json"}).out).object()["oom"].toArray().isEmpty());
+}
+
 void TestCli::summaryJsonHasTheDocumentedKeys() {
     const Run r = runCli({"summary", trace("clean40"), "--json"});
     QCOMPARE(r.exitCode, 0);
     const QJsonObject o = QJsonDocument::fromJson(r.out).object();
     const QSet<QString> top{"file", "capture", "device", "duration_ns", "events", "tensor_events", "driver_events",
                             "allocation_level", "iterations", "iteration_source", "phases_inferred",
-                            "kernels_per_iteration", "mean_iteration_ns", "median_iteration_ns", "median_step_period_ns",
-                            "median_between_steps_ns", "per_iteration", "phases",
+                            "training_phases", "phase_labels", "phase_evidence",
+                            "kernels_per_iteration", "steady_iterations", "mean_iteration_ns", "median_iteration_ns",
+                            "median_step_period_ns", "median_between_steps_ns", "median_step_gpu_busy_ns",
+                            "median_step_gpu_idle_ns", "per_iteration", "phases",
                             "peak_allocated_bytes", "peak_allocated_time_ns", "peak_reserved_bytes",
                             "peak_reserved_time_ns", "top_blocks_at_peak", "categories", "leak", "checkpointing",
-                            "estimator", "boundness", "top_kernels", "problems"};
+                            "estimator", "boundness", "top_kernels", "problems", "oom"};
     QCOMPARE(keys(o), top);
     QCOMPARE(keys(o["capture"].toObject()), (QSet<QString>{"start"}));
     QCOMPARE(o["capture"]["start"].toString(), QString("launch"));
     QCOMPARE(keys(o["leak"].toObject()), (QSet<QString>{"detected", "bytes_per_iteration", "first_iteration",
                                                         "total_leaked_bytes", "growth_bytes_per_iteration",
-                                                        "warmup_iterations", "blocks"}));
+                                                        "warmup_iterations", "counted_iterations",
+                                                        "left_out_blocks", "left_out_bytes", "left_out_from_iteration",
+                                                        "left_out_reason", "blocks"}));
     QCOMPARE(keys(o["phases"].toObject()), (QSet<QString>{"forward", "backward", "optimizer"}));
     QCOMPARE(keys(o["phases"]["forward"].toObject()),
-             (QSet<QString>{"iterations", "mean_duration_ns", "median_duration_ns", "total_duration_ns",
+             (QSet<QString>{"iterations", "steady_iterations", "mean_duration_ns", "median_duration_ns", "total_duration_ns",
                             "peak_allocated_bytes", "mean_peak_allocated_bytes"}));
     QCOMPARE(keys(o["categories"].toObject()),
              (QSet<QString>{"weights", "optimizer_state", "gradients", "activations", "temporaries", "leaked", "other",
                             "persistent"}));
     QCOMPARE(keys(o["per_iteration"][0].toObject()),
              (QSet<QString>{"index", "step", "start_ns", "duration_ns", "allocated_at_start_bytes",
-                            "peak_allocated_bytes", "peak_reserved_bytes", "phases", "bound", "steady"}));
+                            "peak_allocated_bytes", "peak_reserved_bytes", "period_ns", "gpu_busy_ns", "recompute_ns",
+                            "phases", "bound", "steady"}));
     QCOMPARE(keys(o["per_iteration"][0]["phases"]["forward"].toObject()),
              (QSet<QString>{"duration_ns", "peak_allocated_bytes", "bound", "busy_fraction", "sm_throughput_pct",
                             "dram_throughput_pct"}));
     QCOMPARE(keys(o["top_blocks_at_peak"][0].toObject()),
-             (QSet<QString>{"bytes", "address", "alloc_ns", "free_ns", "category", "iteration", "phase", "callsite"}));
+             (QSet<QString>{"bytes", "address", "alloc_ns", "free_ns", "category", "kind", "iteration", "phase",
+                            "callsite"}));
+    QCOMPARE(o["top_blocks_at_peak"][0]["kind"].toString(), QString("device"));
+    QCOMPARE(keys(o["phase_labels"].toObject()), (QSet<QString>{"forward", "backward", "optimizer"}));
+    QCOMPARE(o["phase_labels"]["backward"].toString(), QString("backward"));
+    QVERIFY(o["training_phases"].toBool());
     QCOMPARE(keys(o["checkpointing"].toObject()),
              (QSet<QString>{"detected", "source", "iterations_with_recompute", "recompute_kernels", "recompute_ns",
-                            "recompute_ns_per_iteration", "fraction_of_iteration_time"}));
+                            "recompute_ns_per_iteration", "fraction_of_iteration_time", "fraction_of_backward",
+                            "recompute_region_ns_per_iteration", "region_fraction_of_backward"}));
     QCOMPARE(keys(o["estimator"].toObject()),
              (QSet<QString>{"valid", "measured_batch", "batch_source", "measured_sequence", "sequence_source",
                             "measured_peak_bytes", "weights_bytes", "gradients_bytes", "optimizer_state_bytes",
@@ -158,6 +198,151 @@ void TestCli::diffOfTheSameRunPasses() {
     QCOMPARE(runCli({"diff", trace("leak40", 8388608), trace("clean40"), "--fail-on-regression", "5"}).exitCode, 0);
 }
 
+void TestCli::diffJsonHasTheDocumentedKeys() {
+    const Run r = runCli({"diff", trace("clean40"), trace("leak40", 8388608), "--json"});
+    QCOMPARE(r.exitCode, 0);
+    const QJsonObject o = QJsonDocument::fromJson(r.out).object();
+    QCOMPARE(keys(o), (QSet<QString>{"a", "b", "iterations", "aligned_iterations", "steady_iterations",
+                                     "left_out_iterations", "peak_allocated_bytes", "peak_reserved_bytes",
+                                     "mean_iteration_ns", "median_iteration_ns", "median_step_period_ns",
+                                     "gpu_busy_per_step_ns", "gpu_idle_per_step_ns", "leak_bytes_per_iteration",
+                                     "phases", "boundness_source", "categories", "kernels", "per_iteration",
+                                     "checkpointing", "regression"}));
+    const QSet<QString> delta{"a", "b", "delta", "percent"};
+    QCOMPARE(keys(o["median_iteration_ns"].toObject()), delta);
+    QCOMPARE(keys(o["steady_iterations"].toObject()), (QSet<QString>{"a", "b"}));
+    QCOMPARE(keys(o["left_out_iterations"].toObject()), (QSet<QString>{"a", "b"}));
+    QCOMPARE(keys(o["phases"]["backward"].toObject()),
+             (QSet<QString>{"mean_duration_ns", "median_duration_ns", "peak_allocated_bytes", "bound", "busy_fraction",
+                            "sm_throughput_pct", "dram_throughput_pct"}));
+    QCOMPARE(keys(o["checkpointing"].toObject()),
+             (QSet<QString>{"checkpointed_run", "peak_saved_bytes", "iteration_time_added_ns", "step_time_added_ns",
+                            "gpu_idle_added_ns", "other_kernel_added_ns", "recompute_ns_per_iteration"}));
+    QCOMPARE(keys(o["kernels"][0].toObject()), (QSet<QString>{"name", "ns_per_iteration", "count_per_iteration"}));
+    QCOMPARE(keys(o["per_iteration"][0].toObject()), (QSet<QString>{"index", "peak_allocated_bytes", "duration_ns"}));
+}
+
+// The H200 GPT job of the issue, without and with checkpointing (step_trace.h):
+// steps 18.1 → 40.0 ms, but first iterations of 2.1 s and 0.62 s. Means over
+// every iteration said the checkpointed run was 55 % faster; the steady steps
+// say it is 121 % slower, and the warm-up is shown apart.
+void TestCli::diffOfWarmUpHeavyRunsComparesSteadySteps() {
+    const QString a = testing::fixtureDir().filePath("h200_gpt_plain.vtrace");
+    const QString b = testing::fixtureDir().filePath("h200_gpt_ckpt.vtrace");
+    QVERIFY(testing::writeRun(a.toStdString(), testing::h200GptPlain()));
+    QVERIFY(testing::writeRun(b.toStdString(), testing::h200GptCheckpointed()));
+    const Run j = runCli({"diff", a, b, "--json"});
+    QCOMPARE(j.exitCode, 0);
+    const QJsonObject o = QJsonDocument::fromJson(j.out).object();
+    constexpr qint64 us = 1000;
+    // Iterations run from the first forward to the end of the optimizer step
+    // (the StepEnd nanosecond included).
+    QCOMPARE(o["mean_iteration_ns"]["a"].toDouble(), double(17500 * us + 1));
+    QCOMPARE(o["mean_iteration_ns"]["b"].toDouble(), double(33200 * us + 1));
+    QVERIFY(o["mean_iteration_ns"]["percent"].toDouble() > 80);
+    QCOMPARE(o["median_step_period_ns"]["a"].toDouble(), double(18100 * us));
+    QCOMPARE(o["median_step_period_ns"]["b"].toDouble(), double(40000 * us));
+    QCOMPARE(o["phases"]["forward"]["mean_duration_ns"]["a"].toDouble(), double(5400 * us));
+    QCOMPARE(o["phases"]["forward"]["mean_duration_ns"]["b"].toDouble(), double(10000 * us));
+    QCOMPARE(o["checkpointing"]["iteration_time_added_ns"].toInteger(), 15700 * us);
+    // Kernel time per step, not per iteration of a run whose first one autotunes.
+    QCOMPARE(o["kernels"][0]["ns_per_iteration"]["b"].toDouble() - o["kernels"][0]["ns_per_iteration"]["a"].toDouble(),
+             3600.0 * us);
+    QCOMPARE(o["steady_iterations"]["a"].toInt(), 13);
+    QCOMPARE(o["left_out_iterations"]["a"][0]["index"].toInt(), 0);
+    QCOMPARE(o["left_out_iterations"]["a"][0]["duration_ns"].toInteger(), 2096000 * us + 1);
+    QCOMPARE(o["left_out_iterations"]["b"][0]["duration_ns"].toInteger(), 621000 * us + 1);
+    const Run text = runCli({"diff", a, b});
+    QVERIFY2(text.out.contains("not counted: A first iteration 2.10 s (warm-up); B first iteration 621 ms (warm-up)"),
+             text.out.constData());
+    QVERIFY2(text.out.contains("iteration (mean)            17.500 ms -> 33.200 ms"), text.out.constData());
+    QVERIFY2(text.out.contains("forward time (median)        5.400 ms -> 10.000 ms"), text.out.constData());
+}
+
+// Checkpointing's cost as the user sees it: the step, not the recompute
+// kernels alone; most of it is the GPU waiting while the CPU re-runs forward.
+void TestCli::diffSplitsCheckpointingCostIntoRecomputeAndIdle() {
+    const QString a = testing::fixtureDir().filePath("h200_gpt_plain.vtrace");
+    const QString b = testing::fixtureDir().filePath("h200_gpt_ckpt.vtrace");
+    QVERIFY(testing::writeRun(a.toStdString(), testing::h200GptPlain()));
+    QVERIFY(testing::writeRun(b.toStdString(), testing::h200GptCheckpointed()));
+    const QJsonObject o = QJsonDocument::fromJson(runCli({"diff", a, b, "--json"}).out).object();
+    const QJsonObject c = o["checkpointing"].toObject();
+    constexpr qint64 us = 1000;
+    QCOMPARE(c["checkpointed_run"].toString(), QString("b"));
+    QCOMPARE(c["peak_saved_bytes"].toInteger(), (2ll << 30) - (400ll << 20));
+    QCOMPARE(c["step_time_added_ns"].toInteger(), 21900 * us);
+    QCOMPARE(c["recompute_ns_per_iteration"]["b"].toDouble(), double(3600 * us));
+    QCOMPARE(c["gpu_idle_added_ns"].toInteger(), 18300 * us);
+    QCOMPARE(c["other_kernel_added_ns"].toInteger(), 0);
+    QCOMPARE(o["gpu_busy_per_step_ns"]["a"].toDouble(), double(16500 * us));
+    QCOMPARE(o["gpu_idle_per_step_ns"]["b"].toDouble(), double(19900 * us));
+    const Run text = runCli({"diff", a, b});
+    QVERIFY2(text.out.contains("checkpointing (B): saves 1.61 GiB of peak allocated (53.6%) and costs +21.900 ms per "
+                               "step (+121.0%"),
+             text.out.constData());
+    QVERIFY2(text.out.contains("per step: recompute kernels +3.600 ms, GPU idle +18.300 ms, other kernels +0.000 ms "
+                               "(medians); backward GPU busy 96% -> 64%"),
+             text.out.constData());
+    // Reversed, A is the run that checkpoints: the same trade-off, said of A.
+    const Run reversed = runCli({"diff", b, a});
+    QVERIFY2(reversed.out.contains("checkpointing (A): saves 1.61 GiB of peak allocated (53.6%) and costs +21.900 ms"),
+             reversed.out.constData());
+}
+
+// The checkpointing pair recorded on an H100 (tests/data/README.md): figures
+// from the five steady iterations of each (iteration 0 is 468 ms and 1.58 s).
+void TestCli::diffOfTheCheckpointingFixturesPinsTheTradeOff() {
+    const QString a = QStringLiteral(VRAMSCOPE_TEST_DATA) + "/torch_gpt_plain.vtrace";
+    const QString b = QStringLiteral(VRAMSCOPE_TEST_DATA) + "/torch_gpt_ckpt.vtrace";
+    const Run j = runCli({"diff", a, b, "--json"});
+    QCOMPARE(j.exitCode, 0);
+    const QJsonObject o = QJsonDocument::fromJson(j.out).object();
+    QCOMPARE(o["mean_iteration_ns"]["a"].toDouble(), double(7747249));
+    QCOMPARE(o["mean_iteration_ns"]["b"].toDouble(), double(8820575));
+    QCOMPARE(o["median_iteration_ns"]["b"].toDouble(), double(8449736));
+    QCOMPARE(o["phases"]["backward"]["median_duration_ns"]["b"].toDouble(), double(4613908));
+    QCOMPARE(o["median_step_period_ns"]["a"].toDouble(), double(8940144));
+    QCOMPARE(o["median_step_period_ns"]["b"].toDouble(), double(9562429));
+    const QJsonObject c = o["checkpointing"].toObject();
+    QCOMPARE(c["checkpointed_run"].toString(), QString("b"));
+    QCOMPARE(c["peak_saved_bytes"].toInteger(), 157545632 - 147027072);
+    QCOMPARE(c["iteration_time_added_ns"].toInteger(), 8449736 - 6782729);
+    QCOMPARE(c["step_time_added_ns"].toInteger(), 622285);
+    QCOMPARE(c["recompute_ns_per_iteration"]["b"].toDouble(), double(87966));
+    QCOMPARE(c["gpu_idle_added_ns"].toInteger(), 543460);
+    const Run text = runCli({"diff", a, b});
+    QVERIFY2(text.out.contains("checkpointing (B): saves 10.0 MiB of peak allocated (6.7%) and costs +0.622 ms per step"),
+             text.out.constData());
+}
+
+// A launch-bound checkpointed run: the recompute kernels are 2 % of backward,
+// but the CPU spends 31 % of it re-running forward while the GPU idles.
+void TestCli::summaryOfTheCheckpointedFixtureSaysWhatBackwardSpends() {
+    const QString path = QStringLiteral(VRAMSCOPE_TEST_DATA) + "/torch_gpt_ckpt.vtrace";
+    const QJsonObject o = QJsonDocument::fromJson(runCli({"summary", path, "--json"}).out).object();
+    QCOMPARE(o["mean_iteration_ns"].toInteger(), 8820575);
+    QCOMPARE(o["median_iteration_ns"].toInteger(), 8449736);
+    QCOMPARE(o["phases"]["forward"]["mean_duration_ns"].toInteger(), 3541723);
+    QCOMPARE(o["phases"]["backward"]["iterations"].toInt(), 6);
+    QCOMPARE(o["phases"]["backward"]["steady_iterations"].toInt(), 5);
+    QCOMPARE(o["steady_iterations"].toInt(), 5);
+    const QJsonObject c = o["checkpointing"].toObject();
+    QCOMPARE(c["recompute_ns_per_iteration"].toInteger(), 87966);
+    QCOMPARE(c["recompute_region_ns_per_iteration"].toInteger(), 1432245);
+    QVERIFY(std::abs(c["fraction_of_iteration_time"].toDouble() - 0.00996) < 0.0001);
+    QVERIFY(std::abs(c["fraction_of_backward"].toDouble() - 0.0178) < 0.0001);
+    QVERIFY(std::abs(c["region_fraction_of_backward"].toDouble() - 0.307) < 0.001);
+    const Run text = runCli({"summary", path});
+    QVERIFY2(text.out.contains("median 8.450 ms, mean 8.821 ms over the 5 steady"), text.out.constData());
+    QVERIFY2(text.out.contains("first iteration 1.58 s (warm-up), not counted"), text.out.constData());
+    QVERIFY2(text.out.contains("recompute kernels 0.088 ms per iteration (1.0% of the time, 1.8% of backward"),
+             text.out.constData());
+    QVERIFY2(text.out.contains("backward median 4.614 ms, GPU busy 8%; the CPU spends 1.432 ms of it (31%) in the "
+                               "recomputed forwards"),
+             text.out.constData());
+}
+
 void TestCli::chromeExportIsValidTraceJson() {
     const QString out = testing::fixtureDir().filePath("clean40.json");
     const Run r = runCli({"export", trace("clean40"), "--format", "chrome", "-o", out});
@@ -212,6 +397,19 @@ void TestCli::kernelsExportListsEveryNameWithItsClass() {
             QVERIFY(std::abs(f[5].toDouble() - k["sm_pct"].toDouble()) < 0.01);
         }
     }
+}
+
+// A trace with kernels but no iterations (5 SGEMMs) and one without kernels:
+// both printed "boundness     from none counters".
+void TestCli::boundnessWithoutIterationsIsEstimatedFromKernelNames() {
+    const Run gemm = runCli({"summary", QStringLiteral(VRAMSCOPE_TEST_DATA "/injector_gemm.vtrace")});
+    QCOMPARE(gemm.exitCode, 0);
+    QVERIFY2(!gemm.out.contains("none counters"), gemm.out.constData());
+    QVERIFY2(gemm.out.contains("boundness     estimated from kernel names"), gemm.out.constData());
+    const Run empty = runCli({"summary", QStringLiteral(VRAMSCOPE_TEST_DATA "/injector_no_cuda_context.vtrace")});
+    QCOMPARE(empty.exitCode, 0);
+    QVERIFY2(!empty.out.contains("none counters"), empty.out.constData());
+    QVERIFY2(empty.out.contains("boundness     none: no kernels in this trace"), empty.out.constData());
 }
 
 void TestCli::garbageInputExitsWithOne() {

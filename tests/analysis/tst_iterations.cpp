@@ -21,6 +21,8 @@ private slots:
     void inferredPhasesAgreeWithMarkers();
     void allocationOnlyTraceCountsMemoryRises();
     void categoriesFollowLifetimes();
+    void plainCudaLoopPhasesAreNotCalledTraining();
+    void unmarkedTrainingKeepsItsPhaseNames();
 };
 
 static synth::SynthOptions unmarked(uint32_t iterations) {
@@ -135,6 +137,78 @@ void TestIterations::categoriesFollowLifetimes() {
     uint64_t total = 0;
     for (auto b : curves.at(t)) total += b;
     QCOMPARE(total, m.allocated.valueAt(t));
+}
+
+// A plain CUDA program (no framework, no NVTX): each pass cudaMallocs two
+// scratch buffers, runs a stencil and a reduction, frees them, and the host
+// prints between passes. Its memory rises and falls like a training step's.
+static std::string plainCudaLoop(const char* name, int passes) {
+    const std::string path = testing::fixtureDir().filePath(name).toStdString();
+    format::TraceWriter w;
+    std::string error;
+    if (!w.open(path, &error)) qFatal("%s", error.c_str());
+    const uint32_t names[] = {w.intern("init_grid(float*, int)"), w.intern("stencil_5pt(float const*, float*, int)"),
+                              w.intern("reduce_sum(float const*, float*, int)"), w.intern("scale_field(float*, float, int)")};
+    uint64_t t = 1'000'000;
+    auto driver = [&](format::DriverMemoryOp op, uint64_t address, uint64_t bytes) {
+        format::DriverMemory d;
+        d.timestampNs = t += 2000;
+        d.op = op;
+        d.address = address;
+        d.bytes = bytes;
+        w.write(d);
+    };
+    auto kernel = [&](uint32_t nameId, uint64_t ns) {
+        format::Kernel k;
+        k.startNs = t += 1000;
+        k.endNs = t += ns;
+        k.nameId = nameId;
+        w.write(k);
+    };
+    driver(format::DriverMemoryOp::Alloc, 0x10000000, 512 << 20);  // the field, kept
+    for (int pass = 0; pass < passes; ++pass) {
+        driver(format::DriverMemoryOp::Alloc, 0x50000000, 256 << 20);
+        kernel(names[0], 20000);
+        driver(format::DriverMemoryOp::Alloc, 0x70000000, 128 << 20);
+        for (int i = 0; i < 4; ++i) kernel(names[1], 50000);
+        driver(format::DriverMemoryOp::Free, 0x50000000, 256 << 20);
+        kernel(names[2], 30000);
+        driver(format::DriverMemoryOp::Free, 0x70000000, 128 << 20);
+        kernel(names[3], 10000);
+        kernel(names[3], 10000);
+        t += 2'000'000;  // the host prints and waits
+    }
+    if (!w.close()) qFatal("close failed");
+    return path;
+}
+
+void TestIterations::plainCudaLoopPhasesAreNotCalledTraining() {
+    model::TraceModel m;
+    std::string error;
+    QVERIFY(model::loadModel(plainCudaLoop("plain_cuda.vtrace", 20), m, {}, &error));
+    const auto set = analysis::detectIterations(m);
+    QCOMPARE(set.source, IterationSource::KernelPattern);
+    QCOMPARE(set.size(), size_t(20));
+    QVERIFY(set.phasesInferred);
+    QVERIFY(set.iterations[5].phases[0].valid() && set.iterations[5].phases[1].valid());
+    // Shown as forward / backward / optimizer before: nothing here says training.
+    QVERIFY(!set.trainingPhases);
+    QCOMPARE(QString(analysis::phaseLabel(set, analysis::PhaseName::Forward)), QString("phase 1"));
+    QCOMPARE(QString(analysis::phaseLabel(set, analysis::PhaseName::Backward)), QString("phase 2"));
+    QCOMPARE(QString(analysis::phaseLabel(set, analysis::PhaseName::Optimizer)), QString("phase 3"));
+    QVERIFY(!set.phaseEvidence.empty());
+}
+
+void TestIterations::unmarkedTrainingKeepsItsPhaseNames() {
+    // The same GPT step as clean40 without markers: its backward kernels
+    // (flash_bwd, layer_norm_grad_input) are in the inferred backward.
+    const auto set = analysis::detectIterations(testing::synthModel("unmarked40", unmarked(40)));
+    QVERIFY(set.phasesInferred);
+    QVERIFY(set.trainingPhases);
+    QCOMPARE(QString(analysis::phaseLabel(set, analysis::PhaseName::Backward)), QString("backward"));
+    const auto marked = analysis::detectIterations(testing::synthModel("clean40", testing::synthOptions(40)));
+    QVERIFY(marked.trainingPhases);
+    QVERIFY(!marked.phasesInferred);
 }
 
 QTEST_GUILESS_MAIN(TestIterations)

@@ -14,6 +14,7 @@
 #include <QFileInfo>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QLabel>
 #include <QProcess>
 #include <QRandomGenerator>
 #include <QSignalSpy>
@@ -35,6 +36,19 @@ class TestApp : public QObject {
         w.resize(width, height);
         w.show();
         return QTest::qWaitForWindowExposed(&w);
+    }
+
+    // Rows of the canvas image in [y0, y1) that a memory-lane gridline
+    // (rgb 50,50,58) crosses for at least a fifth of the lanes' width, top down.
+    static std::vector<int> gridRows(const QImage& image, int y0, int y1) {
+        std::vector<int> rows;
+        const int x0 = 100, x1 = image.width() - 10;
+        for (int y = y0; y < y1; ++y) {
+            int n = 0;
+            for (int x = x0; x < x1; ++x) n += image.pixel(x, y) == qRgb(50, 50, 58);
+            if (n * 5 >= x1 - x0) rows.push_back(y);
+        }
+        return rows;
     }
 
     static bool load(MainWindow& w, const QString& file, int slot = 0) {
@@ -353,6 +367,76 @@ private slots:
         QVERIFY(!shot.isNull());
     }
 
+    // Compare mode draws both memory lanes on one bytes scale: the same
+    // gridlines at the same heights, whatever each run's own peak. With a
+    // scale each, a run at a quarter of the other's peak filled its lane alike.
+    void compareLanesShareOneBytesScale() {
+        vramscope::synth::SynthOptions o;
+        o.iterations = 6;
+        o.batch = 2;  // a quarter of the fixture's activations
+        std::string error;
+        QVERIFY(vramscope::synth::writeSynthTrace(path("batch2.vtrace").toStdString(), o, nullptr, &error));
+        MainWindow w;
+        QVERIFY(showWindow(w, 1400, 900));
+        QVERIFY(load(w, fixture_, 0));
+        QVERIFY(load(w, path("batch2.vtrace"), 1));
+        QVERIFY(w.document(1)->summary.peakAllocated.bytes < w.document(0)->summary.peakAllocated.bytes * 3 / 4);
+        w.canvas()->renderFrameNow();
+        const auto& axes = w.canvas()->lastLaneStats().memoryAxes;
+        QCOMPARE(axes[0].topBytes, axes[1].topBytes);
+        QVERIFY(axes[0].topBytes > w.document(0)->summary.peakAllocated.bytes);
+        QCOMPARE(axes[0].heightPx, axes[1].heightPx);
+        QVERIFY(axes[0].gridBytes.size() >= 2);
+        QCOMPARE(axes[0].gridBytes, axes[1].gridBytes);
+        QCOMPARE(axes[0].gridPxAboveBottom.size(), axes[1].gridPxAboveBottom.size());
+        for (size_t i = 0; i < axes[0].gridPxAboveBottom.size(); ++i)  // each lane's own bottom: float rounding
+            QVERIFY(std::abs(axes[0].gridPxAboveBottom[i] - axes[1].gridPxAboveBottom[i]) < 0.01f);
+        // On screen: each memory lane's gridlines, counted from its half's top
+        // (the phases band, then the lane), are on the same rows. Memory hides
+        // the lower ones where it is high: compare those seen in both, top down.
+        const QImage image = w.canvas()->grabFramebuffer().convertToFormat(QImage::Format_RGB32);
+        const int top = 24, mid = top + (image.height() - top) / 2, lane = 18 + 6;  // phases band and gap
+        const std::vector<int> upper = gridRows(image, top + lane, top + lane + int(axes[0].heightPx));
+        const std::vector<int> lower = gridRows(image, mid + 3 + lane, mid + 3 + lane + int(axes[1].heightPx));
+        QVERIFY2(std::min(upper.size(), lower.size()) >= 2, qPrintable(QString::number(upper.size())));
+        for (size_t i = 0; i < std::min(upper.size(), lower.size()); ++i)
+            QVERIFY2(std::abs((upper[i] - top) - (lower[i] - (mid + 3))) <= 1,
+                     qPrintable(QString("gridline %1 at %2 and %3").arg(i).arg(upper[i] - top).arg(lower[i] - mid - 3)));
+    }
+
+    // The Compare dock on the checkpointing pair (tests/data/README.md): times
+    // from each run's steady iterations, the warm-up said apart, and what
+    // checkpointing saved and cost per step.
+    void compareDockCountsSteadyIterationsAndSaysTheTradeOff() {
+        MainWindow w;
+        QVERIFY(showWindow(w, 1400, 900));
+        QVERIFY(load(w, VRAMSCOPE_SOURCE_DIR "/tests/data/torch_gpt_plain.vtrace", 0));
+        QVERIFY(load(w, VRAMSCOPE_SOURCE_DIR "/tests/data/torch_gpt_ckpt.vtrace", 1));
+        auto rowOf = [&](const QString& what) {
+            for (const auto& r : w.diffModel()->rows())
+                if (r.what == what) return std::make_pair(r.a, r.b);
+            return std::make_pair(-1.0, -1.0);
+        };
+        QCOMPARE(rowOf("Iteration time (mean)"), std::make_pair(7747249.0, 8820575.0));
+        QCOMPARE(rowOf("Iteration time (median)"), std::make_pair(6782729.0, 8449736.0));
+        QCOMPARE(rowOf("Step period (median)"), std::make_pair(8940144.0, 9562429.0));
+        QCOMPARE(rowOf("backward time (median)").second, 4613908.0);
+        QCOMPARE(rowOf("Recompute per iteration (median)").second, 87966.0);
+        const auto idle = rowOf("GPU idle per step (median)");
+        QCOMPARE(qint64(idle.second - idle.first), qint64(543460));
+        const auto* headline = w.findChild<QLabel*>("compareHeadline");
+        QVERIFY(headline);
+        QVERIFY2(headline->text().contains("not counted: A first iteration 468 ms (warm-up), B first iteration 1.58 s "
+                                           "(warm-up)"),
+                 qPrintable(headline->text()));
+        QVERIFY2(headline->text().contains("Checkpointing in B saves 10.0 MiB of peak allocated (6.7%) and costs "
+                                           "+0.622 ms per step (+7.0%"),
+                 qPrintable(headline->text()));
+        QVERIFY2(headline->text().contains("recompute kernels +0.088 ms, GPU idle +0.543 ms"), qPrintable(headline->text()));
+        // The Summary dock of run A says the same of its own warm-up.
+        QCOMPARE(w.summaryModel()->valueOf("Not counted"), QString("first iteration 468 ms (warm-up)"));
+    }
+
     void leakAndEstimatorDocksShowTheAnalysis() {
         MainWindow w;
         w.setInteractive(false);
@@ -450,6 +534,29 @@ private slots:
         QVERIFY(p.waitForFinished(60000));
         QCOMPARE(p.exitCode(), 2);
         QVERIFY(p.readAllStandardError().contains("--view wants FROM:TO"));
+    }
+
+    // A run that ran out of memory opens where it did: the cursor on the OOM,
+    // the live set there listed, a red line on the memory lane, and the
+    // summary's first row says what was asked for.
+    void outOfMemoryOpensAtTheFailure() {
+        MainWindow w;
+        w.setInteractive(false);
+        w.resize(1400, 800);
+        w.show();
+        QVERIFY(load(w, QStringLiteral(VRAMSCOPE_SOURCE_DIR "/tests/data/injector_oom.vtrace")));
+        const auto doc = w.document(0);
+        QCOMPARE(doc->summary.outOfMemory.size(), size_t(1));
+        QCOMPARE(w.canvas()->cursorTime(), double(doc->summary.outOfMemory[0].timeNs));
+        QVERIFY(w.liveSetModel()->rowCount() >= 1);  // the 64 MiB block live when it failed
+        QVERIFY(w.summaryModel()->valueOf("Out of memory").contains("would have to go"));
+        w.canvas()->renderFrameNow();
+        QCOMPARE(w.canvas()->lastLaneStats().oomMarkers, 1);
+        // A trace without one has no marker and no such row.
+        QVERIFY(load(w, fixture_));
+        w.canvas()->renderFrameNow();
+        QCOMPARE(w.canvas()->lastLaneStats().oomMarkers, 0);
+        QVERIFY(w.summaryModel()->valueOf("Out of memory").isEmpty());
     }
 
     // On a server without a display: --help and --version answer, and

@@ -6,6 +6,7 @@
 
 #include <QElapsedTimer>
 #include <QFile>
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
@@ -135,6 +136,8 @@ private slots:
         QCOMPARE(s.initialBlocks, uint64_t(4));
         QCOMPARE(s.initialSegments, uint64_t(2));
         QCOMPARE(s.callsites, uint64_t(9));
+        // Each step: model.py forward, then an Optimizer.step annotation (gradients only in step 0).
+        QCOMPARE(s.stepsFromFrames, uint64_t(3));
         QCOMPARE(s.syntheticTimes, false);
         QCOMPARE(s.firstNs, uint64_t(1763880000000037) * 1000);
         QVERIFY(s.warnings.empty());
@@ -184,6 +187,53 @@ private slots:
             last = r.timestampNs;
             if (r.action == format::TensorAction::Snapshot) QCOMPARE(r.timestampNs, s.firstNs);
         }
+    }
+
+    // A 6-step GPT run (gpt_train.py, torch 2.11, stacks="python") that dumped
+    // its own snapshot: no phase markers, no kernels. It gave no iterations
+    // (a larger run of the issue: 2, from the memory pattern, and memory split
+    // into weights and temporaries only); the frames say where each block came from.
+    void trainingSnapshotGivesStepsFromItsFrames() {
+        ImportStats s;
+        std::string error;
+        QVERIFY2(importSnapshot((kSnapshots + "torch_gpt.pickle").toStdString(), path("gpt.vtrace").toStdString(), &s, &error),
+                 error.c_str());
+        QCOMPARE(s.stepsFromFrames, uint64_t(6));
+        format::TraceContents t;
+        QVERIFY(loadVtrace(path("gpt.vtrace"), t));
+        std::map<format::PhaseKind, int> kinds;
+        for (const auto& p : t.get<format::Phase>()) {
+            ++kinds[p.kind];
+            QCOMPARE(QString::fromStdString(t.text(p.nameId)), QString::fromUtf8(format::kPhasesFromStackFrames.data()));
+        }
+        QCOMPARE(kinds[format::PhaseKind::StepBegin], 6);
+        QCOMPARE(kinds[format::PhaseKind::ForwardBegin], 6);
+        QCOMPARE(kinds[format::PhaseKind::BackwardBegin], 6);
+        QCOMPARE(kinds[format::PhaseKind::OptimizerBegin], 6);  // Optimizer.step annotations: fused AdamW allocates once
+        QCOMPARE(kinds[format::PhaseKind::StepEnd], 6);
+
+        // The analysis takes them, says where they came from, and the categories follow.
+        const Run r = runCli({"summary", "--json", path("gpt.vtrace")});
+        QCOMPARE(r.exitCode, 0);
+        const QJsonObject o = QJsonDocument::fromJson(r.out).object();
+        QCOMPARE(o["iterations"].toInt(), 6);  // as the hooks found in torch_gpt_plain.vtrace, the same run
+        QCOMPARE(o["iteration_source"].toString(), QString("stack_frames"));
+        QVERIFY(o["phases_inferred"].toBool());
+        QVERIFY(o["training_phases"].toBool());
+        const QJsonObject categories = o["categories"].toObject();
+        for (const char* c : {"weights", "optimizer_state", "gradients", "activations"})
+            QVERIFY2(categories[c]["peak_bytes"].toInteger() > 0, c);
+        for (const QJsonValue it : o["per_iteration"].toArray())
+            for (const char* phase : {"forward", "backward", "optimizer"}) QVERIFY2(it["phases"].toObject().contains(phase), phase);
+        const Run text = runCli({"summary", path("gpt.vtrace")});
+        QVERIFY2(text.out.contains("iterations    6 (stack_frames, phases inferred)"), text.out.constData());
+        QVERIFY2(text.out.contains("phases        from the allocations' stack frames"), text.out.constData());
+
+        // Frames without a training step write no markers: the segments-only file has none.
+        ImportStats none;
+        QVERIFY(importSnapshot((kSnapshots + "synthetic-segments-only.pickle").toStdString(), path("seg.vtrace").toStdString(),
+                               &none, &error));
+        QCOMPARE(none.stepsFromFrames, uint64_t(0));
     }
 
     void replayEndsAtTheSnapshotsFinalState() {
