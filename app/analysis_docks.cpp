@@ -291,8 +291,9 @@ std::vector<KeyValueModel::Row> summaryRows(const TraceDocument& doc) {
             QObject::tr("at %1: asked for %2, %3 free%4")
                 .arg(nsText(double(o.timeNs - m.firstNs)), bytesText(double(o.requestedBytes)),
                      o.deviceFreeBytes >= 0 ? bytesText(double(o.deviceFreeBytes)) : QObject::tr("?"),
-                     o.shortfallBytes ? QObject::tr("; %1 would have to go").arg(bytesText(double(o.shortfallBytes)))
-                                      : QString()),
+                     o.largerThanDevice ? QObject::tr("; larger than the whole device")
+                     : o.shortfallBytes ? QObject::tr("; %1 would have to go").arg(bytesText(double(o.shortfallBytes)))
+                                        : QString()),
             QObject::tr("allocated %1, reserved %2 then; the red OOM line on the timeline, the live set at the cursor")
                 .arg(bytesText(double(o.allocatedBytes)), bytesText(double(o.reservedBytes))));
     if (s.capture.attached) {

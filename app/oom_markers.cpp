@@ -27,7 +27,9 @@ int drawOutOfMemoryMarkers(ImDrawList* dl, const TraceDocument& doc, const std::
                     o.deviceFreeBytes >= 0 ? formatBytes(double(o.deviceFreeBytes)).c_str() : "unknown");
         ImGui::Text("allocated %s, reserved %s", formatBytes(double(o.allocatedBytes)).c_str(),
                     formatBytes(double(o.reservedBytes)).c_str());
-        if (o.shortfallBytes)
+        if (o.largerThanDevice)
+            ImGui::TextUnformatted("larger than the whole device: nothing freed would make it fit");
+        else if (o.shortfallBytes)
             ImGui::Text("%s would have to go for it to fit", formatBytes(double(o.shortfallBytes)).c_str());
         else if (o.deviceFreeBytes >= 0)
             ImGui::TextUnformatted("enough was free, but not in one piece (fragmentation)");

@@ -36,6 +36,9 @@ struct OutOfMemory {
     // requested − free. 0 when it would have fit (the allocator could not
     // find one piece that large: fragmentation), or free is unknown.
     uint64_t shortfallBytes = 0;
+    // The request is larger than the whole device: nothing freed would make
+    // it fit (a wrong size, or a shape that needs sharding).
+    bool largerThanDevice = false;
     std::array<uint64_t, kCategoryCount> liveByCategory{};  // device memory live then, by category
     std::vector<uint32_t> largestBlocks;                     // model.blocks live then, largest first
     uint32_t callsiteId = 0;                                 // of the failed request, 0 unknown

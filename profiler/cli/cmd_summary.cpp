@@ -74,7 +74,9 @@ void printOutOfMemory(const model::TraceModel& m, const TraceSummary& s) {
                     qPrintable(free), qPrintable(total));
         std::printf("                allocated %s, reserved %s", qPrintable(bytesText(double(o.allocatedBytes))),
                     qPrintable(bytesText(double(o.reservedBytes))));
-        if (o.shortfallBytes)
+        if (o.largerThanDevice)
+            std::printf("; larger than the whole device: nothing freed would make it fit");
+        else if (o.shortfallBytes)
             std::printf("; %s would have to go for it to fit", qPrintable(bytesText(double(o.shortfallBytes))));
         else if (o.deviceFreeBytes >= 0)
             std::printf("; enough was free, but not in one piece (fragmentation)");

@@ -549,7 +549,7 @@ private slots:
         QCOMPARE(doc->summary.outOfMemory.size(), size_t(1));
         QCOMPARE(w.canvas()->cursorTime(), double(doc->summary.outOfMemory[0].timeNs));
         QVERIFY(w.liveSetModel()->rowCount() >= 1);  // the 64 MiB block live when it failed
-        QVERIFY(w.summaryModel()->valueOf("Out of memory").contains("would have to go"));
+        QVERIFY(w.summaryModel()->valueOf("Out of memory").contains("larger than the whole device"));
         w.canvas()->renderFrameNow();
         QCOMPARE(w.canvas()->lastLaneStats().oomMarkers, 1);
         // A trace without one has no marker and no such row.
