@@ -291,7 +291,8 @@ std::vector<KeyValueModel::Row> summaryRows(const TraceDocument& doc) {
             QObject::tr("at %1: asked for %2, %3 free%4")
                 .arg(nsText(double(o.timeNs - m.firstNs)), bytesText(double(o.requestedBytes)),
                      o.deviceFreeBytes >= 0 ? bytesText(double(o.deviceFreeBytes)) : QObject::tr("?"),
-                     o.largerThanDevice ? QObject::tr("; larger than the whole device")
+                     o.largerThanDevice         ? QObject::tr("; larger than the whole device")
+                     : o.moreThanProgramCanFree ? QObject::tr("; more than free plus all the program holds")
                      : o.shortfallBytes ? QObject::tr("; %1 would have to go").arg(bytesText(double(o.shortfallBytes)))
                                         : QString()),
             QObject::tr("allocated %1, reserved %2 then; the red OOM line on the timeline, the live set at the cursor")

@@ -29,6 +29,8 @@ int drawOutOfMemoryMarkers(ImDrawList* dl, const TraceDocument& doc, const std::
                     formatBytes(double(o.reservedBytes)).c_str());
         if (o.largerThanDevice)
             ImGui::TextUnformatted("larger than the whole device: nothing freed would make it fit");
+        else if (o.moreThanProgramCanFree)
+            ImGui::TextUnformatted("more than free plus all the program holds: freeing its memory would not make it fit");
         else if (o.shortfallBytes)
             ImGui::Text("%s would have to go for it to fit", formatBytes(double(o.shortfallBytes)).c_str());
         else if (o.deviceFreeBytes >= 0)

@@ -55,6 +55,8 @@ std::vector<OutOfMemory> findOutOfMemory(const model::TraceModel& m, const Categ
         if (o.deviceFreeBytes >= 0 && o.requestedBytes > uint64_t(o.deviceFreeBytes))
             o.shortfallBytes = o.requestedBytes - uint64_t(o.deviceFreeBytes);
         o.largerThanDevice = o.deviceTotalBytes && o.requestedBytes > o.deviceTotalBytes;
+        o.moreThanProgramCanFree =
+            o.deviceFreeBytes >= 0 && o.requestedBytes > uint64_t(o.deviceFreeBytes) + std::max(o.reservedBytes, o.allocatedBytes);
         std::vector<uint32_t> live = m.liveBlocksAt(t);
         live.erase(std::remove_if(live.begin(), live.end(), [&](uint32_t b) { return !deviceMemory(m, b); }), live.end());
         for (uint32_t b : live)

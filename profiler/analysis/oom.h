@@ -39,6 +39,10 @@ struct OutOfMemory {
     // The request is larger than the whole device: nothing freed would make
     // it fit (a wrong size, or a shape that needs sharding).
     bool largerThanDevice = false;
+    // The request is more than free plus all the program reserved: freeing
+    // the program's own memory would not make it fit (other processes hold
+    // the rest, or the size is wrong). Set when free is known.
+    bool moreThanProgramCanFree = false;
     std::array<uint64_t, kCategoryCount> liveByCategory{};  // device memory live then, by category
     std::vector<uint32_t> largestBlocks;                     // model.blocks live then, largest first
     uint32_t callsiteId = 0;                                 // of the failed request, 0 unknown

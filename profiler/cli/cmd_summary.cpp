@@ -76,6 +76,8 @@ void printOutOfMemory(const model::TraceModel& m, const TraceSummary& s) {
                     qPrintable(bytesText(double(o.reservedBytes))));
         if (o.largerThanDevice)
             std::printf("; larger than the whole device: nothing freed would make it fit");
+        else if (o.moreThanProgramCanFree)
+            std::printf("; more than free plus all the program holds: freeing its memory would not make it fit");
         else if (o.shortfallBytes)
             std::printf("; %s would have to go for it to fit", qPrintable(bytesText(double(o.shortfallBytes))));
         else if (o.deviceFreeBytes >= 0)

@@ -81,6 +81,7 @@ QJsonArray oomJson(const model::TraceModel& m, const TraceSummary& s) {
             {"device_total_bytes", orNull(qint64(o.deviceTotalBytes), o.deviceTotalBytes > 0)},
             {"shortfall_bytes", qint64(o.shortfallBytes)},
             {"larger_than_device", o.largerThanDevice},
+            {"more_than_program_can_free", o.moreThanProgramCanFree},
             {"live_by_category", live},
             {"largest_blocks", largest},
             {"callsite", QString::fromStdString(m.callsiteText(o.callsiteId))},

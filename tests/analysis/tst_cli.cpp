@@ -18,6 +18,7 @@ class TestCli : public QObject {
 private slots:
     void summaryJsonHasTheDocumentedKeys();
     void outOfMemoryLeadsTheSummary();
+    void outOfMemoryOfAnImportedSnapshotIsExplained();
     void summaryJsonCountsFortyIterationsAndTheLeak();
     void diffOfCleanAndLeakFailsOnFivePercent();
     void diffOfTheSameRunPasses();
@@ -72,13 +73,34 @@ void TestCli::outOfMemoryLeadsTheSummary() {
     QCOMPARE(keys(oom[0].toObject()),
              (QSet<QString>{"time_ns", "device", "source", "failures", "requested_bytes", "allocated_bytes",
                             "reserved_bytes", "device_free_bytes", "device_total_bytes", "shortfall_bytes",
-                            "larger_than_device", "live_by_category", "largest_blocks", "callsite"}));
+                            "larger_than_device", "more_than_program_can_free", "live_by_category", "largest_blocks", "callsite"}));
     QCOMPARE(oom[0]["requested_bytes"].toInteger(), qint64(170034987008));  // twice the H100, as the sample asked
     QCOMPARE(oom[0]["source"].toString(), QString("driver"));
     QVERIFY(oom[0]["shortfall_bytes"].toInteger() > 0);
     QVERIFY(oom[0]["larger_than_device"].toBool());
     // A trace without failures has an empty array.
     QVERIFY(QJsonDocument::fromJson(runCli({"summary", trace("clean40"), "--json"}).out).object()["oom"].toArray().isEmpty());
+}
+
+// A real PyTorch OOM (a snapshot dumped after torch.cuda.OutOfMemoryError on an
+// H100): the program's request, where it asked, and that freeing what it
+// held could not have helped (the device total is not in a snapshot).
+void TestCli::outOfMemoryOfAnImportedSnapshotIsExplained() {
+    const QString pickle = QStringLiteral(VRAMSCOPE_TEST_DATA "/snapshots/real-h100-torch2.11-python-oom.pickle");
+    const Run text = runCli({"summary", pickle});
+    QCOMPARE(text.exitCode, 0);
+    QVERIFY(text.out.split('\n').value(1).contains("OUT OF MEMORY"));
+    QVERIFY(text.out.contains("the program asked for"));
+    QVERIFY(text.out.contains("freeing its memory would not make it fit"));
+    QVERIFY(text.out.contains("record_snapshot.py:41"));
+    const QJsonArray oom = QJsonDocument::fromJson(runCli({"summary", pickle, "--json"}).out).object()["oom"].toArray();
+    QCOMPARE(oom.size(), 1);
+    QCOMPARE(oom[0]["source"].toString(), QString("framework"));
+    QCOMPARE(oom[0]["requested_bytes"].toInteger(), qint64(1) << 50);
+    QVERIFY(oom[0]["more_than_program_can_free"].toBool());
+    QVERIFY(!oom[0]["larger_than_device"].toBool());
+    QVERIFY(oom[0]["device_total_bytes"].isNull());
+    QCOMPARE(oom[0]["live_by_category"]["weights"].toInteger() > 0, true);
 }
 
 void TestCli::summaryJsonHasTheDocumentedKeys() {

@@ -117,6 +117,7 @@ private slots:
         QCOMPARE(o.deviceTotalBytes, 80 * GiB);
         QCOMPARE(o.shortfallBytes, 1 * GiB);
         QVERIFY(!o.largerThanDevice);  // freeing 1 GiB would have made it fit
+        QVERIFY(!o.moreThanProgramCanFree);
         QCOMPARE(o.allocatedBytes, 70 * GiB);  // 10 GiB of weights and 15 blocks of 4 GiB
         QCOMPARE(o.liveByCategory[size_t(Category::Weights)], 10 * GiB);
         QCOMPARE(o.liveByCategory[size_t(Category::Weights)] + o.liveByCategory[size_t(Category::Activations)] +
