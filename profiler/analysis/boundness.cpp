@@ -1,4 +1,6 @@
 #include "boundness.h"
+
+#include "dense_ids.h"
 #include "kernel_boundness.h"
 #include "step_times.h"
 
@@ -165,19 +167,18 @@ BoundnessReport analyzeBoundness(const TraceModel& m, const IterationSet& set, c
         for (uint32_t i : byLaunchOrder) launchTimes.push_back(k.launchNs(i));
     }
     // Each kernel name's class (kernelBoundness: fitted to the counter
-    // samples, else from the name), dense by string id (ids are dense from
-    // 1): it is looked up once per kernel and phase.
+    // samples, else from the name), by dense name index: it is looked up
+    // once per kernel and phase.
     const KernelBoundness computed = kernels ? KernelBoundness{} : kernelBoundness(m);
     const KernelBoundness& classes = kernels ? *kernels : computed;
-    std::vector<Bound> classOfName;
-    for (const auto& [id, bound] : classes.byName) {
-        if (id >= classOfName.size()) classOfName.resize(size_t(id) + 1, Bound::Unknown);
-        classOfName[id] = bound;
-    }
+    const DenseIds names(k.nameId);
+    std::vector<Bound> classOfName(names.size(), Bound::Unknown);
+    for (const auto& [id, bound] : classes.byName)
+        if (const uint32_t d = names.of(id); d != DenseIds::kNone) classOfName[d] = bound;
     auto addKernel = [&](Accumulator& a, size_t i, uint64_t s, uint64_t e) {
         a.busyNs += e - s;
-        const uint32_t id = k.nameId[i];
-        const Bound b = id < classOfName.size() ? classOfName[id] : Bound::Unknown;
+        const uint32_t d = names.of(k.nameId[i]);
+        const Bound b = d != DenseIds::kNone ? classOfName[d] : Bound::Unknown;
         (b == Bound::Compute ? a.computeNs : b == Bound::Latency ? a.latencyNs : a.bandwidthNs) += e - s;
     };
     auto addCounters = [&](Accumulator& a, const TimeSpan& span) {

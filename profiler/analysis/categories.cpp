@@ -1,5 +1,7 @@
 #include "categories.h"
 
+#include "format/saturating.h"
+
 #include <algorithm>
 #include <bit>
 #include <unordered_map>
@@ -58,14 +60,15 @@ void hostMemory(const TraceModel& m, Categorization& c) {
     std::vector<std::pair<uint64_t, int64_t>> events;  // time, +bytes / -bytes
     for (size_t i = 0; i < b.size(); ++i) {
         if (!isHostMemory(b.memoryKind[i])) continue;
-        events.emplace_back(b.allocNs[i], static_cast<int64_t>(b.bytes[i]));
-        if (b.freeNs[i] != kNeverNs) events.emplace_back(b.freeNs[i], -static_cast<int64_t>(b.bytes[i]));
-        if (b.liveAt(i, c.peakTimeNs)) c.hostBytesAtPeak += b.bytes[i];
+        const auto bytes = static_cast<int64_t>(saturated(b.bytes[i]));
+        events.emplace_back(b.allocNs[i], bytes);
+        if (b.freeNs[i] != kNeverNs) events.emplace_back(b.freeNs[i], -bytes);
+        if (b.liveAt(i, c.peakTimeNs)) c.hostBytesAtPeak = saturatingAdd(c.hostBytesAtPeak, b.bytes[i]);
     }
     std::sort(events.begin(), events.end());
     int64_t live = 0;
     for (const auto& [t, delta] : events) {
-        live += delta;
+        live = saturatingAddSigned(live, delta);
         c.hostPeakBytes = std::max(c.hostPeakBytes, static_cast<uint64_t>(std::max<int64_t>(live, 0)));
     }
 }
@@ -234,12 +237,13 @@ Categorization categorize(const TraceModel& m, const IterationSet& set) {
     for (size_t e = 0; e < events.size(); ++e) {
         const uint32_t block = events[e] & ~TraceModel::kFreeBit;
         const auto cat = static_cast<size_t>(c.category[block]);
+        // Saturating, like the replay that made the curve (memory_replay.cpp).
         if (events[e] & TraceModel::kFreeBit) {
-            running[cat] -= b.bytes[block];
-            total -= b.bytes[block];
+            running[cat] = saturatingSub(running[cat], b.bytes[block]);
+            total = saturatingSub(total, b.bytes[block]);
         } else {
-            running[cat] += b.bytes[block];
-            total += b.bytes[block];
+            running[cat] = saturatingAdd(running[cat], b.bytes[block]);
+            total = saturatingAdd(total, b.bytes[block]);
             c.peakBytes[cat] = std::max(c.peakBytes[cat], running[cat]);
             if (!peakSeen && total >= peak) {
                 peakSeen = true;
@@ -261,8 +265,8 @@ CategoryCurves buildCategoryCurves(const TraceModel& m, const Categorization& c)
     for (size_t e = 0; e < events.size(); ++e) {
         const uint32_t block = events[e] & ~TraceModel::kFreeBit;
         const auto cat = static_cast<size_t>(c.category[block]);
-        if (events[e] & TraceModel::kFreeBit) running[cat] -= m.blocks.bytes[block];
-        else running[cat] += m.blocks.bytes[block];
+        if (events[e] & TraceModel::kFreeBit) running[cat] = saturatingSub(running[cat], m.blocks.bytes[block]);
+        else running[cat] = saturatingAdd(running[cat], m.blocks.bytes[block]);
         out.curves[cat].append(times[e], running[cat]);
     }
     for (auto& curve : out.curves) curve.finish();

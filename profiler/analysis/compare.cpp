@@ -92,11 +92,12 @@ Comparison compareRuns(const TraceSummary& a, const TraceSummary& b, size_t topK
     auto perStep = [&](const TraceSummary& s, bool isA) {
         const double steps = std::max<double>(1, double(s.steps.countedSteps));
         for (const auto& k : s.kernels) {
-            if (k.nameId >= s.steps.kernelNsByName.size() || !s.steps.kernelCountByName[k.nameId]) continue;
+            const uint32_t name = s.steps.kernelNames.of(k.nameId);
+            if (name == DenseIds::kNone || !s.steps.kernelCountByName[name]) continue;
             KernelDelta& d = byName[k.name];
             d.name = k.name;
-            (isA ? d.nsPerIteration.a : d.nsPerIteration.b) = double(s.steps.kernelNsByName[k.nameId]) / steps;
-            (isA ? d.countPerIteration.a : d.countPerIteration.b) = double(s.steps.kernelCountByName[k.nameId]) / steps;
+            (isA ? d.nsPerIteration.a : d.nsPerIteration.b) = double(s.steps.kernelNsByName[name]) / steps;
+            (isA ? d.countPerIteration.a : d.countPerIteration.b) = double(s.steps.kernelCountByName[name]) / steps;
         }
     };
     perStep(a, true);

@@ -1,5 +1,7 @@
 #include "estimator.h"
 
+#include "format/saturating.h"
+
 #include <algorithm>
 #include <cmath>
 #include <regex>
@@ -38,11 +40,12 @@ uint64_t Estimate::predictPeakBytes(double tokenRatio) const {
     double best = 0;
     for (const auto& [fixed, scaling] : profile)
         best = std::max(best, static_cast<double>(fixed) + static_cast<double>(scaling) * tokenRatio);
-    return static_cast<uint64_t>(best);
+    return saturatingFromDouble(best);
 }
 
 uint64_t Estimate::predictDeviceBytes(double tokenRatio) const {
-    return static_cast<uint64_t>(static_cast<double>(predictPeakBytes(tokenRatio)) * reservedPerAllocated) + contextBytes;
+    return saturatingAdd(saturatingFromDouble(static_cast<double>(predictPeakBytes(tokenRatio)) * reservedPerAllocated),
+                         contextBytes);
 }
 
 Estimate estimateMemory(const TraceModel& m, const Categorization& c, const EstimatorOptions& options) {
@@ -78,8 +81,8 @@ Estimate estimateMemory(const TraceModel& m, const Categorization& c, const Esti
     for (size_t i = 0; i < events.size(); ++i) {
         const uint32_t block = events[i] & ~TraceModel::kFreeBit;
         uint64_t& part = scales(c.category[block]) ? scaling : fixed;
-        if (events[i] & TraceModel::kFreeBit) part -= bytes[block];
-        else part += bytes[block];
+        if (events[i] & TraceModel::kFreeBit) part = saturatingSub(part, bytes[block]);
+        else part = saturatingAdd(part, bytes[block]);
         const bool nextFrees = i + 1 == events.size() || (events[i + 1] & TraceModel::kFreeBit);
         if (!(events[i] & TraceModel::kFreeBit) && nextFrees) peaks.emplace_back(fixed, scaling);
     }
@@ -102,8 +105,8 @@ Estimate estimateMemory(const TraceModel& m, const Categorization& c, const Esti
     e.gradientsBytes = c.peakBytes[static_cast<size_t>(Category::Gradients)];
     e.optimizerStateBytes = c.peakBytes[static_cast<size_t>(Category::OptimizerState)];
     for (int k = 0; k < kCategoryCount; ++k) {
-        if (scales(static_cast<Category>(k))) e.activationsBytes += c.bytesAtPeak[static_cast<size_t>(k)];
-        else e.fixedBytesAtPeak += c.bytesAtPeak[static_cast<size_t>(k)];
+        uint64_t& part = scales(static_cast<Category>(k)) ? e.activationsBytes : e.fixedBytesAtPeak;
+        part = saturatingAdd(part, c.bytesAtPeak[static_cast<size_t>(k)]);
     }
     e.activationsPerSampleBytes = e.activationsBytes / e.measuredBatch;
     if (e.measuredSequence) e.activationsPerTokenBytes = e.activationsPerSampleBytes / e.measuredSequence;

@@ -1,5 +1,7 @@
 #include "kernel_boundness.h"
 
+#include "dense_ids.h"
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -183,42 +185,31 @@ KernelBoundness::Percentages KernelBoundness::fitted(uint32_t nameId) const {
 }
 
 std::vector<KernelStats> kernelStats(const model::TraceModel& m) {
-    // String ids are dense from 1: a vector beats a hash map on 10M kernels.
-    uint32_t maxId = 0;
-    for (uint32_t id : m.kernels.nameId) maxId = std::max(maxId, id);
-    std::vector<KernelStats> byId(static_cast<size_t>(maxId) + 1);
+    // A vector by dense name index beats a hash map on 10M kernels.
+    const DenseIds names(m.kernels.nameId);
+    std::vector<KernelStats> out(names.size());
     for (size_t i = 0; i < m.kernels.size(); ++i) {
-        KernelStats& s = byId[m.kernels.nameId[i]];
+        KernelStats& s = out[names.of(m.kernels.nameId[i])];
         ++s.count;
         s.totalNs += m.kernels.durationNs[i];
     }
-    std::vector<KernelStats> out;
-    for (uint32_t id = 0; id < byId.size(); ++id) {
-        if (!byId[id].count) continue;
-        byId[id].nameId = id;
-        byId[id].name = m.text(id);
-        out.push_back(std::move(byId[id]));
+    for (uint32_t d = 0; d < out.size(); ++d) {
+        out[d].nameId = names.idAt(d);
+        out[d].name = m.text(out[d].nameId);
     }
-    std::sort(out.begin(), out.end(), [](const KernelStats& a, const KernelStats& b) { return a.totalNs > b.totalNs; });
+    std::sort(out.begin(), out.end(), [](const KernelStats& a, const KernelStats& b) {
+        return a.totalNs != b.totalNs ? a.totalNs > b.totalNs : a.nameId < b.nameId;
+    });
     return out;
 }
 
 KernelBoundness kernelBoundness(const model::TraceModel& m) {
     KernelBoundness out;
-    // The names that ran, densely numbered (string ids are dense from 1).
-    uint32_t maxId = 0;
-    for (uint32_t id : m.kernels.nameId) maxId = std::max(maxId, id);
-    constexpr uint32_t kUnseen = UINT32_MAX;
-    std::vector<uint32_t> denseOfId(static_cast<size_t>(maxId) + 1, kUnseen);
-    std::vector<uint32_t> nameOf, nameOfKernel(m.kernels.size());
-    for (size_t i = 0; i < m.kernels.size(); ++i) {
-        uint32_t& dense = denseOfId[m.kernels.nameId[i]];
-        if (dense == kUnseen) {
-            dense = uint32_t(nameOf.size());
-            nameOf.push_back(m.kernels.nameId[i]);
-        }
-        nameOfKernel[i] = dense;
-    }
+    // The names that ran, densely numbered in order of first launch.
+    const DenseIds dense(m.kernels.nameId);
+    std::vector<uint32_t> nameOf(dense.size()), nameOfKernel(m.kernels.size());
+    for (uint32_t d = 0; d < nameOf.size(); ++d) nameOf[d] = dense.idAt(d);
+    for (size_t i = 0; i < m.kernels.size(); ++i) nameOfKernel[i] = dense.of(m.kernels.nameId[i]);
     const size_t names = nameOf.size();
     const auto* sm = counterSeries(m, format::CounterMetric::SmThroughputPct);
     const auto* dram = counterSeries(m, format::CounterMetric::DramThroughputPct);

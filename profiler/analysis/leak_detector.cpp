@@ -1,5 +1,7 @@
 #include "leak_detector.h"
 
+#include "format/saturating.h"
+
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -33,11 +35,11 @@ LeakReport detectLeaks(const TraceModel& m, const IterationSet& set, const Categ
         if (added || last->second != iteration) ++g.iterations;
         last->second = iteration;
         ++g.blocks;
-        g.totalBytes += b.bytes[i];
+        g.totalBytes = saturatingAdd(g.totalBytes, b.bytes[i]);
         g.minBytes = std::min(g.minBytes, b.bytes[i]);
         g.maxBytes = std::max(g.maxBytes, b.bytes[i]);
         if (r.firstIteration < 0 || iteration < r.firstIteration) r.firstIteration = iteration;
-        if (b.freeNs[i] == model::kNeverNs) r.totalLeakedBytes += b.bytes[i];
+        if (b.freeNs[i] == model::kNeverNs) r.totalLeakedBytes = saturatingAdd(r.totalLeakedBytes, b.bytes[i]);
     }
     // A block kept past the start of the iteration after next is a leak
     // candidate; blocks of the last two iterations cannot show that unless
@@ -51,7 +53,7 @@ LeakReport detectLeaks(const TraceModel& m, const IterationSet& set, const Categ
         const BlockSignature s = signatureOf(m, c, i);
         if (!groups.count(std::make_tuple(int8_t(0), s.callsiteId, s.sizeClass))) continue;
         ++r.leftOutBlocks;
-        r.leftOutBytes += b.bytes[i];
+        r.leftOutBytes = saturatingAdd(r.leftOutBytes, b.bytes[i]);
         if (r.leftOutFromIteration < 0 || iteration < r.leftOutFromIteration) r.leftOutFromIteration = iteration;
     }
     for (auto& [key, g] : groups) r.groups.push_back(std::move(g));
@@ -88,7 +90,7 @@ LeakReport detectLeaks(const TraceModel& m, const IterationSet& set, const Categ
             const double n = static_cast<double>(leakedIn.size());
             rate = (n * sxy - sx * sy) / (n * sxx - sx * sx);
         }
-        r.bytesPerIteration = static_cast<uint64_t>(std::llround(std::max(0.0, rate)));
+        r.bytesPerIteration = saturatingFromDouble(std::round(rate));
     }
 
     // Cross-check: the trend of allocated bytes at iteration starts past warm-up.

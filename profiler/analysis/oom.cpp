@@ -1,5 +1,7 @@
 #include "oom.h"
 
+#include "format/saturating.h"
+
 #include <algorithm>
 
 namespace vramscope::analysis {
@@ -25,10 +27,10 @@ std::vector<OutOfMemory> findOutOfMemory(const model::TraceModel& m, const Categ
             ++last->failures;
             if (framework && !last->fromFramework) {  // the program's own request names it
                 last->fromFramework = true;
-                last->requestedBytes = f.requestedBytes;
+                last->requestedBytes = saturated(f.requestedBytes);
                 last->callsiteId = f.callsiteId;
             }
-            if (f.freeBytes) last->deviceFreeBytes = int64_t(f.freeBytes);
+            if (f.freeBytes) last->deviceFreeBytes = int64_t(saturated(f.freeBytes));
             continue;
         }
         OutOfMemory o;
@@ -36,9 +38,11 @@ std::vector<OutOfMemory> findOutOfMemory(const model::TraceModel& m, const Categ
         o.deviceId = f.deviceId;
         o.fromFramework = framework;
         o.failures = 1;
-        o.requestedBytes = f.requestedBytes;
+        // A request can be absurd (a negative size cast to unsigned, a
+        // crafted file): kept, shown as at most 2^63 − 1, never wrapped.
+        o.requestedBytes = saturated(f.requestedBytes);
         o.callsiteId = f.callsiteId;
-        if (f.freeBytes) o.deviceFreeBytes = int64_t(f.freeBytes);
+        if (f.freeBytes) o.deviceFreeBytes = int64_t(saturated(f.freeBytes));
         out.push_back(o);
     }
     for (OutOfMemory& o : out) {
@@ -60,7 +64,10 @@ std::vector<OutOfMemory> findOutOfMemory(const model::TraceModel& m, const Categ
         std::vector<uint32_t> live = m.liveBlocksAt(t);
         live.erase(std::remove_if(live.begin(), live.end(), [&](uint32_t b) { return !deviceMemory(m, b); }), live.end());
         for (uint32_t b : live)
-            if (b < c.category.size()) o.liveByCategory[size_t(c.category[b])] += m.blocks.bytes[b];
+            if (b < c.category.size()) {
+                uint64_t& sum = o.liveByCategory[size_t(c.category[b])];
+                sum = saturatingAdd(sum, m.blocks.bytes[b]);
+            }
         std::sort(live.begin(), live.end(), [&](uint32_t a, uint32_t b) { return m.blocks.bytes[a] > m.blocks.bytes[b]; });
         if (live.size() > topBlocks) live.resize(topBlocks);
         o.largestBlocks = std::move(live);

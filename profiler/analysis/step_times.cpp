@@ -73,10 +73,9 @@ StepTimes stepTimes(const TraceModel& m, const IterationSet& set) {
     r.medianIterationNs = medianOf(durations);
     if (r.steadyIterations) r.meanIterationNs = steadyTotalNs / r.steadyIterations;
 
-    uint32_t maxName = 0;
-    for (uint32_t id : m.kernels.nameId) maxName = std::max(maxName, id);
-    r.kernelNsByName.assign(m.kernels.size() ? size_t(maxName) + 1 : 0, 0);
-    r.kernelCountByName.assign(r.kernelNsByName.size(), 0);
+    r.kernelNames = DenseIds(m.kernels.nameId);
+    r.kernelNsByName.assign(r.kernelNames.size(), 0);
+    r.kernelCountByName.assign(r.kernelNames.size(), 0);
     std::vector<uint64_t> periods, between, busy, idle;
     for (size_t i = 0; i < its.size(); ++i) {
         StepTime& st = r.steps[i];
@@ -95,8 +94,9 @@ StepTimes stepTimes(const TraceModel& m, const IterationSet& set) {
         const auto& starts = m.kernels.startNs;
         const size_t first = size_t(std::lower_bound(starts.begin(), starts.end(), span.startNs) - starts.begin());
         for (size_t k = first; k < starts.size() && starts[k] < end; ++k) {
-            r.kernelNsByName[m.kernels.nameId[k]] += m.kernels.durationNs[k];
-            ++r.kernelCountByName[m.kernels.nameId[k]];
+            const uint32_t name = r.kernelNames.of(m.kernels.nameId[k]);
+            r.kernelNsByName[name] += m.kernels.durationNs[k];
+            ++r.kernelCountByName[name];
         }
     }
     r.medianStepPeriodNs = medianOf(std::move(periods));

@@ -7,6 +7,7 @@
 // diff of two runs got the sign of the change wrong.
 #pragma once
 
+#include "dense_ids.h"
 #include "iterations.h"
 
 #include "model/trace_model.h"
@@ -47,8 +48,10 @@ struct StepTimes {
     uint64_t medianStepPeriodNs = 0;     // 0 when no period is known
     uint64_t medianBetweenStepsNs = 0;   // the next start minus this iteration's end
     uint64_t medianGpuBusyNs = 0, medianGpuIdleNs = 0;
-    // Kernel time per step window, by kernel name id (dense), summed over the
-    // counted steps: kernels that start in a window belong to it.
+    // Kernel time per step window, by dense kernel name index
+    // (kernelNames.of(nameId)), summed over the counted steps: kernels that
+    // start in a window belong to it.
+    DenseIds kernelNames;
     std::vector<uint64_t> kernelNsByName, kernelCountByName;
 
     bool anyPeriod = false;              // some steady iteration is followed by another

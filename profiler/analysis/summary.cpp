@@ -1,5 +1,7 @@
 #include "summary.h"
 
+#include "format/saturating.h"
+
 #include <algorithm>
 
 namespace vramscope::analysis {
@@ -81,7 +83,7 @@ TraceSummary summarize(const TraceModel& m, const SummaryOptions& options) {
             PhaseStats& ps = s.phases[p];
             ++ps.iterations;
             ps.peakAllocatedBytes = std::max(ps.peakAllocatedBytes, st.phasePeakBytes[p]);
-            ps.meanPeakAllocatedBytes += st.phasePeakBytes[p];  // divided below
+            ps.meanPeakAllocatedBytes = saturatingAdd(ps.meanPeakAllocatedBytes, st.phasePeakBytes[p]);  // divided below
             if (!st.steady) continue;
             ++ps.steadyIterations;
             ps.totalNs += span.durationNs();

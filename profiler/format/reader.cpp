@@ -1,6 +1,8 @@
 #include "reader.h"
 
 #include "codec.h"
+#include "input_file.h"
+#include "saturating.h"
 
 #include <algorithm>
 #include <atomic>
@@ -63,7 +65,9 @@ VRAMSCOPE_INLINE bool decodeOne(const uint8_t* p, const uint8_t* end, DeltaState
     return false;
 }
 
-bool decodeRecords(const uint8_t* p, const uint8_t* end, DecodedChunk& out, std::string& why) {
+// Stops at maxEvents records (the chunk header's count): a chunk cannot make
+// the reader hold more than its header announced.
+bool decodeRecords(const uint8_t* p, const uint8_t* end, uint64_t maxEvents, DecodedChunk& out, std::string& why) {
     DeltaState state;
     // Counts stay in locals inside the loop: stores to out's vectors could
     // alias out's counters and force them through memory on every record.
@@ -71,6 +75,11 @@ bool decodeRecords(const uint8_t* p, const uint8_t* end, DecodedChunk& out, std:
     uint64_t events = 0, unknown = 0;
     bool ok = true;
     while (p < end) {
+        if (events == maxEvents) {
+            why = "holds more than the " + std::to_string(maxEvents) + " events its header says";
+            ok = false;
+            break;
+        }
         uint8_t type = *p++;
         uint64_t len;
         if (!getVarint(p, end, len) || len > static_cast<uint64_t>(end - p)) {
@@ -167,6 +176,15 @@ std::string offsetText(uint64_t offset) {
 }
 
 bool parseFileHeader(const uint8_t* h, size_t size, FileHeaderInfo& out, const std::string& name, std::string* error) {
+    // Cut inside the header, but what is there is the start of one: say so,
+    // rather than calling a trace cut after 20 bytes "not a trace".
+    if (size < kFileHeaderBytes && (size == 0 || std::memcmp(h, kFileMagic, std::min(size, sizeof kFileMagic)) == 0)) {
+        if (error)
+            *error = name + (size == 0 ? ": the file is empty" : ": too short for a trace (" + std::to_string(size) + " bytes)") +
+                     "; a trace starts with a " + std::to_string(kFileHeaderBytes) +
+                     "-byte header: the recording was cut off before it began, or the copy is incomplete";
+        return false;
+    }
     if (size < kFileHeaderBytes || std::memcmp(h, kFileMagic, 8) != 0) {
         if (error) *error = name + ": not a vramscope trace (no VRAMSCOP header) nor a PyTorch memory snapshot; open .vtrace files from vramscope record or synth, or torch.cuda.memory._dump_snapshot() pickles";
         return false;
@@ -194,18 +212,10 @@ bool loadChunkHeader(const uint8_t* bytes, ChunkHeader& h) {
 }
 
 bool TraceReader::open(const std::string& path, std::string* error) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        if (error) *error = path + ": cannot open: " + std::strerror(errno);
-        return false;
-    }
-    struct stat st {};
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        if (error) *error = path + ": not a regular file";
-        ::close(fd);
-        return false;
-    }
-    std::vector<uint8_t> bytes(static_cast<size_t>(st.st_size));
+    off_t size = 0;
+    const int fd = openRegularFile(path, error, &size);  // a FIFO or device is refused, never waited on
+    if (fd < 0) return false;
+    std::vector<uint8_t> bytes(static_cast<size_t>(size));
     size_t got = 0;
     while (got < bytes.size()) {
         ssize_t n = ::read(fd, bytes.data() + got, bytes.size() - got);
@@ -247,20 +257,21 @@ size_t TraceReader::resync(size_t from) const {
 bool TraceReader::scan(std::string*) {
     const size_t size = data_.size();
     size_t pos = kFileHeaderBytes;
+    bool afterFooter = false;  // a footer chunk was read, intact or not: the trailer may follow
     while (pos < size) {
-        if (footer_.present) {
+        if (afterFooter) {
             // Only the 16-byte trailer belongs after the footer.
             if (size - pos >= kTrailerBytes && loadLe32(&data_[pos + 8]) == kTrailerMagic) {
                 pos += kTrailerBytes;
                 if (pos < size)
                     problems_.push_back({TraceProblem::Kind::TrailingBytes, pos,
                                          std::to_string(size - pos) + " bytes after the end of the trace were ignored"});
-                return true;
+                break;
             }
             if (size - pos < kTrailerBytes) {
                 // Cut inside the trailer: every event is intact.
                 problems_.push_back({TraceProblem::Kind::TrailingBytes, pos, "the trace's last 16 bytes (trailer) are cut off; no events were lost"});
-                return true;
+                break;
             }
         }
         if (size - pos < kChunkHeaderBytes) {
@@ -296,9 +307,11 @@ bool TraceReader::scan(std::string*) {
             chunks_.push_back({pos, h.compressedBytes, h.rawBytes, h.eventCount, h.firstNs, h.lastNs});
         } else {
             readFooter(&data_[pos + kChunkHeaderBytes], h.compressedBytes, h.rawBytes, pos);
+            afterFooter = true;
         }
         pos = static_cast<size_t>(end);
     }
+    if (footer_.present) checkFooter();
     if (!footer_.present) {
         truncated_ = true;
         problems_.push_back({TraceProblem::Kind::MissingFooter, size,
@@ -320,7 +333,10 @@ bool decodeFooter(const uint8_t* payload, uint32_t compressedBytes, uint32_t raw
     const uint8_t* p = raw.data();
     const uint8_t* end = p + raw.size();
     uint64_t n = 0;
-    bool ok = getVarint(p, end, n) && n <= raw.size();  // each entry takes ≥ 6 bytes: bounds the loop
+    // Each entry takes ≥ 6 raw bytes, and the raw bytes are bounded by the
+    // compressed ones (kMaxRecordsPerCompressedByte): bounds the loop and
+    // the index's memory.
+    bool ok = getVarint(p, end, n) && n <= raw.size() / 6 && n <= uint64_t(compressedBytes) * kMaxRecordsPerCompressedByte;
     for (uint64_t i = 0; ok && i < n; ++i) {
         ChunkIndexEntry c;
         uint64_t v[6];
@@ -353,9 +369,69 @@ bool decodeFooter(const uint8_t* payload, uint32_t compressedBytes, uint32_t raw
 
 void TraceReader::readFooter(const uint8_t* payload, uint32_t compressedBytes, uint32_t rawBytes, uint64_t offset) {
     std::string why;
+    footerOffset_ = offset;
     if (!decodeFooter(payload, compressedBytes, rawBytes, footer_, &why))
         problems_.push_back({TraceProblem::Kind::CorruptChunk, offset,
                              "the footer at offset " + offsetText(offset) + " is damaged (" + why + "); ignoring it"});
+}
+
+// The footer's figures against the chunk headers scanned: its counts per type
+// must add up to its total (without wrapping: 2^64 − 1 + 6 is not 5), and,
+// when the scan found every chunk intact, its index must list exactly those
+// chunks and its total their events. (In a file with a damaged chunk header
+// the footer lists more than the scan found; that damage is reported already.)
+void TraceReader::checkFooter() {
+    uint64_t typed = 0;
+    bool overflow = false;
+    for (uint64_t count : footer_.countsByType) overflow |= __builtin_add_overflow(typed, count, &typed);
+    const bool scanIntact = std::none_of(problems_.begin(), problems_.end(), [](const TraceProblem& p) {
+        return p.kind == TraceProblem::Kind::CorruptHeader || p.kind == TraceProblem::Kind::Truncated ||
+               p.kind == TraceProblem::Kind::CorruptChunk;
+    });
+    uint64_t scannedEvents = 0;
+    for (const auto& c : chunks_) scannedEvents += c.eventCount;  // < 2^32 per chunk, < 2^27 chunks in any file
+    bool indexMatches = footer_.chunks.size() == chunks_.size();
+    for (size_t i = 0; indexMatches && i < chunks_.size(); ++i) {
+        const ChunkIndexEntry& f = footer_.chunks[i];
+        const ChunkIndexEntry& c = chunks_[i];
+        indexMatches = f.offset == c.offset && f.compressedBytes == c.compressedBytes && f.rawBytes == c.rawBytes &&
+                       f.eventCount == c.eventCount;
+    }
+    std::string why;
+    if (overflow || typed != footer_.totalEvents) {
+        why = "its counts per record type add up to " + (overflow ? std::string("more than 2^64") : std::to_string(typed)) +
+              ", not to its " + std::to_string(footer_.totalEvents) + " events";
+    } else if (scanIntact && (!indexMatches || footer_.totalEvents != scannedEvents)) {
+        why = "it lists " + std::to_string(footer_.totalEvents) + " events in " + std::to_string(footer_.chunks.size()) +
+              " chunks, the file holds " + std::to_string(scannedEvents) + " in " + std::to_string(chunks_.size());
+    }
+    footer_.matchesChunks = why.empty() && scanIntact;
+    if (!why.empty())
+        problems_.push_back({TraceProblem::Kind::FooterMismatch, footerOffset_,
+                             "the footer at offset " + offsetText(footerOffset_) + " does not match the chunks (" + why +
+                                 "): the file was altered or damaged; its figures were ignored and the chunks read instead"});
+}
+
+uint64_t TraceReader::footerCountHint(RecordType type) const {
+    if (!footer_.present || !footer_.matchesChunks) return 0;
+    return std::min<uint64_t>(footer_.countsByType[static_cast<uint8_t>(type)], data_.size());
+}
+
+bool footerCountsProblem(const TraceReader& reader, const uint64_t decodedCounts[256], TraceProblem* problem) {
+    const FooterInfo& f = reader.footer();
+    if (!f.present || !f.matchesChunks) return false;
+    for (int t = 0; t < 256; ++t) {
+        if (f.countsByType[t] == decodedCounts[t]) continue;
+        const char* name = recordTypeName(static_cast<RecordType>(t));
+        const std::string type = name ? name : "type " + std::to_string(t);
+        if (problem)
+            *problem = {TraceProblem::Kind::FooterMismatch, 0,
+                        "the footer says the file holds " + std::to_string(f.countsByType[t]) + " " + type +
+                            " records, its chunks hold " + std::to_string(decodedCounts[t]) +
+                            ": the file was altered or damaged; the chunks' records are shown"};
+        return true;
+    }
+    return false;
 }
 
 bool decodeChunkPayload(const ChunkIndexEntry& c, const uint8_t* payload, DecodedChunk& out, std::string* why) {
@@ -364,10 +440,16 @@ bool decodeChunkPayload(const ChunkIndexEntry& c, const uint8_t* payload, Decode
     out.unknownRecords = out.events = 0;
     auto& raw = scratch().raw;
     std::string reason;
-    bool ok = decompress(payload, c.compressedBytes, c.rawBytes, raw, reason);
+    bool ok = true;
+    if (c.eventCount > uint64_t(c.compressedBytes) * kMaxRecordsPerCompressedByte) {
+        ok = false;  // checked before decompressing: nothing is allocated for it
+        reason = "its header says " + std::to_string(c.eventCount) + " events in " + std::to_string(c.compressedBytes) +
+                 " compressed bytes, more than any trace packs (at most " + std::to_string(kMaxRecordsPerCompressedByte) +
+                 " a byte): damaged, or made to exhaust memory";
+    }
+    if (ok) ok = decompress(payload, c.compressedBytes, c.rawBytes, raw, reason);
     if (ok) {
-        // Sizing from the header's count is safe: it is at most rawBytes / 2 for valid data.
-        ok = decodeRecords(raw.data(), raw.data() + c.rawBytes, out, reason);
+        ok = decodeRecords(raw.data(), raw.data() + c.rawBytes, c.eventCount, out, reason);
         if (ok && out.events != c.eventCount) {
             ok = false;
             reason = "holds " + std::to_string(out.events) + " events, its header says " + std::to_string(c.eventCount);
@@ -466,7 +548,9 @@ bool loadTrace(const TraceReader& reader, TraceContents& out, const LoadOptions&
     auto& defs = out.get<StringDef>();
     out.strings.reserve(defs.size());
     for (auto& s : defs) out.strings[s.id] = s.text;
-    for (auto& d : out.get<Dropped>()) out.droppedEvents += d.count;
+    for (auto& d : out.get<Dropped>()) out.droppedEvents = saturatingAdd(out.droppedEvents, d.count);
+    TraceProblem footer;
+    if (out.chunksDropped == 0 && footerCountsProblem(reader, out.countsByType, &footer)) out.problems.push_back(footer);
     return true;
 }
 

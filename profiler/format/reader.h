@@ -36,14 +36,27 @@ struct DecodedChunk : RecordLists {
 };
 
 struct TraceProblem {
-    enum class Kind { Truncated, CorruptChunk, CorruptHeader, MissingFooter, TrailingBytes };
+    enum class Kind {
+        Truncated,
+        CorruptChunk,
+        CorruptHeader,
+        MissingFooter,
+        TrailingBytes,
+        FooterMismatch,   // the footer disagrees with the chunks: its figures are ignored
+        ImplausibleSize,  // records whose sizes no device holds, left out of the model (model/size_check.h)
+    };
     Kind kind;
-    uint64_t offset = 0;  // file offset where the problem starts
+    uint64_t offset = 0;  // file offset where the problem starts (0 when it has no one place)
     std::string message;  // a sentence for the user
 };
 
+// The footer as written. Its figures are hints (fast `info`, sizing columns)
+// that a crafted or damaged file can set to anything: TraceReader checks
+// them against the chunk headers it scanned (matchesChunks) and, once
+// decoded, against the records (footerCountsProblem).
 struct FooterInfo {
     bool present = false;
+    bool matchesChunks = false;  // set by TraceReader: see checkFooter()
     std::vector<ChunkIndexEntry> chunks;
     uint64_t countsByType[256] = {};
     uint64_t totalEvents = 0;
@@ -102,6 +115,13 @@ public:
     // On corruption returns false with a sentence naming the chunk's offset.
     bool decodeChunk(size_t index, DecodedChunk& out, std::string* error) const;
 
+    // How many records of `type` the footer says the file holds, to size
+    // columns before decoding: 0 unless the footer matches the chunk headers,
+    // and never more than the file's size in bytes (a record compresses to
+    // about 3.5 bytes, docs/benchmarks.md; a lying footer then costs at most
+    // a few times the file in reserved memory, never 2^64 records).
+    uint64_t footerCountHint(RecordType type) const;
+
     // Truncated: the file ends inside a chunk or has no footer.
     bool truncated() const { return truncated_; }
     uint64_t bytesLost() const { return bytesLost_; }
@@ -111,6 +131,8 @@ public:
 private:
     bool scan(std::string* error);
     void readFooter(const uint8_t* payload, uint32_t compressedBytes, uint32_t rawBytes, uint64_t offset);
+    void checkFooter();
+    uint64_t footerOffset_ = 0;
     size_t resync(size_t from) const;
 
     std::string name_;
@@ -145,6 +167,12 @@ struct LoadOptions {
     // return false to cancel.
     std::function<bool(size_t, size_t)> progress;
 };
+
+// Once every chunk of `reader` decoded (none dropped) into records counted
+// by type in decodedCounts: true with a FooterMismatch problem in *problem
+// when the footer's counts per type say otherwise. A footer that already
+// disagreed with the chunk headers was reported by the reader; false then.
+bool footerCountsProblem(const TraceReader& reader, const uint64_t decodedCounts[256], TraceProblem* problem);
 
 // Opens, decodes every chunk in parallel, and concatenates. False only when
 // TraceReader::open fails or loading was cancelled.

@@ -47,6 +47,13 @@ inline constexpr int kRecordTypeCount = 20;  // one past the largest value
 // Stable lower-case names, used by `vramscope info --json` under "counts".
 const char* recordTypeName(RecordType type);
 
+// The largest byte size a record can hold and be real: 256 TiB, about 250
+// times the device memory of an 8-GPU H200 node (8 × 141 GB), and beyond any
+// host's memory too. A reader treats a larger block, segment, pool or device
+// as damage (model/size_check.h), and so does `vramscope import`. Within it,
+// a device-memory size is bounded by its device's totalMemoryBytes.
+inline constexpr uint64_t kMaxPlausibleBytes = 1ull << 48;
+
 // ---------------------------------------------------------------------------
 // Enumerations carried by records. Values are part of the format: never
 // renumber, only append.

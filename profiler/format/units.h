@@ -10,10 +10,10 @@ namespace vramscope {
 
 // 1536 → "1.50 KiB"; binary units as nvidia-smi and PyTorch print them.
 inline std::string formatBytes(double bytes) {
-    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};  // 2^64 B = 16 EiB
     int u = 0;
     double v = std::fabs(bytes);
-    while (v >= 1024 && u < 4) { v /= 1024; bytes /= 1024; ++u; }
+    while (v >= 1024 && u < 6) { v /= 1024; bytes /= 1024; ++u; }
     char buf[32];
     std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : (v >= 100 ? "%.0f %s" : (v >= 10 ? "%.1f %s" : "%.2f %s")), bytes, units[u]);
     return buf;

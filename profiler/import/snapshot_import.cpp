@@ -18,6 +18,8 @@
 // time_us is Unix time in microseconds.
 #include "snapshot_import.h"
 
+#include "format/input_file.h"
+#include "format/saturating.h"
 #include "format/writer.h"
 #include "pickle_reader.h"
 #include "snapshot_callsites.h"
@@ -115,6 +117,15 @@ private:
     void inferPhases();
     bool write(const std::string& sourceName, const std::string& vtracePath);
     void warn(std::string text) { stats_.warnings.push_back(std::move(text)); }
+    // A size no device holds (format::kMaxPlausibleBytes) is damage, not
+    // memory: the entry, segment or block carrying it is left out, counted
+    // in impossibleSizes_, so no sum downstream can wrap around.
+    bool plausible(uint64_t bytes) {
+        if (bytes <= kMaxPlausibleBytes) return true;
+        ++impossibleSizes_;
+        return false;
+    }
+    uint64_t impossibleSizes_ = 0;
 
     const ImportOptions& options_;
     ImportStats& stats_;
@@ -149,11 +160,12 @@ bool Importer::readSegments(PickleValue segments) {
             ++skipped;
             continue;
         }
+        if (!plausible(totalSize)) continue;
         const uint32_t d = static_cast<uint32_t>(device);
         devices_.insert(d);
         const uint64_t stream = seg.get("stream").uintOr(0);
         ++stats_.segments;
-        stats_.reservedBytesAtEnd += totalSize;
+        stats_.reservedBytesAtEnd = saturatingAdd(stats_.reservedBytesAtEnd, totalSize);
         finalSegments_[d][address] = LiveBlock{totalSize, stream, {}};
         const PickleValue blocks = seg.get("blocks");
         for (size_t b = 0; b < blocks.size(); ++b) {
@@ -164,6 +176,7 @@ bool Importer::readSegments(PickleValue segments) {
                 ++skipped;
                 continue;
             }
+            if (!plausible(size)) continue;
             ++stats_.blocks;
             const std::string_view state = block.get("state").text();
             if (state != "active_allocated" && state != "active_pending_free") continue;
@@ -172,9 +185,10 @@ bool Importer::readSegments(PickleValue segments) {
             // counts the rounded block sizes.
             uint64_t requested = size;
             (void)block.get("requested_size").toUInt64(&requested);
+            if (requested > size) requested = size;  // the allocator rounds up, never down
             ++stats_.activeBlocks;
-            stats_.allocatedBytesAtEnd += size;
-            stats_.requestedBytesAtEnd += requested;
+            stats_.allocatedBytesAtEnd = saturatingAdd(stats_.allocatedBytesAtEnd, size);
+            stats_.requestedBytesAtEnd = saturatingAdd(stats_.requestedBytesAtEnd, requested);
             finalBlocks_[d][blockAddress] = LiveBlock{requested, stream, block.get("frames")};
         }
     }
@@ -207,6 +221,13 @@ bool Importer::readTraces(PickleValue traces) {
             entry.size = e.get("size").uintOr(0);
             entry.stream = e.get("stream").uintOr(0);
             entry.deviceFree = e.get("device_free").uintOr(0);
+            if (entry.deviceFree > kMaxPlausibleBytes) entry.deviceFree = 0;  // unknown
+            // An out-of-memory may ask for anything (it failed): its size is
+            // kept. Any other entry's size goes into the curves.
+            if (entry.action != Action::Oom && !plausible(entry.size)) {
+                ++stats_.skippedEntries;
+                continue;
+            }
             entry.frames = e.get("frames");
             int64_t timeUs;
             if (e.get("time_us").toInt64(&timeUs) && timeUs >= 0 && uint64_t(timeUs) <= UINT64_MAX / 1000) {
@@ -270,7 +291,7 @@ void Importer::replayBackwards() {
                     auto it = segments.upper_bound(e.addr);
                     if (it == segments.begin()) break;
                     --it;
-                    if (e.addr >= it->first + it->second.size) break;
+                    if (e.addr - it->first >= it->second.size) break;  // it->first <= e.addr: no wrap
                     if (it->first == e.addr && e.size >= it->second.size) segments.erase(it);
                     else it->second.size -= std::min(e.size, it->second.size);
                     break;
@@ -279,8 +300,8 @@ void Importer::replayBackwards() {
                     auto it = segments.upper_bound(e.addr);
                     if (it != segments.begin()) {
                         --it;
-                        if (it->first + it->second.size == e.addr || (e.addr >= it->first && e.addr < it->first + it->second.size)) {
-                            it->second.size += e.size;
+                        if (e.addr - it->first <= it->second.size) {  // ends at e.addr or holds it; it->first <= e.addr
+                            it->second.size = saturatingAdd(it->second.size, e.size);
                             break;
                         }
                     }
@@ -584,6 +605,9 @@ bool Importer::run(const PickleDocument& doc, const std::string& sourceName, con
         *error = error_;
         return false;
     }
+    if (impossibleSizes_)
+        warn(std::to_string(impossibleSizes_) + " segments, blocks or trace entries with sizes over 256 TiB, more than "
+             "any device holds, were left out: the snapshot is damaged or was altered");
     if (!traces.valid() || stats_.traceEntries == 0)
         warn("the snapshot has no allocation history (was torch.cuda.memory._record_memory_history() on?); "
              "only the state when it was taken is shown");
@@ -619,12 +643,15 @@ bool looksLikePickle(const uint8_t* data, size_t size) {
 }
 
 bool looksLikePickle(const std::string& path) {
-    FILE* f = std::fopen(path.c_str(), "rb");
-    if (!f) return false;
+    // Not a regular file: not a pickle; the trace reader then says what it is.
+    const int fd = openRegularFile(path, nullptr);
+    if (fd < 0) return false;
     uint8_t head[2] = {};
-    const size_t n = std::fread(head, 1, 2, f);
-    std::fclose(f);
-    return looksLikePickle(head, n);
+    ssize_t n;
+    do n = ::read(fd, head, 2);
+    while (n < 0 && errno == EINTR);
+    ::close(fd);
+    return looksLikePickle(head, n > 0 ? size_t(n) : 0);
 }
 
 bool importSnapshotBytes(const uint8_t* data, size_t size, const std::string& sourceName,
@@ -660,9 +687,14 @@ bool importSnapshot(const std::string& picklePath, const std::string& vtracePath
                     std::string* error, const ImportOptions& options) {
     std::string localError;
     std::string& err = error ? *error : localError;
-    FILE* f = std::fopen(picklePath.c_str(), "rb");
+    // A FIFO or device (/dev/zero) is refused before any byte is read: it
+    // could block forever or never end.
+    const int fd = openRegularFile(picklePath, &err);
+    if (fd < 0) return false;
+    FILE* f = ::fdopen(fd, "rb");
     if (!f) {
         err = picklePath + ": cannot open: " + std::strerror(errno);
+        ::close(fd);
         return false;
     }
     std::vector<uint8_t> bytes;

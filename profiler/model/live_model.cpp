@@ -1,6 +1,7 @@
 #include "live_model.h"
 
 #include "column_merge.h"
+#include "format/saturating.h"
 #include "memory_replay.h"
 #include "record_collector.h"
 
@@ -140,11 +141,18 @@ struct LiveModel::State {
 void LiveModel::State::append(const RecordLists& records, uint64_t events) {
     batch.clearRows();
     batch.add(records);
+    if (batch.sizes.anyLeftOut()) {
+        // The counts so far replace those the model showed.
+        auto& p = m.problems;
+        p.erase(std::remove_if(p.begin(), p.end(), [](const TraceProblem& x) { return x.kind == TraceProblem::Kind::ImplausibleSize; }),
+                p.end());
+        for (TraceProblem& x : batch.sizes.problems()) p.push_back(std::move(x));
+    }
     ++stats.appends;
     m.events += events;
     m.tensorEvents += batch.tensorEvents;
     m.driverEvents += batch.driverEvents;
-    m.droppedEvents += batch.droppedEvents;
+    m.droppedEvents = saturatingAdd(m.droppedEvents, batch.droppedEvents);
     const uint64_t lastBefore = m.lastNs;
     firstNs = std::min(firstNs, batch.firstNs);
     m.firstNs = firstNs == UINT64_MAX ? 0 : firstNs;

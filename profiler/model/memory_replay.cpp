@@ -1,5 +1,7 @@
 #include "memory_replay.h"
 
+#include "format/saturating.h"
+
 #include <algorithm>
 
 namespace vramscope::model {
@@ -87,6 +89,12 @@ namespace {
 
 uint64_t clampedBytes(int64_t running) { return running > 0 ? static_cast<uint64_t>(running) : 0; }
 
+// Running sums saturate rather than overflow. RecordCollector keeps sizes
+// beyond a device's memory out, but a crafted trace can still hold a million
+// blocks of 256 TiB, all live at once.
+int64_t signedBytes(uint64_t bytes) { return static_cast<int64_t>(saturated(bytes)); }
+void addTo(int64_t& sum, int64_t delta) { sum = saturatingAddSigned(sum, delta); }
+
 // Blocks open at a checkpoint were not freed then: undo later frees.
 void reopen(const AddressMap& open, BlockColumns& blocks, std::vector<uint32_t>* freed) {
     open.forEach([&](uint64_t, uint32_t block) {
@@ -103,7 +111,7 @@ void reopen(const AddressMap& open, BlockColumns& blocks, std::vector<uint32_t>*
 void TensorReplay::close(uint32_t block, uint64_t t) {
     BlockColumns& b = *out_.blocks;
     b.freeNs[block] = t;
-    state_.allocatedBytes -= static_cast<int64_t>(b.bytes[block]);
+    addTo(state_.allocatedBytes, -signedBytes(b.bytes[block]));
     out_.allocated->append(t, clampedBytes(state_.allocatedBytes));
     out_.pointBlocks->push_back(block | TraceModel::kFreeBit);
     if (out_.freed) out_.freed->push_back(block);
@@ -119,7 +127,7 @@ void TensorReplay::replay(const RawMemory* r, const RawMemory* last) {
             appendBlock(blocks, r->timeNs, r->bytes, r->address, r->callsiteId, MemoryKind::Device);
             const uint32_t previous = state_.open.put(r->address, index);
             if (previous != AddressMap::kNone) close(previous, r->timeNs);  // its free never completed
-            state_.allocatedBytes += static_cast<int64_t>(r->bytes);
+            addTo(state_.allocatedBytes, signedBytes(r->bytes));
             out_.allocated->append(r->timeNs, clampedBytes(state_.allocatedBytes));
             out_.pointBlocks->push_back(index);
             break;
@@ -132,12 +140,12 @@ void TensorReplay::replay(const RawMemory* r, const RawMemory* last) {
         case TensorAction::FreeRequested: break;  // the memory is reusable only once completed
         case TensorAction::SegmentAlloc:
         case TensorAction::SegmentMap:
-            state_.segmentBytes += static_cast<int64_t>(r->bytes);
+            addTo(state_.segmentBytes, signedBytes(r->bytes));
             out_.segments->append(r->timeNs, clampedBytes(state_.segmentBytes));
             break;
         case TensorAction::SegmentFree:
         case TensorAction::SegmentUnmap:
-            state_.segmentBytes -= static_cast<int64_t>(r->bytes);
+            addTo(state_.segmentBytes, -signedBytes(r->bytes));
             out_.segments->append(r->timeNs, clampedBytes(state_.segmentBytes));
             break;
         }
@@ -169,13 +177,13 @@ uint8_t kindClass(MemoryKind kind) {
 
 void DriverReplay::reservedPoint(uint64_t t) {
     // A pool holds at least what is allocated from it.
-    out_.reserved->append(t, clampedBytes(state_.nonPool + std::max(state_.poolLive, state_.poolReservedSum)));
+    out_.reserved->append(t, clampedBytes(saturatingAddSigned(state_.nonPool, std::max(state_.poolLive, state_.poolReservedSum))));
 }
 
 void DriverReplay::point(uint64_t t, int64_t delta, uint32_t block, uint8_t what) {
     if (what == 3) return;
-    (what == 1 ? state_.poolLive : state_.nonPool) += delta;
-    state_.allocatedBytes += delta;
+    addTo(what == 1 ? state_.poolLive : state_.nonPool, delta);
+    addTo(state_.allocatedBytes, delta);
     out_.allocated->append(t, clampedBytes(state_.allocatedBytes));
     out_.pointBlocks->push_back(block);
     reservedPoint(t);
@@ -185,7 +193,7 @@ void DriverReplay::close(uint32_t block, uint64_t t) {
     BlockColumns& b = *out_.blocks;
     b.freeNs[block] = t;
     if (out_.freed) out_.freed->push_back(block);
-    point(t, -static_cast<int64_t>(b.bytes[block]), block | TraceModel::kFreeBit,
+    point(t, -signedBytes(b.bytes[block]), block | TraceModel::kFreeBit,
           kindClass(static_cast<MemoryKind>(b.memoryKind[block])));
 }
 
@@ -194,8 +202,9 @@ void DriverReplay::replay(const RawMemory* r, const RawMemory* last) {
     for (; r != last; ++r) {
         if (r->poolReserved) {
             int64_t& reserved = state_.poolReserved[r->address];
-            state_.poolReservedSum += static_cast<int64_t>(r->bytes) - reserved;
-            reserved = static_cast<int64_t>(r->bytes);
+            addTo(state_.poolReservedSum, -reserved);
+            addTo(state_.poolReservedSum, signedBytes(r->bytes));
+            reserved = signedBytes(r->bytes);
             reservedPoint(r->timeNs);
             continue;
         }
@@ -210,7 +219,7 @@ void DriverReplay::replay(const RawMemory* r, const RawMemory* last) {
             appendBlock(blocks, r->timeNs, r->bytes, r->address, 0, kind);
             const uint32_t previous = open.put(r->address, index);
             if (previous != AddressMap::kNone) close(previous, r->timeNs);
-            point(r->timeNs, static_cast<int64_t>(r->bytes), index, kindClass(kind));
+            point(r->timeNs, signedBytes(r->bytes), index, kindClass(kind));
         } else if (closes) {
             const uint32_t index = open.take(r->address);
             if (index != AddressMap::kNone) close(index, r->timeNs);

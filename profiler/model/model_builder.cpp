@@ -144,6 +144,7 @@ struct ModelBuilder::State {
         trimVector(k.deviceId);
         trimVector(k.queuedLeadNs);
         o.buildIndexes();
+        o.problems = c.sizes.problems();
         out = std::move(o);
     }
 };
@@ -179,7 +180,7 @@ void buildModel(const TraceContents& contents, TraceModel& out) {
     builder.reserve(contents.countsByType);
     builder.add(contents, contents.events);
     builder.finish(out);
-    out.problems = contents.problems;
+    out.problems.insert(out.problems.begin(), contents.problems.begin(), contents.problems.end());
 }
 
 }  // namespace vramscope::model

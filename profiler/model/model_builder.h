@@ -33,7 +33,8 @@ public:
     ModelBuilder(const ModelBuilder&) = delete;
     ModelBuilder& operator=(const ModelBuilder&) = delete;
 
-    // Hints from the file footer so columns are allocated once.
+    // Record counts per type so columns are allocated once: hints the caller
+    // has bounded (a footer's, through TraceReader::footerCountHint).
     void reserve(const uint64_t countsByType[256]);
     void add(const format::RecordLists& records, uint64_t events);
     // Sorts what arrived out of order, matches what is left, builds curves and

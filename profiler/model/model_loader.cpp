@@ -13,7 +13,13 @@ using namespace vramscope::format;
 bool loadModel(const TraceReader& reader, TraceModel& out, const LoadOptions& options, std::string* error) {
     const size_t n = reader.chunks().size();
     ModelBuilder builder;
-    if (reader.footer().present) builder.reserve(reader.footer().countsByType);
+    // The footer's counts size the columns only as far as the file can back
+    // them (TraceReader::footerCountHint): a crafted footer claiming 2^64
+    // records must not become a reserve() of 2^64.
+    uint64_t hints[256] = {};
+    for (int t = 0; t < 256; ++t) hints[t] = reader.footerCountHint(static_cast<RecordType>(t));
+    builder.reserve(hints);
+    uint64_t decodedCounts[256] = {};  // guarded by mergeMutex, as merged
     unsigned threads = options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
     threads = static_cast<unsigned>(std::min<size_t>(threads, std::max<size_t>(n, 1)));
 
@@ -42,8 +48,11 @@ bool loadModel(const TraceReader& reader, TraceModel& out, const LoadOptions& op
                 chunk = std::move(ready[merged]);
             }
             --waiting;
-            if (ok[merged]) builder.add(*chunk, chunk->events);
-            else problems.push_back({TraceProblem::Kind::CorruptChunk, reader.chunks()[merged].offset, errors[merged]});
+            if (ok[merged]) {
+                builder.add(*chunk, chunk->events);
+                for (int t = 0; t < 256; ++t) decodedCounts[t] += chunk->countsByType[t];
+            } else
+                problems.push_back({TraceProblem::Kind::CorruptChunk, reader.chunks()[merged].offset, errors[merged]});
             ++merged;
             {
                 std::lock_guard<std::mutex> g(readyMutex);
@@ -81,8 +90,13 @@ bool loadModel(const TraceReader& reader, TraceModel& out, const LoadOptions& op
         if (error) *error = reader.name() + ": loading was cancelled";
         return false;
     }
+    TraceProblem footer;
+    const bool allDecoded = std::all_of(ok.begin(), ok.end(), [](char c) { return c != 0; });
+    if (allDecoded && footerCountsProblem(reader, decodedCounts, &footer)) problems.push_back(footer);
     builder.finish(out);
     out.name = reader.name();
+    // The builder's problems (records left out) come after the file's.
+    problems.insert(problems.end(), out.problems.begin(), out.problems.end());
     out.problems = std::move(problems);
     return true;
 }

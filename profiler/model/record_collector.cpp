@@ -1,6 +1,7 @@
 #include "record_collector.h"
 
 #include "format/record_fields.h"
+#include "format/saturating.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -63,18 +64,26 @@ void RecordCollector::add(const RecordLists& r) {
     for (const auto& s : r.get<StringDef>()) m.strings[s.id] = demangledName(s.text);
     for (const auto& c : r.get<CallsiteDef>()) m.callsites[c.id] = c;
     for (const auto& p : r.get<ProcessInfo>()) m.processes.push_back(p);
-    for (const auto& d : r.get<DeviceInfo>()) m.devices.push_back(d);
+    for (DeviceInfo d : r.get<DeviceInfo>()) {
+        sizes.checkDevice(d);
+        m.devices.push_back(d);
+    }
+    // A record left out for its size is not seen at all: its time may be as
+    // wrong as its size.
     for (const auto& t : r.get<TensorMemory>()) {
+        if (!sizes.keep(t)) continue;
         seen(t.timestampNs);
         tensor.push_back({t.timestampNs, t.address, t.bytes, t.callsiteId, static_cast<uint8_t>(t.action), 0});
     }
     tensorEvents += r.get<TensorMemory>().size();
     for (const auto& d : r.get<DriverMemory>()) {
+        if (!sizes.keep(d)) continue;
         seen(d.timestampNs);
         driver.push_back({d.timestampNs, d.address, d.bytes, 0, static_cast<uint8_t>(d.op), static_cast<uint8_t>(d.kind)});
     }
     driverEvents += r.get<DriverMemory>().size();
     for (const auto& p : r.get<PoolReserved>()) {
+        if (!sizes.keep(p)) continue;
         seen(p.timestampNs);
         pool.push_back({p.timestampNs, p.poolAddress, p.reservedBytes, 0, 0, 0, true});
     }
@@ -138,6 +147,7 @@ void RecordCollector::add(const RecordLists& r) {
     for (const auto& mi : r.get<MemInfo>()) {
         if (memInfoDevice == UINT32_MAX) memInfoDevice = mi.deviceId;
         if (mi.deviceId != memInfoDevice) continue;  // the first device's only
+        if (!sizes.keep(mi)) continue;
         memInfoTimes.push_back(mi.timestampNs);
         memInfoValues.push_back(mi.usedBytes);
     }
@@ -147,7 +157,7 @@ void RecordCollector::add(const RecordLists& r) {
     }
     for (const auto& n : r.get<Note>()) m.notes.push_back(n);
     for (const auto& mk : r.get<Mark>()) m.marks.push_back(mk);
-    for (const auto& d : r.get<Dropped>()) droppedEvents += d.count;
+    for (const auto& d : r.get<Dropped>()) droppedEvents = saturatingAdd(droppedEvents, d.count);
 }
 
 uint16_t nvtxRowsAfter(uint16_t rows, const RangeColumns& r, size_t from) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "memory_replay.h"
+#include "size_check.h"
 #include "trace_model.h"
 
 #include "format/reader.h"
@@ -26,11 +27,16 @@ struct RecordCollector {
     // MemInfo samples of one device: the first one any MemInfo names.
     std::vector<uint64_t> memInfoTimes, memInfoValues;
     uint32_t memInfoDevice = UINT32_MAX;  // kept by clearRows(): it is the file's first
+    // Devices' memory, and the memory records left out for sizes beyond it
+    // (size_check.h); kept by clearRows(): it is the whole file's.
+    SizeCheck sizes;
     uint64_t tensorEvents = 0, driverEvents = 0, droppedEvents = 0;
     uint64_t firstNs = UINT64_MAX, lastNs = 0;  // every timestamp seen, kernel and range ends too
 
+    // Memory records whose sizes no device holds are left out (and counted
+    // in `sizes`), so the replays only ever see plausible sizes.
     void add(const format::RecordLists& records);
-    // Empties everything but memInfoDevice, for the next chunk.
+    // Empties everything but memInfoDevice and sizes, for the next chunk.
     void clearRows();
 
 private:
