@@ -4,9 +4,9 @@
 //   vramscope-attach PID [options] | --stop PID | --status PID
 #include "attach_command.h"
 #include "capture_option_table.h"
+#include "number_args.h"
 
 #include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -38,8 +38,9 @@ int main(int argc, char** argv) {
         [&](const std::string& name, const std::string& value, std::string* e) {
             if (name == "output") o.capture.output = value;
             else if (name == "duration") {
-                o.durationSeconds = std::atof(value.c_str());
-                if (o.durationSeconds <= 0) return *e = "--duration must be a positive number of seconds", false;
+                if (!readDecimalNumber("--duration", value, kMinAttachSeconds, kMaxAttachSeconds, &o.durationSeconds, e,
+                                       "seconds"))
+                    return false;
             } else if (name == "no-wait") o.noWait = true;
             else if (name == "tcp") o.tcp = true;
             else if (name == "no-bridge") o.bridge = false;
@@ -59,12 +60,15 @@ int main(int argc, char** argv) {
         std::fputs(captureOptionsHelp(CaptureCommand::Attach).c_str(), stdout);
         return 0;
     }
-    if (ok && positional.size() == 1) o.pid = std::atoi(positional[0].c_str());
-    if (!ok || o.pid <= 0) {
+    uint64_t pid = 0;
+    if (ok && positional.size() != 1) error = "which process? one PID";
+    const bool pidGiven = ok && positional.size() == 1 && readWholeNumber("PID", positional[0], 1, kMaxProcessId, &pid, &error);
+    if (!pidGiven) {
         std::fprintf(stderr, "vramscope-attach: %s (usage: vramscope-attach PID [options] | --stop PID | --status PID; see --help)\n",
-                     ok ? "which process? one PID" : error.c_str());
+                     error.c_str());
         return 2;
     }
+    o.pid = int(pid);
     if (stop) return runAttachStop(o.pid, o.capture.quiet);
     if (status) return runAttachStatus(o.pid);
     return runAttach(o);

@@ -363,6 +363,12 @@ bool startAttach(const AttachOptions& o, AttachStarted* started, std::string* er
             return false;
         }
     }
+    if (!o.capture.output.empty()) {  // the same rule as record -o: only an earlier recording is replaced
+        bool replacing = false;
+        const std::string program = "/proc/" + std::to_string(o.pid) + "/exe";
+        if (!checkRecordingOutput(absoluteOutput(o.capture.output), {program}, &replacing, error)) return false;
+        if (replacing) say("replacing the earlier recording " + absoluteOutput(o.capture.output));
+    }
     std::string searched;
     const std::string injector = findInjector(o.capture, &searched);
     if (injector.empty()) {

@@ -22,13 +22,18 @@
 
 namespace vramscope::cli {
 
+// What `attach PID --duration S` takes, from the CLI and from vramscope-attach.
+inline constexpr uint64_t kMaxProcessId = 2147483647;  // pid_t
+inline constexpr double kMinAttachSeconds = 0.001;
+inline constexpr double kMaxAttachSeconds = 30 * 24 * 3600;  // 30 days: longer is a typing slip
+
 struct AttachOptions {
     int pid = 0;
     // The capture settings (what `record` offers that makes sense here:
     // output, injector, buffers, kernels, copies, callbacks, counters,
     // Python stacks, quiet, verbose, summary, selfPath).
     RecordOptions capture;
-    double durationSeconds = 0;  // --duration S; 0 = until Ctrl-C or the job ends
+    double durationSeconds = 0;  // --duration S; 0 = until Ctrl-C or the job ends (kMin/kMaxAttachSeconds)
     bool noWait = false;         // --no-wait: start the capture and return; stop it with --stop
     bool tcp = false;            // --tcp: serve the live stream on 127.0.0.1 too (with a token)
     bool bridge = true;          // --no-bridge: no PyTorch tensor-level events

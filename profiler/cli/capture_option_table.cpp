@@ -1,8 +1,8 @@
 #include "capture_option_table.h"
 
+#include "number_args.h"
+
 #include <cctype>
-#include <cerrno>
-#include <cstdlib>
 #include <functional>
 
 namespace vramscope::cli {
@@ -57,30 +57,22 @@ std::vector<CaptureOptionSpec> captureOptionTable(CaptureCommand command) {
     return out;
 }
 
-namespace {
-
-bool wholeNumber(const std::string& text, long long lo, long long hi, long long* v) {
-    if (text.empty() || text.size() > 18) return false;
-    for (char c : text)
-        if (c < '0' || c > '9') return false;
-    *v = std::strtoll(text.c_str(), nullptr, 10);
-    return *v >= lo && *v <= hi;
-}
-
-}  // namespace
-
 bool applyCaptureOption(const std::string& name, const std::string& value, RecordOptions* o, std::string* error) {
-    long long n = 0;
+    uint64_t n = 0;
     auto fail = [&](const char* text) {
         *error = text;
         return false;
     };
+    // A number through number_args.h: digits only, in range, else its sentence.
+    auto whole = [&](uint64_t lo, uint64_t hi, const char* unit) {
+        return readWholeNumber("--" + name, value, lo, hi, &n, error, unit);
+    };
     if (name == "injector") o->injectorPath = value;
     else if (name == "buffer-mb") {
-        if (!wholeNumber(value, 1, 4096, &n)) return fail("--buffer-mb must be a whole number of MiB from 1 to 4096");
+        if (!whole(1, 4096, "MiB")) return false;
         o->bufferMegabytes = uint32_t(n);
     } else if (name == "meminfo-ms") {
-        if (!wholeNumber(value, 0, 3600000, &n)) return fail("--meminfo-ms must be 0 or a positive whole number");
+        if (!whole(0, 3600000, "milliseconds, 0 = off")) return false;
         o->memInfoIntervalMs = int(n);
     } else if (name == "no-kernels") o->kernels = false;
     else if (name == "launch-times") o->launchTimes = true;
@@ -90,15 +82,15 @@ bool applyCaptureOption(const std::string& name, const std::string& value, Recor
         if (mode != "pm" && mode != "gpm" && mode != "off") return fail("--counters must be 'pm', 'gpm' or 'off'");
         o->counters = mode;
     } else if (name == "counter-interval-us") {
-        if (!wholeNumber(value, 10, 1000000, &n))
-            return fail("--counter-interval-us must be a whole number from 10 to 1000000");
+        if (!whole(10, 1000000, "microseconds")) return false;
         o->counterIntervalUs = uint32_t(n);
         if (o->counters.empty()) o->counters = "pm";  // a period of what: the counters
     } else if (name == "counter-duty") {
         const size_t colon = value.find(':');
-        long long on = 0, off = 0;
-        if (colon == std::string::npos || !wholeNumber(value.substr(0, colon), 10, 100000, &on) ||
-            !wholeNumber(value.substr(colon + 1), 0, 100000, &off))
+        uint64_t on = 0, off = 0;
+        std::string unused;
+        if (colon == std::string::npos || !readWholeNumber("ON", value.substr(0, colon), 10, 100000, &on, &unused) ||
+            !readWholeNumber("OFF", value.substr(colon + 1), 0, 100000, &off, &unused))
             return fail("--counter-duty must be ON:OFF in milliseconds, ON from 10 to 100000 and OFF from 0 to 100000 "
                         "(e.g. 200:800)");
         o->counterDuty = std::to_string(on) + ":" + std::to_string(off);
@@ -111,7 +103,7 @@ bool applyCaptureOption(const std::string& name, const std::string& value, Recor
             return fail("--python-stacks and --no-python-stacks contradict each other");
         o->pythonStacks = wanted;
     } else if (name == "python-stack-depth") {
-        if (!wholeNumber(value, 1, 64, &n)) return fail("--python-stack-depth must be a whole number from 1 to 64");
+        if (!whole(1, 64, "Python frames")) return false;
         o->pythonStackDepth = int(n);
     } else if (name == "quiet") o->quiet = true;
     else if (name == "verbose") o->verbose = true;

@@ -1,8 +1,11 @@
-// vramscope diff A B [--json] [--fail-on-regression PCT]: two runs aligned by
-// iteration. Exit code 3 when B's peak allocated exceeds A's by more than
-// PCT percent, so it can guard memory in CI.
+// vramscope diff A B [--json] [--fail-on-regression PCT [--allow-damaged]]:
+// two runs aligned by iteration. Exit code 3 when B's peak allocated exceeds
+// A's by more than PCT percent, so it can guard memory in CI; exit code 4 when
+// A or B cannot be judged (damaged or empty), so a broken trace never passes.
 #include "command.h"
+#include "command_args.h"
 #include "format/units.h"
+#include "path_bytes.h"
 #include "trace_input.h"
 
 #include "analysis/compare.h"
@@ -73,59 +76,63 @@ void printRow(const char* label, const ValueDelta& d, bool bytes) {
     std::printf("  %-22s %14s -> %-14s %+8.2f%%\n", label, qPrintable(text(d.a)), qPrintable(text(d.b)), d.percent());
 }
 
-bool loadSummary(const QString& path, TraceSummary& out) {
+// A run as diff compares it: its summary, and why its figures are no
+// verdict for a gate: what the reader found wrong (cut off, corrupt chunks,
+// no footer: the trace of a killed job), or no allocation at all (a peak of
+// 0 B would pass any threshold).
+struct ComparedRun {
+    TraceSummary summary;
+    QStringList damage;  // sentences; empty when the trace is whole
+};
+
+bool loadRun(const QString& path, ComparedRun& out) {
     model::TraceModel m;
     if (!loadModelForCommand("diff", path, m)) {
         return false;
     }
-    out = summarize(m);
+    out.summary = summarize(m);
+    for (const auto& p : m.problems) out.damage << textFromBytes(p.message);
+    if (m.allocated.empty()) out.damage << "no memory allocations in this trace: nothing to compare";
     return true;
 }
 
-int runDiff(const QStringList& arguments) {
-    QCommandLineParser parser;
-    parser.setApplicationDescription(
-        "Compares two traces aligned by iteration: peak allocated and reserved, per phase, per category and per "
-        "kernel, and for checkpointing the peak saved against the time spent. With --fail-on-regression, exits "
-        "with code 3 when B's peak allocated memory exceeds A's by more than PCT percent.");
-    parser.addPositionalArgument("A", "The baseline .vtrace file.");
-    parser.addPositionalArgument("B", "The .vtrace file to compare with it.");
-    const QCommandLineOption json("json", "Print one JSON object (schema in docs/summary-schema.md).");
-    const QCommandLineOption fail("fail-on-regression", "Exit with code 3 when peak allocated grows by more than PCT percent.",
-                                  "PCT");
-    const QCommandLineOption top("top", "How many kernels with the largest change to list (default 10).", "N");
-    parser.addOptions({json, fail, top});
-    int exitCode = 0;
-    if (!parseOrExit(parser, arguments, &exitCode)) return exitCode;
-    if (parser.positionalArguments().size() != 2) {
-        printError("diff", "expects two files, A and B (see --help)");
-        return kExitUsage;
-    }
-    double threshold = -1;
-    if (parser.isSet(fail)) {
-        bool good = false;
-        threshold = parser.value(fail).toDouble(&good);
-        if (!good || threshold < 0) {
-            printError("diff", "--fail-on-regression takes a percentage such as 5");
-            return kExitUsage;
-        }
-    }
-    size_t topKernels = 10;
-    if (parser.isSet(top)) {
-        bool good = false;
-        topKernels = parser.value(top).toUInt(&good);
-        if (!good) {
-            printError("diff", "--top takes a whole number");
-            return kExitUsage;
-        }
-    }
-    const QString pathA = parser.positionalArguments()[0], pathB = parser.positionalArguments()[1];
-    TraceSummary a, b;
-    if (!loadSummary(pathA, a) || !loadSummary(pathB, b)) return kExitBadInput;
-    const Comparison c = compareRuns(a, b, topKernels);
-    const bool regressed = threshold >= 0 && c.regressed(threshold);
+// "B is damaged", "A and B are damaged".
+QString damagedRunsText(const ComparedRun& a, const ComparedRun& b) {
+    if (!a.damage.isEmpty() && !b.damage.isEmpty()) return "A and B are damaged";
+    return QString("%1 is damaged").arg(a.damage.isEmpty() ? "B" : "A");
+}
 
-    if (parser.isSet(json)) {
+// Each problem of a run, at most 5 (a trace with thousands of corrupt chunks
+// says how many more).
+void printDamage(const char* run, const QStringList& damage) {
+    for (qsizetype i = 0; i < damage.size() && i < 5; ++i)
+        std::printf("  %-22s %s\n", i == 0 ? (QByteArray("damaged ") + run).constData() : "",
+                    pathBytes(damage[i]).c_str());
+    if (damage.size() > 5) std::printf("  %-22s and %lld more\n", "", static_cast<long long>(damage.size() - 5));
+}
+
+int runDiff(const QStringList& arguments) {
+    DiffArgs args;
+    int exitCode = 0;
+    if (!parseDiffArgs(arguments, &args, &exitCode)) return exitCode;
+    const double threshold = args.thresholdPercent;
+    const QString pathA = args.pathA, pathB = args.pathB;
+    ComparedRun runA, runB;
+    if (!loadRun(pathA, runA) || !loadRun(pathB, runB)) return kExitBadInput;
+    const TraceSummary& a = runA.summary;
+    const TraceSummary& b = runB.summary;
+    const Comparison c = compareRuns(a, b, args.topKernels);
+    const bool damaged = !runA.damage.isEmpty() || !runB.damage.isEmpty();
+    // The gate judges whole traces only, unless told to judge what could be read.
+    const bool gate = threshold >= 0;
+    const bool refused = gate && damaged && !args.allowDamaged;
+    const bool regressed = gate && !refused && c.regressed(threshold);
+    if (refused)
+        printError("diff", QString("%1 (%2): no verdict, exit %3 (--allow-damaged judges what could be read)")
+                               .arg(damagedRunsText(runA, runB), runB.damage.isEmpty() ? runA.damage.first() : runB.damage.first())
+                               .arg(int(kExitDamagedInput)));
+
+    if (args.json) {
         QJsonObject phases, categories;
         for (int p = 0; p < kPhaseCount; ++p)
             phases[phaseNameText(PhaseName(p))] = QJsonObject{
@@ -179,12 +186,22 @@ int runDiff(const QStringList& arguments) {
                                           {"recompute_ns_per_iteration", deltaJson(c.recomputeNsPerIteration)}}},
             {"boundness_source", QJsonObject{{"a", QString::fromStdString(c.boundSourceA)},
                                              {"b", QString::fromStdString(c.boundSourceB)}}},
-            {"regression", QJsonObject{{"threshold_percent", threshold >= 0 ? QJsonValue(threshold) : QJsonValue()},
-                                       {"regressed", regressed}}},
+            {"problems", QJsonObject{{"a", QJsonArray::fromStringList(runA.damage)},
+                                     {"b", QJsonArray::fromStringList(runB.damage)}}},
+            {"regression", QJsonObject{{"threshold_percent", gate ? QJsonValue(threshold) : QJsonValue()},
+                                       {"regressed", refused ? QJsonValue() : QJsonValue(regressed)},
+                                       {"allow_damaged", args.allowDamaged},
+                                       {"verdict", !gate      ? QJsonValue()
+                                                   : refused  ? QJsonValue("damaged_input")
+                                                   : regressed ? QJsonValue("regression")
+                                                              : QJsonValue("ok")}}},
         };
         std::fputs(QJsonDocument(o).toJson(QJsonDocument::Indented).constData(), stdout);
     } else {
-        std::printf("A %s\nB %s\n", qPrintable(pathA), qPrintable(pathB));
+        std::printf("A %s\nB %s\n", pathBytes(pathA).c_str(), pathBytes(pathB).c_str());
+        // Said first: every figure below is of what could be read.
+        printDamage("A", runA.damage);
+        printDamage("B", runB.damage);
         std::printf("  iterations %zu vs %zu, %zu aligned; times below over the steady ones, %zu vs %zu\n", c.iterationsA,
                     c.iterationsB, c.alignedIterations, c.steadyA, c.steadyB);
         // The warm-up, shown apart: it lasts as long as it lasts in each run.
@@ -222,15 +239,21 @@ int runDiff(const QStringList& arguments) {
             if (k.nsPerIteration.delta() == 0) continue;
             std::printf("    %+10.3f ms  %s\n", k.nsPerIteration.delta() / 1e6, k.name.substr(0, 100).c_str());
         }
-        if (threshold >= 0)
-            std::printf("  %s: peak allocated %+.2f%% (threshold %.2f%%)\n", regressed ? "REGRESSION" : "ok",
-                        c.peakAllocatedBytes.percent(), threshold);
+        if (refused)
+            std::printf("  DAMAGED INPUT: %s (above), so peak allocated %+.2f%% is no verdict (threshold %.2f%%; "
+                        "--allow-damaged judges what could be read)\n",
+                        qPrintable(damagedRunsText(runA, runB)), c.peakAllocatedBytes.percent(), threshold);
+        else if (gate)
+            std::printf("  %s: peak allocated %+.2f%% (threshold %.2f%%)%s\n", regressed ? "REGRESSION" : "ok",
+                        c.peakAllocatedBytes.percent(), threshold,
+                        damaged ? ", judged on what could be read (--allow-damaged)" : "");
     }
+    if (refused) return kExitDamagedInput;
     return regressed ? kExitRegression : kExitOk;
 }
 
 const CommandRegistration registration{
-    {"diff", "Compare two runs by iteration; exit 3 on a peak-memory regression", &runDiff}};
+    {"diff", "Compare two runs by iteration; exit 3 on a peak-memory regression, 4 on a damaged input", &runDiff}};
 
 }  // namespace
 }  // namespace vramscope::cli

@@ -1,6 +1,10 @@
 // vramscope import SNAPSHOT.pickle [-o OUT.vtrace] [--json]: convert a PyTorch
 // memory snapshot (torch.cuda.memory._dump_snapshot()) into a trace.
 #include "command.h"
+#include "command_args.h"
+#include "path_bytes.h"
+#include "format/input_file.h"
+#include "format/output_file.h"
 #include "import/snapshot_import.h"
 
 #include <QDir>
@@ -10,6 +14,8 @@
 #include <QJsonObject>
 
 #include <cstdio>
+
+#include <unistd.h>
 
 namespace vramscope::cli {
 namespace {
@@ -27,42 +33,37 @@ QString defaultOutput(const QString& input) {
 }
 
 int runImport(const QStringList& arguments) {
-    QCommandLineParser parser;
-    parser.setApplicationDescription(
-        "Converts a PyTorch memory snapshot (the pickle written by torch.cuda.memory._dump_snapshot()) into a "
-        ".vtrace: the allocation history becomes tensor and segment events with their Python callsites, OOMs "
-        "become allocation failures, and what existed before the history began is reconstructed from the "
-        "snapshot's final state. The pickle is read by vramscope's own reader, which accepts plain data only "
-        "and executes nothing.");
-    parser.addPositionalArgument("SNAPSHOT", "The .pickle file.");
-    const QCommandLineOption output({"o", "output"}, "Write the trace to FILE (default: SNAPSHOT with .vtrace).", "FILE");
-    const QCommandLineOption cppFrames("keep-cpp-frames", "Keep C++ frames in callsites (default: Python frames only).");
-    const QCommandLineOption json("json", "Print the counts as one JSON object.");
-    parser.addOptions({output, cppFrames, json});
+    ImportArgs args;
     int exitCode = 0;
-    if (!parseOrExit(parser, arguments, &exitCode)) return exitCode;
-    if (parser.positionalArguments().size() != 1) {
-        printError("import", "expects exactly one SNAPSHOT file (see --help)");
-        return kExitUsage;
+    if (!parseImportArgs(arguments, &args, &exitCode)) return exitCode;
+    const QString input = args.input;
+    const QString out = args.outputGiven ? args.output : defaultOutput(input);
+    // The trace is written beside OUT and renamed over it once complete; OUT
+    // may not be the snapshot itself under any spelling (symlink, hard link).
+    std::string error;
+    const int inputFd = format::openRegularFile(pathBytes(input), &error);  // its sentence comes first
+    if (inputFd < 0) {
+        printError("import", textFromBytes(error));
+        return kExitBadInput;
     }
-    const QString input = parser.positionalArguments().first();
-    const QString out = parser.isSet(output) ? parser.value(output) : defaultOutput(input);
-    if (QFileInfo(out).absoluteFilePath() == QFileInfo(input).absoluteFilePath()) {
-        printError("import", "the output would overwrite the snapshot; choose another -o FILE");
-        return kExitUsage;
+    ::close(inputFd);
+    format::OutputFile target;
+    if (!target.begin(pathBytes(out), {pathBytes(input)}, &error)) {
+        printError("import", textFromBytes(error));
+        return target.refusedPath() ? kExitUsage : kExitBadInput;
     }
 
     import::ImportOptions options;
-    options.keepCppFrames = parser.isSet(cppFrames);
+    options.keepCppFrames = args.keepCppFrames;
     import::ImportStats stats;
-    std::string error;
-    if (!import::importSnapshot(input.toStdString(), out.toStdString(), &stats, &error, options)) {
-        printError("import", QString::fromStdString(error));
+    if (!import::importSnapshot(pathBytes(input), target.writePath(), &stats, &error, options) ||
+        !target.commit(&error)) {
+        printError("import", textFromBytes(target.userText(error)));
         return kExitBadInput;
     }
 
     const auto n = [](uint64_t v) { return qint64(v); };
-    if (parser.isSet(json)) {
+    if (args.json) {
         QJsonArray warnings;
         for (const auto& w : stats.warnings) warnings.append(QString::fromStdString(w));
         QJsonObject o{
@@ -102,7 +103,7 @@ int runImport(const QStringList& arguments) {
         std::fputs(QJsonDocument(o).toJson(QJsonDocument::Indented).constData(), stdout);
         return kExitOk;
     }
-    std::printf("%s -> %s\n", qPrintable(input), qPrintable(out));
+    std::printf("%s -> %s\n", pathBytes(input).c_str(), pathBytes(out).c_str());
     std::printf("  snapshot     %u device(s), %llu segments, %llu active blocks (pickle protocol %u)\n", stats.devices,
                 static_cast<unsigned long long>(stats.segments), static_cast<unsigned long long>(stats.activeBlocks),
                 stats.pickleProtocol);

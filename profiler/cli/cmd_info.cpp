@@ -1,13 +1,18 @@
 // vramscope info FILE [--json]: what a trace file holds, and whether it is intact.
 #include "command.h"
+#include "command_args.h"
+#include "path_bytes.h"
 #include "format/reader.h"
+#include "format/saturating.h"
 #include "format/units.h"
 #include "import/trace_source.h"
+#include "model/size_check.h"
 
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 
+#include <algorithm>
 #include <cstdio>
 
 namespace vramscope::cli {
@@ -27,30 +32,20 @@ QString uuidText(const std::array<uint8_t, 16>& u) {
 QString humanBytes(double bytes) { return QString::fromStdString(formatBytes(bytes)); }
 
 int runInfo(const QStringList& arguments) {
-    QCommandLineParser parser;
-    parser.setApplicationDescription(
-        "Shows what a .vtrace file holds: format version, process, devices, duration, chunks, "
-        "events in total and per record type, bytes per event, and any truncation or corruption found.");
-    parser.addPositionalArgument("FILE", "The .vtrace file.");
-    const QCommandLineOption json("json", "Print one JSON object instead of text (schema in docs/cli.md).");
-    parser.addOption(json);
+    InfoArgs args;
     int exitCode = 0;
-    if (!parseOrExit(parser, arguments, &exitCode)) return exitCode;
-    if (parser.positionalArguments().size() != 1) {
-        printError("info", "expects exactly one FILE (see --help)");
-        return kExitUsage;
-    }
-    const QString path = parser.positionalArguments().first();
+    if (!parseInfoArgs(arguments, &args, &exitCode)) return exitCode;
+    const QString path = args.path;
 
     std::string error;
     import::TraceSource source;  // a PyTorch snapshot opens through a temporary import
-    if (!source.open(path.toStdString(), &error)) {
-        printError("info", QString::fromStdString(error));
+    if (!source.open(pathBytes(path), &error)) {
+        printError("info", textFromBytes(error));
         return kExitBadInput;
     }
     TraceReader reader;
     if (!reader.open(source.tracePath(), &error)) {
-        printError("info", QString::fromStdString(error));
+        printError("info", textFromBytes(error));
         return kExitBadInput;
     }
     TraceContents trace;
@@ -58,6 +53,10 @@ int runInfo(const QStringList& arguments) {
         printError("info", QString::fromStdString(error));
         return kExitBadInput;
     }
+    // What a model leaves out (summary, export, the app): sizes no device holds.
+    model::SizeCheck sizes;
+    sizes.checkAll(trace);
+    for (TraceProblem& p : sizes.problems()) trace.problems.push_back(std::move(p));
     uint64_t firstNs = UINT64_MAX, lastNs = 0;
     for (const auto& c : reader.chunks()) {
         if (c.eventCount == 0) continue;
@@ -74,7 +73,7 @@ int runInfo(const QStringList& arguments) {
             {"id", qint64(d.deviceId)},
             {"name", QString::fromStdString(trace.text(d.nameId))},
             {"uuid", uuidText(d.uuid)},
-            {"total_memory_bytes", qint64(d.totalMemoryBytes)},
+            {"total_memory_bytes", qint64(saturated(d.totalMemoryBytes))},  // as the file says (a problem when absurd), never negative
             {"sm_count", qint64(d.smCount)},
             {"compute_capability", QString("%1.%2").arg(d.computeCapability / 10).arg(d.computeCapability % 10)},
             {"peak_dram_bytes_per_sec", double(d.peakDramBytesPerSec)},
@@ -100,9 +99,16 @@ int runInfo(const QStringList& arguments) {
     }
     QJsonArray notes;
     for (const auto& n : trace.get<Note>()) notes.append(QString::fromStdString(trace.text(n.textId)));
-    const bool corrupt = trace.chunksDropped > 0;
+    // A footer that disagrees with its chunks, or sizes no device holds, mean
+    // the file was altered or damaged, even when every chunk decodes: not
+    // "complete".
+    const bool corrupt = trace.chunksDropped > 0 ||
+                         std::any_of(trace.problems.begin(), trace.problems.end(), [](const TraceProblem& p) {
+                             return p.kind == TraceProblem::Kind::FooterMismatch ||
+                                    p.kind == TraceProblem::Kind::ImplausibleSize;
+                         });
 
-    if (parser.isSet(json)) {
+    if (args.json) {
         QJsonObject o{
             {"file", path},
             {"format_version", version},
@@ -128,7 +134,7 @@ int runInfo(const QStringList& arguments) {
         return kExitOk;
     }
 
-    std::printf("%s\n", qPrintable(path));
+    std::printf("%s\n", pathBytes(path).c_str());
     std::printf("  format       %s\n", qPrintable(version));
     if (!process.isEmpty())
         std::printf("  process      pid %lld on %s: %s\n", process["pid"].toInteger(),

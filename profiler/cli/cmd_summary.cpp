@@ -1,6 +1,7 @@
 // vramscope summary FILE [--json]: what happened to GPU memory in a run.
 // The JSON schema is docs/summary-schema.md; tests/analysis pins its keys.
 #include "command.h"
+#include "command_args.h"
 #include "format/units.h"
 #include "summary_json.h"
 #include "trace_input.h"
@@ -100,6 +101,10 @@ void printOutOfMemory(const model::TraceModel& m, const TraceSummary& s) {
 
 void printText(const QString& path, const model::TraceModel& m, const TraceSummary& s) {
     std::printf("%s\n", qPrintable(path));
+    // Said before any figure: each covers only what could be read.
+    if (!m.problems.empty())
+        std::printf("  DAMAGED       %zu problem%s (listed at the end): the figures below cover what could be read\n",
+                    m.problems.size(), m.problems.size() > 1 ? "s" : "");
     printOutOfMemory(m, s);
     if (s.capture.attached) {
         const CaptureInfo& c = s.capture;
@@ -161,7 +166,8 @@ void printText(const QString& path, const model::TraceModel& m, const TraceSumma
         std::printf("\n");
     }
     std::printf("  peak          allocated %s at %.3f s, reserved %s\n", qPrintable(bytesText(double(s.peakAllocated.bytes))),
-                double(s.peakAllocated.timeNs - s.firstNs) / 1e9, qPrintable(bytesText(double(s.peakReserved.bytes))));
+                double(s.peakAllocated.timeNs > s.firstNs ? s.peakAllocated.timeNs - s.firstNs : 0) / 1e9,
+                qPrintable(bytesText(double(s.peakReserved.bytes))));
     std::printf("  at the peak  ");
     for (int k = 0; k < kCategoryCount; ++k)
         if (s.categories.bytesAtPeak[size_t(k)])
@@ -262,60 +268,18 @@ void printText(const QString& path, const model::TraceModel& m, const TraceSumma
 }
 
 int runSummary(const QStringList& arguments) {
-    QCommandLineParser parser;
-    parser.setApplicationDescription(
-        "Summarises a trace: iterations and phases, peak allocated and reserved memory with the blocks live at "
-        "the peak, memory categories, leaks, activation checkpointing, a batch-size estimator and boundness.");
-    parser.addPositionalArgument("FILE", "The .vtrace file.");
-    const QCommandLineOption json("json", "Print one JSON object (schema in docs/summary-schema.md).");
-    const QCommandLineOption batch("batch", "Batch size of the traced run (default: read from its command line).", "N");
-    const QCommandLineOption targetBatch("target-batch", "Batch size to predict the peak for (default: twice the batch).", "N");
-    const QCommandLineOption sequence("seq", "Sequence length of the traced run (default: read from its command line).", "N");
-    const QCommandLineOption targetSequence("target-seq", "Sequence length to predict the peak for.", "N");
-    const QCommandLineOption headroom("headroom", "Percent of device memory to keep free when fitting a batch (default 10).", "PCT");
-    const QCommandLineOption top("top", "How many blocks live at the peak to list (default 10).", "N");
-    parser.addOptions({json, batch, targetBatch, sequence, targetSequence, headroom, top});
+    SummaryArgs args;
     int exitCode = 0;
-    if (!parseOrExit(parser, arguments, &exitCode)) return exitCode;
-    if (parser.positionalArguments().size() != 1) {
-        printError("summary", "expects exactly one FILE (see --help)");
-        return kExitUsage;
-    }
-    SummaryOptions options;
-    bool ok = true;
-    auto number = [&](const QCommandLineOption& o, uint32_t& out) {
-        if (!parser.isSet(o)) return;
-        bool good = false;
-        const uint value = parser.value(o).toUInt(&good);
-        if (!good || value == 0) ok = false;
-        else out = value;
-    };
-    number(batch, options.estimator.measuredBatch);
-    number(targetBatch, options.estimator.targetBatch);
-    number(sequence, options.estimator.measuredSequence);
-    number(targetSequence, options.estimator.targetSequence);
-    uint32_t topCount = 10;
-    number(top, topCount);
-    options.topBlocks = topCount;
-    if (parser.isSet(headroom)) {
-        bool good = false;
-        const double pct = parser.value(headroom).toDouble(&good);
-        if (!good || pct < 0 || pct >= 100) ok = false;
-        else options.estimator.headroom = pct / 100.0;
-    }
-    if (!ok) {
-        printError("summary", "--batch, --target-batch, --seq, --target-seq and --top take a positive whole number, "
-                              "--headroom a percentage below 100");
-        return kExitUsage;
-    }
+    if (!parseSummaryArgs(arguments, &args, &exitCode)) return exitCode;
+    const SummaryOptions& options = args.options;
 
-    const QString path = parser.positionalArguments().first();
+    const QString path = args.path;
     model::TraceModel m;
     if (!loadModelForCommand("summary", path, m)) {
         return kExitBadInput;
     }
     const TraceSummary s = summarize(m, options);
-    if (parser.isSet(json)) {
+    if (args.json) {
         std::fputs(QJsonDocument(summaryJson(path, m, s)).toJson(QJsonDocument::Indented).constData(), stdout);
         return kExitOk;
     }

@@ -16,6 +16,10 @@ enum ExitCode : int {
     kExitBadInput = 1,   // unreadable or invalid input file
     kExitUsage = 2,      // wrong arguments
     kExitRegression = 3, // diff --fail-on-regression tripped
+    // diff --fail-on-regression could not judge: A or B is damaged (cut off,
+    // corrupt chunks, no footer) or holds no allocations, and --allow-damaged
+    // was not given. Apart from 3 so CI can tell a broken trace from a regression.
+    kExitDamagedInput = 4,
 };
 
 struct Command {

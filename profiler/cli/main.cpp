@@ -1,52 +1,15 @@
 // vramscope: the command-line front end. Thin by design: each subcommand
 // parses its arguments and calls the library (profiler/), then prints.
+// The registry and the helpers every subcommand shares are in command.cpp.
 #include "command.h"
+#include "path_bytes.h"
 
 #include <QCoreApplication>
 #include <QTextStream>
 
-#include <algorithm>
 #include <cstdio>
-
-namespace vramscope::cli {
-
-namespace {
-std::vector<Command>& registry() {
-    static std::vector<Command> r;
-    return r;
-}
-}  // namespace
-
-CommandRegistration::CommandRegistration(Command command) { registry().push_back(command); }
-
-const std::vector<Command>& commands() {
-    auto& r = registry();
-    std::sort(r.begin(), r.end(), [](const Command& a, const Command& b) { return qstrcmp(a.name, b.name) < 0; });
-    return r;
-}
-
-bool parseOrExit(QCommandLineParser& parser, const QStringList& arguments, int* exitCode) {
-    parser.setSingleDashWordOptionMode(QCommandLineParser::ParseAsLongOptions);
-    const QCommandLineOption help({"h", "help"}, "Show this help.");
-    parser.addOption(help);
-    if (!parser.parse(arguments)) {
-        printError(arguments.value(0).section(' ', 1), parser.errorText() + "\n(see --help)");
-        *exitCode = kExitUsage;
-        return false;
-    }
-    if (parser.isSet(help)) {
-        std::fputs(qPrintable(parser.helpText()), stdout);
-        *exitCode = kExitOk;
-        return false;
-    }
-    return true;
-}
-
-void printError(const QString& command, const QString& message) {
-    std::fprintf(stderr, "vramscope%s%s: %s\n", command.isEmpty() ? "" : " ", qPrintable(command), qPrintable(message));
-}
-
-}  // namespace vramscope::cli
+#include <exception>
+#include <new>
 
 using namespace vramscope::cli;
 
@@ -59,11 +22,29 @@ static void printUsage(FILE* out) {
     std::fprintf(out, "\nRun 'vramscope <command> --help' for a command's options.\n");
 }
 
+// The last line of defence: whatever a command throws (an allocation a
+// hostile input made too large, a bug) ends it with a sentence and exit 1,
+// never with std::terminate's abort and core dump.
+static int runGuarded(const Command& c, const QStringList& arguments) {
+    try {
+        return c.run(arguments);
+    } catch (const std::bad_alloc&) {
+        printError(c.name, "out of memory (the input asks for more than this machine has; is it damaged?)");
+    } catch (const std::exception& e) {
+        printError(c.name, QStringLiteral("stopped by an internal error (%1); please report it with the input that "
+                                          "caused it").arg(QString::fromLocal8Bit(e.what())));
+    } catch (...) {
+        printError(c.name, "stopped by an internal error; please report it with the input that caused it");
+    }
+    return kExitBadInput;
+}
+
 int main(int argc, char** argv) {
     QCoreApplication app(argc, argv);
     QCoreApplication::setApplicationName("vramscope");
     QCoreApplication::setApplicationVersion(VRAMSCOPE_VERSION);
-    QStringList args = QCoreApplication::arguments();
+    // Not QCoreApplication::arguments(): it loses file names that are not UTF-8.
+    QStringList args = argumentsFromArgv(argc, argv);
     if (args.size() < 2) {
         printUsage(stderr);
         return kExitUsage;
@@ -81,7 +62,7 @@ int main(int argc, char** argv) {
         if (name == QLatin1String(c.name)) {
             QStringList rest = args.mid(2);
             rest.prepend(QStringLiteral("vramscope ") + c.name);
-            return c.run(rest);
+            return runGuarded(c, rest);
         }
     }
     std::fprintf(stderr, "vramscope: unknown command '%s'\n\n", qPrintable(name));

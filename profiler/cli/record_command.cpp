@@ -3,6 +3,8 @@
 // file builds the Qt-free `vramscope-record` tool for GPU machines.
 #include "record_command.h"
 
+#include <format/input_file.h>
+#include <format/output_file.h>
 #include <format/reader.h>
 
 #include <algorithm>
@@ -296,6 +298,59 @@ std::map<std::string, std::string> captureEnvironment(const RecordOptions& o) {
     return set;
 }
 
+namespace {
+
+// Where execvp() finds the program: itself when it has a '/', else the first
+// executable of that name on $PATH.
+std::string programFile(const std::string& program) {
+    if (program.find('/') != std::string::npos) return program;
+    const char* path = getenv("PATH");
+    std::string dirs = path ? path : "/usr/bin:/bin";
+    for (size_t start = 0; start <= dirs.size();) {
+        size_t end = dirs.find(':', start);
+        if (end == std::string::npos) end = dirs.size();
+        std::string candidate = (end > start ? dirs.substr(start, end - start) : std::string(".")) + "/" + program;
+        if (isFile(candidate) && ::access(candidate.c_str(), X_OK) == 0) return candidate;
+        start = end + 1;
+    }
+    return {};
+}
+
+}  // namespace
+
+bool checkRecordingOutput(const std::string& output, const std::vector<std::string>& command, bool* replacing,
+                          std::string* error) {
+    *replacing = false;
+    if (output.find('%') != std::string::npos) return true;  // a name per process, made later
+    struct stat st {};
+    if (::stat(output.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return true;  // new, a folder, or a device
+    std::vector<std::string> files(command.begin(), command.end());
+    if (!command.empty()) files.push_back(programFile(command[0]));
+    for (const std::string& file : files) {
+        if (!file.empty() && format::sameFile(output, file)) {
+            *error = output + " is the same file as " + file +
+                     " (named in the command); recording into it would destroy it, choose another -o FILE";
+            return false;
+        }
+    }
+    // An earlier recording (or an empty file) is replaced; anything else is
+    // someone's data that a slip in -o must not destroy.
+    static constexpr char kTraceMagic[8] = {'V', 'R', 'A', 'M', 'S', 'C', 'O', 'P'};  // docs/trace-format.md
+    char head[sizeof kTraceMagic] = {};
+    ssize_t n = 0;
+    if (const int fd = format::openRegularFile(output, nullptr); fd >= 0) {
+        n = ::read(fd, head, sizeof head);
+        ::close(fd);
+    }
+    if (st.st_size == 0 || (n == ssize_t(sizeof head) && std::memcmp(head, kTraceMagic, sizeof head) == 0)) {
+        *replacing = st.st_size > 0;
+        return true;
+    }
+    *error = output + " exists and is not a vramscope trace; a recording would overwrite it (remove it first, or "
+                      "choose another -o FILE)";
+    return false;
+}
+
 int runRecord(const RecordOptions& o, std::vector<std::string> command) {
     if (command.empty()) {
         std::fprintf(stderr, "vramscope record: no command given (usage: vramscope record [-o FILE] -- CMD ARGS...)\n");
@@ -315,6 +370,13 @@ int runRecord(const RecordOptions& o, std::vector<std::string> command) {
     std::string output = o.output;
     if (output.empty()) output = "vramscope." + baseName(command[0]) + ".%p.vtrace";
     bool outputIsDirectory = isDirectory(output) || output.back() == '/';
+    bool replacing = false;
+    std::string refusal;
+    if (!outputIsDirectory && !checkRecordingOutput(output, command, &replacing, &refusal)) {
+        std::fprintf(stderr, "vramscope record: %s\n", refusal.c_str());
+        return 2;
+    }
+    if (replacing && !o.quiet) std::fprintf(stderr, "vramscope record: replacing the earlier recording %s\n", output.c_str());
     if (outputIsDirectory && !isDirectory(output)) ::mkdir(output.c_str(), 0755);
 
     // The child's environment, built before fork: after fork only

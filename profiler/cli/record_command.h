@@ -48,6 +48,15 @@ struct RecordOptions {
 // missing. Prints where the trace(s) went and a short summary on stdout.
 int runRecord(const RecordOptions& options, std::vector<std::string> command);
 
+// Whether a recording may be written to output (-o FILE, as given). A new
+// file, a folder, a device or a pattern with %p is fine. An existing file is
+// replaced only when it is an earlier recording (a .vtrace, or empty: then
+// *replacing is set, and the caller says so); any other file, and the
+// program or a file named on the command line, is refused with a sentence in
+// *error, so a slip in -o cannot destroy it.
+bool checkRecordingOutput(const std::string& output, const std::vector<std::string>& command, bool* replacing,
+                          std::string* error);
+
 // The VRAMSCOPE_* variables that carry the capture options (not the output,
 // not how the library is loaded): what `record` sets for the child and
 // `attach` sends in its request.

@@ -1,5 +1,7 @@
 #include "chrome_trace.h"
 
+#include "format/utf8.h"
+
 #include <cstdio>
 #include <set>
 #include <string>
@@ -10,7 +12,20 @@ using model::TraceModel;
 
 void writeJsonString(std::ostream& out, std::string_view text) {
     out << '"';
-    for (char ch : text) {
+    for (size_t i = 0; i < text.size();) {
+        // JSON is UTF-8: a byte that starts no well-formed sequence becomes U+FFFD.
+        const size_t n = format::utf8SequenceAt(text, i);
+        if (n == 0) {
+            out << "\\ufffd";
+            ++i;
+            continue;
+        }
+        if (n > 1) {
+            out << text.substr(i, n);
+            i += n;
+            continue;
+        }
+        const char ch = text[i++];
         const auto c = static_cast<unsigned char>(ch);
         switch (c) {
         case '"': out << "\\\""; break;
@@ -24,7 +39,7 @@ void writeJsonString(std::ostream& out, std::string_view text) {
                 std::snprintf(buffer, sizeof buffer, "\\u%04x", c);
                 out << buffer;
             } else {
-                out << ch;  // UTF-8 passes through
+                out << ch;
             }
         }
     }

@@ -26,7 +26,9 @@ struct ChromeTraceOptions {
 bool writeChromeTrace(const model::TraceModel& model, const analysis::IterationSet& iterations, std::ostream& out,
                       const ChromeTraceOptions& options = {});
 
-// JSON string escaping (quotes included), shared with the CSV writer's tests.
+// JSON string escaping (quotes included): control characters as \u escapes,
+// a byte that starts no well-formed UTF-8 sequence as \ufffd, so the file is
+// valid JSON whatever bytes a name holds. Shared with the CSV writer's tests.
 void writeJsonString(std::ostream& out, std::string_view text);
 
 }  // namespace vramscope::exporting

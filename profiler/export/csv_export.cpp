@@ -1,7 +1,10 @@
 #include "csv_export.h"
 
+#include "format/utf8.h"
+
 #include <cstdio>
 #include <string>
+#include <string_view>
 
 namespace vramscope::exporting {
 
@@ -9,15 +12,28 @@ using model::TraceModel;
 
 namespace {
 
-// RFC 4180: quote fields holding commas, quotes or line breaks.
-std::string csvField(const std::string& s) {
-    if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-    std::string q = "\"";
-    for (char c : s) {
-        if (c == '"') q += '"';
-        q += c;
+// RFC 4180: quote fields holding commas, quotes or line breaks. CSV has no
+// escapes, and spreadsheet and pandas readers stop at a NUL or choke on bytes
+// that are not UTF-8: control characters other than tab and line breaks, and
+// bytes that start no well-formed UTF-8 sequence, become U+FFFD.
+std::string csvField(std::string_view s) {
+    std::string text;
+    text.reserve(s.size());
+    bool quote = false;
+    for (size_t i = 0; i < s.size();) {
+        const size_t n = format::utf8SequenceAt(s, i);
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (n == 0 || (n == 1 && ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F))) {
+            text += "\xEF\xBF\xBD";  // U+FFFD
+            i += n ? n : 1;
+            continue;
+        }
+        if (c == ',' || c == '"' || c == '\n' || c == '\r') quote = true;
+        if (c == '"') text += '"';
+        text.append(s.substr(i, n));
+        i += n;
     }
-    return q + '"';
+    return quote ? '"' + text + '"' : text;
 }
 
 void writeRows(const TraceModel& m, const model::BlockColumns& b, const char* level,

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
 #include <vector>
 
 namespace vramscope::synth {
@@ -526,7 +527,49 @@ private:
 
 }  // namespace
 
+SynthSize synthSize(const SynthOptions& o) {
+    // The generator's kernels and their work (FLOPs or bytes), summed once
+    // per iteration: every layer is the same.
+    const double T = double(o.batch) * o.sequenceLength, H = o.hidden, S = o.sequenceLength, L = o.layers;
+    const double V = 50257;  // vocabulary
+    const double parameterBytes = V * H * 2 + L * 24 * H * H;
+    auto kernelNs = [](std::initializer_list<double> flops, std::initializer_list<double> bytes) {
+        double ns = 0;  // each with its launch gap (2.75 µs on average)
+        for (double w : flops) ns += std::max(2'000.0, w / kAchievedFlops * 1e9) + 2'750;
+        for (double w : bytes) ns += std::max(2'000.0, w / kAchievedBytes * 1e9) + 2'750;
+        return ns;
+    };
+    const double forwardNs = kernelNs({6 * T * H * H, 4 * T * S * H, 2 * T * H * H, 8 * T * H * H, 8 * T * H * H},
+                                      {4 * T * H, 6 * T * H, 4 * T * H, 16 * T * H, 6 * T * H});
+    const double backwardNs = kernelNs({8 * T * H * H, 8 * T * H * H, 8 * T * H * H, 8 * T * H * H, 2 * T * H * H,
+                                        2 * T * H * H, 10 * T * S * H, 6 * T * H * H, 6 * T * H * H},
+                                       {24 * T * H, 6 * T * H, 2 * T * H, 6 * T * H, 6 * T * H});
+    const double restNs = kernelNs({2 * T * H * V, 2 * T * H * V, 2 * T * H * V},
+                                   {4 * T * H, 4 * T * H, 4 * T * V, 4 * T * V, 6 * T * H, parameterBytes * 7 / 4,
+                                    parameterBytes * 7 / 4, parameterBytes * 7 / 4, parameterBytes * 7 / 4});
+    const double kernels = L * (10 + 14 + (o.checkpointing ? 10 : 0)) + 13;
+    // Tensor records (a free is two): per layer, forward's 8 saved and a
+    // temporary, backward's 6 allocations and 10 frees, and with
+    // checkpointing 7 frees in forward and 7 re-created with a temporary.
+    const double tensorRecords = L * (11 + 26 + (o.checkpointing ? 14 + 10 : 0)) + 4 * L * 2 + 12;
+    const double iterationNs = L * (forwardNs * (o.checkpointing ? 2 : 1) + backwardNs) + restNs + tensorRecords * 500 +
+                               T * 8 / 20 + 280'000;
+    SynthSize out;
+    out.durationNs = o.iterations * iterationNs + parameterBytes / 25e9 * 1e9 + 2e6;
+    const double samples = out.durationNs / kCounterIntervalNs * 3 + out.durationNs / kMemInfoIntervalNs;
+    const double markers = o.phaseMarkers ? 9 + (o.checkpointing ? 2 * L : 0) : 0;  // phases, ranges
+    out.events = o.iterations * (kernels + tensorRecords + markers + 1) + samples + L * 12 + 20;
+    out.bytes = out.events * 3.5 + 2'500;  // measured: 3.1 to 3.7 bytes per event, past the names
+    return out;
+}
+
 bool writeSynthTrace(const std::string& path, const SynthOptions& options, SynthResult* result, std::string* error) {
+    if (const double events = synthSize(options).events; events > double(kMaxSynthEvents)) {
+        if (error)
+            *error = "the trace would hold about " + std::to_string(uint64_t(events)) + " events; a synthetic trace holds at most " +
+                     std::to_string(kMaxSynthEvents);
+        return false;
+    }
     WriterOptions writerOptions;
     writerOptions.createdUnixNs = kSynthWallClockNs;
     TraceWriter writer(writerOptions);

@@ -36,7 +36,24 @@ struct SynthResult {
     uint64_t durationNs = 0;
 };
 
-// Writes the trace to path. False with *error set if the file cannot be written.
+// What a trace of these options holds, worked out without writing it: the
+// events within 10% of the written file's (tests/cli/tst_cli_hostile.cpp).
+struct SynthSize {
+    double events = 0;
+    double bytes = 0;
+    double durationNs = 0;  // of trace time
+};
+SynthSize synthSize(const SynthOptions& options);
+
+// The most events a synthetic trace holds: ten times the largest trace the
+// benchmarks use (10 million events, docs/benchmarks.md), about 350 MB on
+// disk. Beyond it a typing slip (an extra zero in --iterations) would fill a
+// disk for nothing; the counter samples alone grow with the batch and the
+// sequence length, so the bound is on the whole, not on one option.
+inline constexpr uint64_t kMaxSynthEvents = 100'000'000;
+
+// Writes the trace to path. False with *error set if the file cannot be
+// written, or when it would hold more than kMaxSynthEvents (nothing is written).
 bool writeSynthTrace(const std::string& path, const SynthOptions& options, SynthResult* result, std::string* error);
 
 }  // namespace vramscope::synth

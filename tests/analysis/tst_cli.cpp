@@ -231,7 +231,9 @@ void TestCli::diffJsonHasTheDocumentedKeys() {
                                      "mean_iteration_ns", "median_iteration_ns", "median_step_period_ns",
                                      "gpu_busy_per_step_ns", "gpu_idle_per_step_ns", "leak_bytes_per_iteration",
                                      "phases", "boundness_source", "categories", "kernels", "per_iteration",
-                                     "checkpointing", "regression"}));
+                                     "checkpointing", "problems", "regression"}));
+    QCOMPARE(keys(o["regression"].toObject()),
+             (QSet<QString>{"threshold_percent", "regressed", "allow_damaged", "verdict"}));
     const QSet<QString> delta{"a", "b", "delta", "percent"};
     QCOMPARE(keys(o["median_iteration_ns"].toObject()), delta);
     QCOMPARE(keys(o["steady_iterations"].toObject()), (QSet<QString>{"a", "b"}));
