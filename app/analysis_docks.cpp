@@ -2,6 +2,7 @@
 
 #include <QDateTime>
 
+#include "display_text.h"
 #include "format_text.h"
 
 #include <QFormLayout>
@@ -39,7 +40,7 @@ QVariant LeakTableModel::data(const QModelIndex& index, int role) const {
         case SizeRange: return qulonglong(g.maxBytes);
         case FirstIteration: return g.firstIteration;
         case Phase: return QString(phase);
-        case Callsite: return QString::fromStdString(g.callsite);
+        case Callsite: return shownText(g.callsite);
         }
     }
     if (role == Qt::DisplayRole) {
@@ -51,7 +52,7 @@ QVariant LeakTableModel::data(const QModelIndex& index, int role) const {
                                             : bytesText(double(g.minBytes)) + " – " + bytesText(double(g.maxBytes));
         case FirstIteration: return g.firstIteration;
         case Phase: return QString(phase);
-        case Callsite: return g.callsite.empty() ? QStringLiteral("(unknown)") : QString::fromStdString(g.callsite);
+        case Callsite: return g.callsite.empty() ? QStringLiteral("(unknown)") : shownText(g.callsite);
         }
     }
     return {};
@@ -112,8 +113,8 @@ void DiffTableModel::setComparison(const analysis::Comparison* c) {
         rows_.push_back({tr("Recompute per iteration (median)"), c->recomputeNsPerIteration.a, c->recomputeNsPerIteration.b,
                          false, false, steady});
         for (const auto& k : c->kernels)
-            rows_.push_back({QString::fromStdString(k.name), k.nsPerIteration.a, k.nsPerIteration.b, false, false,
-                             tr("kernel time per step, steady steps")});
+            rows_.push_back({shownText(k.name), k.nsPerIteration.a, k.nsPerIteration.b, false, false,
+                             shownText(k.name, kTooltipTextBytes) + tr("\nkernel time per step, steady steps")});
 
         QStringList lines;
         QString times = tr("Times %1").arg(steady);
@@ -313,7 +314,7 @@ std::vector<KeyValueModel::Row> summaryRows(const TraceDocument& doc) {
     }
     for (const auto& dev : m.devices)
         add(QObject::tr("Device %1").arg(dev.deviceId),
-            QString::fromStdString(m.text(dev.nameId)) + ", " + bytesText(double(dev.totalMemoryBytes)));
+            shownText(m.text(dev.nameId)) + ", " + bytesText(double(dev.totalMemoryBytes)));
     add(QObject::tr("Duration"), nsText(double(s.durationNs)));
     add(QObject::tr("Events"), QString::number(s.events));
     add(QObject::tr("Tensor events"), QString::number(s.tensorEvents));
@@ -393,7 +394,7 @@ std::vector<KeyValueModel::Row> summaryRows(const TraceDocument& doc) {
     add(QObject::tr("Kernels"), QString::number(m.kernels.size()));
     if (!m.allocFailures.empty()) add(QObject::tr("Failed allocations (OOM)"), QString::number(m.allocFailures.size()));
     if (m.droppedEvents) add(QObject::tr("Dropped during capture"), QString::number(m.droppedEvents));
-    for (const auto& n : m.notes) add(QObject::tr("Note"), QString::fromStdString(m.text(n.textId)));
+    for (const auto& n : m.notes) add(QObject::tr("Note"), shownText(m.text(n.textId), kTooltipTextBytes));
     if (!doc.warning.isEmpty()) add(QObject::tr("Problems"), doc.warning, doc.warning);
     return rows;
 }

@@ -30,9 +30,14 @@ void AttachController::attach(const Options& options) {
         Result r;
         cli::AttachStarted started;
         std::string error;
-        r.ok = cli::startAttach(o, &started, &error, [this](const std::string& line) {
-            emit progress(QString::fromStdString(line));  // queued to the GUI thread's receivers
-        });
+        try {  // nothing thrown may stay in the future: result() would rethrow it on the GUI thread
+            r.ok = cli::startAttach(o, &started, &error, [this](const std::string& line) {
+                emit progress(QString::fromStdString(line));  // queued to the GUI thread's receivers
+            });
+        } catch (const std::exception& e) {
+            r.ok = false;
+            error = std::string("attaching stopped: ") + e.what();
+        }
         r.error = QString::fromStdString(error);
         r.socketPath = QString::fromStdString(started.socketPath);
         r.output = QString::fromStdString(started.output);

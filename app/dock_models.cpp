@@ -1,5 +1,6 @@
 #include "dock_models.h"
 
+#include "display_text.h"
 #include "format_text.h"
 
 #include <QFont>
@@ -30,6 +31,13 @@ const char* memoryKindName(uint8_t kind) {
 // ---- KeyValueModel -----------------------------------------------------------
 
 void KeyValueModel::setRows(std::vector<Row> rows) {
+    // Values may hold a trace's own text (device names, notes): bounded, the
+    // whole of a long one in the tooltip.
+    for (Row& r : rows) {
+        if (size_t(r.value.size()) > kCellTextBytes && r.tip.isEmpty()) r.tip = r.value;
+        r.value = shownText(r.value);
+        r.tip = shownText(r.tip, kTooltipTextBytes);
+    }
     beginResetModel();
     rows_ = std::move(rows);
     endResetModel();
@@ -93,7 +101,7 @@ QVariant LiveSetModel::data(const QModelIndex& index, int role) const {
         case Age: return qulonglong(age);
         case Address: return qulonglong(m.blocks.address[b]);
         case Kind: return QString(memoryKindName(m.blocks.memoryKind[b]));
-        case Callsite: return QString::fromStdString(m.callsiteText(m.blocks.callsiteId[b]));
+        case Callsite: return shownText(m.callsiteText(m.blocks.callsiteId[b]));
         }
     }
     if (role == Qt::DisplayRole) {
@@ -105,14 +113,14 @@ QVariant LiveSetModel::data(const QModelIndex& index, int role) const {
         case Kind: return QString(memoryKindName(m.blocks.memoryKind[b]));
         case Callsite: {
             std::string s = m.callsiteText(m.blocks.callsiteId[b]);
-            return s.empty() ? QStringLiteral("(unknown)") : QString::fromStdString(s);
+            return s.empty() ? QStringLiteral("(unknown)") : shownText(s);
         }
         }
     }
     if (role == Qt::ToolTipRole && index.column() == Callsite) {
         // The whole Python stack, innermost first (traces made with --python-stacks).
         QStringList frames;
-        for (const std::string& f : m.callsiteStack(m.blocks.callsiteId[b])) frames << QString::fromStdString(f);
+        for (const std::string& f : m.callsiteStack(m.blocks.callsiteId[b])) frames << shownText(f);
         return frames.isEmpty() ? QVariant() : QVariant(frames.join('\n'));
     }
     if (role == Qt::TextAlignmentRole && (index.column() == Size || index.column() == Age))
@@ -152,7 +160,8 @@ void KernelTableModel::setDocument(std::shared_ptr<const TraceDocument> doc) {
                     if (!kb.classedByCounters.count(k.nameId[i]))
                         tip += "; the class comes from its name: it ran for less than one sample in all";
                 }
-                rows_.push_back({QString::fromStdString(doc->model.text(k.nameId[i])), 0, 0, cls, tip});
+                const std::string& name = doc->model.text(k.nameId[i]);
+                rows_.push_back({shownText(name), 0, 0, cls, tip, shownText(name, kTooltipTextBytes)});
             }
             rows_[it->second].launches++;
             rows_[it->second].totalNs += k.durationNs[i];
@@ -187,7 +196,7 @@ QVariant KernelTableModel::data(const QModelIndex& index, int role) const {
         case Share: return QString::number(share, 'f', 1) + " %";
         }
     }
-    if (role == Qt::ToolTipRole && index.column() == Name) return r.name;
+    if (role == Qt::ToolTipRole && index.column() == Name) return r.nameTip;
     if (role == Qt::ToolTipRole && index.column() == Class) return r.classTip;
     if (role == Qt::TextAlignmentRole && index.column() != Name && index.column() != Class) return int(Qt::AlignRight | Qt::AlignVCenter);
     return {};

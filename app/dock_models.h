@@ -67,6 +67,7 @@ public:
         uint64_t launches = 0, totalNs = 0;
         QString boundClass;  // compute / bandwidth / latency (+ "estimated" without counters)
         QString classTip;    // the fitted counters behind the class
+        QString nameTip;     // the name at tooltip length (name: at cell length)
     };
     void setDocument(std::shared_ptr<const TraceDocument> doc);
     const std::vector<Row>& rows() const { return rows_; }

@@ -1,5 +1,8 @@
 #include "live_feed.h"
 
+#include <exception>
+#include <new>
+
 #include <time.h>
 
 namespace vramscope::app {
@@ -77,6 +80,19 @@ void LiveFeed::finish(State state, std::string message, std::vector<format::Trac
 }
 
 void LiveFeed::run() {
+    // An exception leaving a std::thread ends the process: the stream fails instead.
+    try {
+        read();
+    } catch (const std::bad_alloc&) {
+        finish(State::Failed, "out of memory while reading the stream (is it damaged?); showing what arrived", {});
+    } catch (const std::exception& e) {
+        finish(State::Failed, std::string("stopped reading: ") + e.what() + "; showing what arrived", {});
+    } catch (...) {
+        finish(State::Failed, "stopped reading (internal error); showing what arrived", {});
+    }
+}
+
+void LiveFeed::read() {
     std::string error;
     std::unique_ptr<ByteSource> source = factory_(&error);
     if (!source) {

@@ -65,7 +65,8 @@ public:
     int64_t lastDataMs() const { return lastDataMs_.load(); }  // CLOCK_MONOTONIC ms of the last bytes
 
 private:
-    void run();
+    void run();         // the reader thread: read() guarded, so nothing thrown ends the app
+    void read();
     void finish(State state, std::string message, std::vector<format::TraceProblem> problems);
 
     SourceFactory factory_;

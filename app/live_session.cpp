@@ -1,5 +1,7 @@
 #include "live_session.h"
 
+#include "cli/path_bytes.h"
+
 #include <QFileInfo>
 #include <QtConcurrent/QtConcurrent>
 
@@ -24,7 +26,7 @@ constexpr uint64_t kTakeEvents = 100'000;
 }  // namespace
 
 LiveSession* LiveSession::followFile(const QString& path, QObject* parent) {
-    const std::string file = path.toStdString();
+    const std::string file = cli::pathBytes(path);  // the bytes of the name, UTF-8 or not
     auto factory = [file](std::string* error) -> std::unique_ptr<ByteSource> {
         auto tail = std::make_unique<FileTail>();
         if (!tail->open(file, error)) return nullptr;
@@ -72,7 +74,22 @@ LiveSession::~LiveSession() {
 bool LiveSession::complete() const { return feed_->complete(); }
 
 QString LiveSession::errorText() const {
+    if (!failure_.isEmpty()) return failure_;
     return feed_->state() == LiveFeed::State::Failed ? QString::fromStdString(feed_->message()) : QString();
+}
+
+void LiveSession::failLive(const QString& why) {
+    feed_->stop();
+    failure_ = why;
+    ended_ = true;
+    doc_->warning = doc_->warning.isEmpty() ? why : doc_->warning + "\n" + why;
+    status_ = tr("live: %1 (%2 events kept)").arg(why).arg(doc_->model.events);
+    statusTimer_.stop();
+    emit statusChanged(status_);
+    if (!endedEmitted_) {
+        endedEmitted_ = true;
+        emit finished(false);
+    }
 }
 
 void LiveSession::stop() { feed_->stop(); }
@@ -85,18 +102,29 @@ void LiveSession::wake() {
 
 void LiveSession::drain() {
     wakePending_ = false;
+    if (!failure_.isEmpty()) return;
     // The analysis reads the model right now: appends wait (analysisDone() drains).
     if (analysisPending_) return;
     QElapsedTimer slice;
     slice.start();
     bool appended = false, more = false;
-    for (;;) {
-        LiveFeed::Taken taken = feed_->take(kTakeEvents);
-        for (const auto& chunk : taken.chunks) live_->append(*chunk, chunk->events);
-        if (!taken.problems.empty()) live_->addProblems(taken.problems);
-        appended |= !taken.chunks.empty() || !taken.problems.empty();
-        more = taken.more;
-        if (!more || slice.elapsed() >= kAppendSliceMs) break;
+    // An exception may not leave an event handler (Qt aborts): what a damaged
+    // stream makes the model throw stops following instead.
+    try {
+        for (;;) {
+            LiveFeed::Taken taken = feed_->take(kTakeEvents);
+            for (const auto& chunk : taken.chunks) live_->append(*chunk, chunk->events);
+            if (!taken.problems.empty()) live_->addProblems(taken.problems);
+            appended |= !taken.chunks.empty() || !taken.problems.empty();
+            more = taken.more;
+            if (!more || slice.elapsed() >= kAppendSliceMs) break;
+        }
+    } catch (const std::exception& e) {
+        failLive(tr("stopped following: %1").arg(QString::fromLocal8Bit(e.what())));
+        return;
+    } catch (...) {
+        failLive(tr("stopped following (internal error)"));
+        return;
     }
     const LiveFeed::State state = feed_->state();
     if (!more && !ended_ && (state == LiveFeed::State::Ended || state == LiveFeed::State::Failed)) {
@@ -141,9 +169,15 @@ void LiveSession::maybeAnalyze() {
     std::shared_ptr<const TraceDocument> doc = doc_;
     analysis_.setFuture(QtConcurrent::run([doc] {
         Analysis a;
-        a.summary = analysis::summarize(doc->model);
-        a.categoryCurves = analysis::buildCategoryCurves(doc->model, a.summary.categories);
-        a.untilNs = doc->model.lastNs;
+        // Nothing thrown may stay in the future: result() would rethrow it on the GUI thread.
+        try {
+            a.summary = analysis::summarize(doc->model);
+            a.categoryCurves = analysis::buildCategoryCurves(doc->model, a.summary.categories);
+            a.untilNs = doc->model.lastNs;
+        } catch (...) {
+            a = Analysis{};
+            a.ok = false;
+        }
         return a;
     }));
 }
@@ -151,6 +185,10 @@ void LiveSession::maybeAnalyze() {
 void LiveSession::analysisDone() {
     analysisPending_ = false;
     Analysis a = analysis_.result();
+    if (!a.ok) {
+        failLive(tr("the analysis of the live trace failed (out of memory, or a damaged stream)"));
+        return;
+    }
     doc_->summary = std::move(a.summary);
     doc_->categoryCurves = std::move(a.categoryCurves);
     doc_->analyzedUntilNs = ended_ && !stale_ ? UINT64_MAX : a.untilNs;
@@ -160,6 +198,7 @@ void LiveSession::analysisDone() {
 }
 
 void LiveSession::updateStatus() {
+    if (!failure_.isEmpty()) return;  // failLive() said why
     const auto& m = doc_->model;
     QString text;
     const LiveFeed::State state = feed_->state();

@@ -82,7 +82,9 @@ private:
         analysis::TraceSummary summary;
         analysis::CategoryCurves categoryCurves;
         uint64_t untilNs = 0;
+        bool ok = true;  // false: the analysis threw; the previous results stay
     };
+    void failLive(const QString& why);  // stop following: what arrived stays
 
     std::shared_ptr<TraceDocument> doc_;
     std::unique_ptr<model::LiveModel> live_;
@@ -101,6 +103,7 @@ private:
     int analysisIntervalMs_ = 1500;
     qint64 appendNs_ = 0;
     QString status_;
+    QString failure_;  // why following stopped on this side (not the feed's)
 };
 
 }  // namespace vramscope::app

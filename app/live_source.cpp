@@ -1,5 +1,7 @@
 #include "live_source.h"
 
+#include "format/input_file.h"
+
 #include <algorithm>
 #include <arpa/inet.h>
 #include <cctype>
@@ -81,17 +83,14 @@ FileTail::~FileTail() {
 
 bool FileTail::open(const std::string& path, std::string* error) {
     path_ = path;
-    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd_ < 0) {
-        if (error) *error = path + ": cannot open: " + errnoText();
-        return false;
-    }
+    // A FIFO or device is refused without waiting on it.
+    std::string why;
+    fd_ = format::openRegularFile(path, &why);
+    if (fd_ >= 0) return true;
     struct stat st {};
-    if (fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
-        if (error) *error = path + ": not a regular file; --follow reads a recording as it is written (a socket is --connect)";
-        return false;
-    }
-    return true;
+    if (::stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) why += " (a live socket is shown with --connect)";
+    if (error) *error = why;
+    return false;
 }
 
 ByteSource::Read FileTail::read(uint8_t* buffer, size_t size, int timeoutMs, size_t* got, std::string* error) {

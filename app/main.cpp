@@ -4,16 +4,22 @@
 #include "main_window.h"
 #include "timeline_canvas.h"
 
+#include "cli/path_bytes.h"
+#include "format/output_file.h"
+
 #include <QApplication>
+#include <QBuffer>
 #include <QCommandLineParser>
 #include <QElapsedTimer>
 #include <QFileInfo>
+#include <QImageWriter>
 #include <QSurfaceFormat>
 #include <QTimer>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <vector>
 
 using namespace vramscope::app;
@@ -78,6 +84,42 @@ bool onlyHelpOrVersion(int argc, char** argv) {
     return false;
 }
 
+// --size: each side within what a GL framebuffer and memory allow. Measured:
+// 20000x20000 took 7.4 GB (about 18 bytes per pixel in window, backing store
+// and grab); 8192 per side stays near 1 GB.
+constexpr int kMinWindowSide = 200, kMaxWindowSide = 8192;
+
+bool parseWindowSize(const QString& text, int* width, int* height) {
+    const QStringList wh = text.split('x');
+    bool a = false, b = false;
+    if (wh.size() == 2) *width = wh[0].toInt(&a), *height = wh[1].toInt(&b);
+    return a && b && *width >= kMinWindowSide && *width <= kMaxWindowSide && *height >= kMinWindowSide &&
+           *height <= kMaxWindowSide;
+}
+
+// Encodes image in the format the name's suffix asks for (PNG when Qt does
+// not write that suffix) and puts it in place through target: an existing
+// file is replaced only once the new one is complete.
+bool saveScreenshot(const QImage& image, const QString& name, vramscope::format::OutputFile& target, std::string* error) {
+    QByteArray suffix = QFileInfo(name).suffix().toLower().toLatin1();
+    if (!QImageWriter::supportedImageFormats().contains(suffix)) suffix = "png";
+    QByteArray encoded;
+    QBuffer buffer(&encoded);
+    buffer.open(QIODevice::WriteOnly);
+    if (image.isNull() || !image.save(&buffer, suffix.constData())) {
+        *error = target.path() + ": cannot be written: the window could not be captured";
+        return false;
+    }
+    std::ofstream out(target.writePath(), std::ios::binary | std::ios::trunc);
+    out.write(encoded.constData(), std::streamsize(encoded.size()));
+    out.close();
+    if (!out) {
+        *error = target.path() + ": cannot be written (disk full?)";
+        return false;
+    }
+    return target.commit(error);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -139,7 +181,8 @@ int main(int argc, char** argv) {
     parser.addOption(token);
     parser.addOption(attachTo);
     parser.addOption(liveBenchmark);
-    parser.process(app);
+    // Not app.arguments(): it loses file names that are not UTF-8.
+    parser.process(vramscope::cli::argumentsFromArgv(argc, argv));
     const QStringList files = parser.positionalArguments();
     const int liveSources = int(parser.isSet(follow)) + int(parser.isSet(connectTo)) + int(parser.isSet(attachTo));
     const bool liveSource = liveSources > 0;
@@ -177,6 +220,24 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
+    int windowWidth = 1600, windowHeight = 900;
+    if (!parseWindowSize(parser.value(size), &windowWidth, &windowHeight)) {
+        std::fprintf(stderr, "vramscope-gui: --size wants WxH in pixels, each side from %d to %d (got '%s')\n",
+                     kMinWindowSide, kMaxWindowSide, vramscope::cli::pathBytes(parser.value(size)).c_str());
+        return 2;
+    }
+    // The screenshot's file is checked before anything loads: it may not be
+    // one of the inputs, and its folder must take a new file.
+    vramscope::format::OutputFile screenshotFile;
+    if (parser.isSet(screenshot)) {
+        std::vector<std::string> inputs;
+        for (const QString& f : files) inputs.push_back(vramscope::cli::pathBytes(f));
+        std::string error;
+        if (!screenshotFile.begin(vramscope::cli::pathBytes(parser.value(screenshot)), inputs, &error)) {
+            std::fprintf(stderr, "vramscope-gui: %s\n", error.c_str());
+            return screenshotFile.refusedPath() ? 2 : 1;
+        }
+    }
     if (batch && (liveSource || (parser.isSet(liveBenchmark) && !files.isEmpty()))) {
         std::fprintf(stderr, "vramscope-gui: --screenshot, --benchmark and --live-latency-benchmark do not go with "
                              "--follow/--connect; see --help\n");
@@ -198,10 +259,7 @@ int main(int argc, char** argv) {
 
     MainWindow window;
     window.setInteractive(!batch);
-    if (batch) {
-        const QStringList wh = parser.value(size).split('x');
-        window.resize(wh.value(0).toInt() > 0 ? wh.value(0).toInt() : 1600, wh.value(1).toInt() > 0 ? wh.value(1).toInt() : 900);
-    }
+    if (batch) window.resize(windowWidth, windowHeight);
     window.show();
 
     QElapsedTimer loadClock;
@@ -234,13 +292,15 @@ int main(int argc, char** argv) {
             if (parser.isSet(screenshot)) {
                 window.canvas()->update();
                 QApplication::processEvents();
-                QImage image = window.grab().toImage();
-                if (image.isNull() || !image.save(parser.value(screenshot))) {
-                    std::fprintf(stderr, "vramscope-gui: cannot write %s\n", qPrintable(parser.value(screenshot)));
+                const QImage image = window.grab().toImage();
+                const std::string name = vramscope::cli::pathBytes(parser.value(screenshot));
+                std::string error;
+                if (!saveScreenshot(image, parser.value(screenshot), screenshotFile, &error)) {
+                    std::fprintf(stderr, "vramscope-gui: %s\n", error.c_str());
                     QApplication::exit(1);
                     return;
                 }
-                std::printf("wrote %s (%dx%d)\n", qPrintable(parser.value(screenshot)), image.width(), image.height());
+                std::printf("wrote %s (%dx%d)\n", name.c_str(), image.width(), image.height());
             }
             QApplication::exit(exitCode);
         });

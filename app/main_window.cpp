@@ -1,6 +1,7 @@
 #include "main_window.h"
 
 #include "attach_dialog.h"
+#include "display_text.h"
 
 #include "format_text.h"
 #include "timeline_canvas.h"
@@ -34,8 +35,10 @@
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrent>
 
+#include "cli/path_bytes.h"
 #include "export/chrome_trace.h"
 #include "export/csv_export.h"
+#include "format/output_file.h"
 
 #include <cstdio>
 #include <fstream>
@@ -302,7 +305,19 @@ void MainWindow::openTrace(const QString& path, int slot) {
     timer->start(50);
     loadWatcher_.setFuture(QtConcurrent::run([this, path] {
         QString error;
-        auto doc = loadDocument(path, [this](double f) { loadProgressPermille_ = int(f * 1000); }, &cancelLoad_, &error);
+        std::shared_ptr<TraceDocument> doc;
+        // Whatever loading throws stays in this thread: an exception left in
+        // the future would be rethrown by result() and end the app.
+        try {
+            doc = loadDocument(path, [this](double f) { loadProgressPermille_ = int(f * 1000); }, &cancelLoad_, &error);
+        } catch (const std::bad_alloc&) {
+            error = tr("%1: out of memory while loading it (the file asks for more than this machine has; is it "
+                       "damaged?)").arg(QFileInfo(path).fileName());
+        } catch (const std::exception& e) {
+            error = tr("%1: could not be loaded: %2").arg(QFileInfo(path).fileName(), QString::fromLocal8Bit(e.what()));
+        } catch (...) {
+            error = tr("%1: could not be loaded (internal error)").arg(QFileInfo(path).fileName());
+        }
         if (!doc) loadError_ = error;  // read by onLoaded() after finished()
         return doc;
     }));
@@ -329,16 +344,29 @@ void MainWindow::onLoaded() {
         emit loadFinished(false);
         return;
     }
+    const auto previous = docs_[loadingSlot_];
     docs_[loadingSlot_] = doc;
     liveSetPicked_ = false;
+    // The views' own work on the new trace (the comparison, the tables) runs
+    // here on the GUI thread: what it throws must not leave this handler.
+    try {
+        showDocuments();
+    } catch (const std::exception& e) {
+        docs_[loadingSlot_] = previous;
+        showDocuments();
+        reportError(tr("Could not open trace"), tr("%1: could not be shown: %2")
+                                                    .arg(doc->displayName, QString::fromLocal8Bit(e.what())));
+        emit loadFinished(false);
+        return;
+    }
     addRecentFile(loadingPath_);
-    showDocuments();
     statusBar()->showMessage(tr("%1: %2 events, %3")
                                  .arg(doc->displayName)
                                  .arg(doc->model.events)
                                  .arg(QString::fromStdString(formatDuration(double(doc->lastNs() - doc->firstNs())))));
     if (!doc->warning.isEmpty()) {
-        QString text = tr("%1 is damaged or incomplete; showing what was recorded.\n\n%2").arg(doc->displayName, doc->warning);
+        QString text = tr("%1 is damaged or incomplete; showing what was recorded.\n\n%2")
+                           .arg(doc->displayName, shownText(doc->warning, kTooltipTextBytes));
         if (interactive_) {
             auto* box = new QMessageBox(QMessageBox::Warning, tr("Trace incomplete"), text, QMessageBox::Ok, this);
             box->setAttribute(Qt::WA_DeleteOnClose);
@@ -532,7 +560,7 @@ void MainWindow::showKernelDetails(int slot, quint32 i) {
     if (i >= k.size()) return;
     details_->setPlainText(tr("%1\n\nstart %2 after trace start\nduration %3\nstream %4, device %5\n"
                               "allocated at start %6, reserved %7")
-                               .arg(QString::fromStdString(m.text(k.nameId[i])))
+                               .arg(shownText(m.text(k.nameId[i]), kTooltipTextBytes))
                                .arg(QString::fromStdString(formatDuration(double(k.startNs[i] - m.firstNs))))
                                .arg(QString::fromStdString(formatDuration(double(k.durationNs[i]))))
                                .arg(k.streamId[i])
@@ -554,11 +582,22 @@ bool MainWindow::exportTrace(bool chrome, const QString& givenPath) {
                                             chrome ? tr("Chrome trace (*.json)") : tr("CSV (*.csv)"));
         if (path.isEmpty()) return false;
     }
-    std::ofstream out(path.toStdString(), std::ios::binary);
+    // As `vramscope export`: never over an open trace, never truncating a
+    // file before the new one is complete.
+    std::vector<std::string> inputs;
+    for (const auto& doc : docs_)
+        if (doc) inputs.push_back(cli::pathBytes(doc->path));
+    format::OutputFile target;
+    std::string error;
+    if (!target.begin(cli::pathBytes(path), inputs, &error)) {
+        reportError(tr("Export"), cli::textFromBytes(error));
+        return false;
+    }
+    std::ofstream out(target.writePath(), std::ios::binary | std::ios::trunc);
     bool ok = out.good() && (chrome ? exporting::writeChromeTrace(docs_[0]->model, docs_[0]->summary.iterations, out)
                                     : exporting::writeAllocationsCsv(docs_[0]->model, &docs_[0]->summary.categories, out));
     out.close();
-    if (!ok || !out) {
+    if (!ok || !out || !target.commit(&error)) {
         reportError(tr("Export"), tr("Could not write %1.").arg(path));
         return false;
     }

@@ -1,5 +1,7 @@
 #include "oom_markers.h"
 
+#include "display_text.h"
+
 #include "format/units.h"
 
 #include <string>
@@ -35,7 +37,7 @@ int drawOutOfMemoryMarkers(ImDrawList* dl, const TraceDocument& doc, const std::
             ImGui::Text("%s would have to go for it to fit", formatBytes(double(o.shortfallBytes)).c_str());
         else if (o.deviceFreeBytes >= 0)
             ImGui::TextUnformatted("enough was free, but not in one piece (fragmentation)");
-        const std::string site = doc.model.callsiteText(o.callsiteId);
+        const std::string site = shownUtf8(doc.model.callsiteText(o.callsiteId), kTooltipTextBytes);
         if (!site.empty()) ImGui::Text("at %s", site.c_str());
         ImGui::TextUnformatted("Click the memory lane here for the live set (Live Set at Cursor).");
         ImGui::EndTooltip();

@@ -1,5 +1,6 @@
 #include "roofline_view.h"
 
+#include "display_text.h"
 #include "format_text.h"
 #include "timeline_style.h"
 
@@ -164,7 +165,7 @@ bool RooflineView::event(QEvent* event) {
         QToolTip::showText(
             help->globalPos(),
             tr("%1\n%2-bound, %3 of GPU time\ncompute %4 % of peak, DRAM %5 % of peak\n~%6, ~%7, %8 FLOP/B")
-                .arg(QString::fromStdString(doc_->model.text(p.nameId)).left(160), analysis::boundText(p.bound),
+                .arg(shownText(doc_->model.text(p.nameId), 160), analysis::boundText(p.bound),
                      QString::fromStdString(formatDuration(double(p.timeNs))))
                 .arg(p.computePct, 0, 'f', 1)
                 .arg(p.dramPct, 0, 'f', 1)

@@ -2,6 +2,8 @@
 
 #include "oom_markers.h"
 
+#include "display_text.h"
+
 #include "format_text.h"
 #include "memory_scale.h"
 #include "sweep_search.h"
@@ -29,9 +31,10 @@ constexpr float kCounterHeight = 30;
 constexpr float kGap = 6;
 constexpr float kBoundBand = 4;  // the phase's class, along the bottom of the phases band
 
+// A name's colour: from its first 4 KiB, so a huge name costs no more per frame.
 uint32_t hashText(const std::string& s) {
     uint32_t h = 2166136261u;
-    for (unsigned char c : s) h = (h ^ c) * 16777619u;
+    for (size_t i = 0, n = std::min<size_t>(s.size(), 4096); i < n; ++i) h = (h ^ uint8_t(s[i])) * 16777619u;
     return h;
 }
 
@@ -500,7 +503,7 @@ void TimelineCanvas::drawTrace(int di, float top, float left, float right) {
             const std::string& name = m.text(r.nameId[i]);
             raster_.fillRect(a, y0, b, y1, nameColor(hashText(name)) & 0xB0FFFFFF);
             labels.cover(a, b);
-            if (b - a > 30) labels.add(a, b, ImVec2(a + 2, y0 - 1), rgba(15, 15, 15), name);
+            if (b - a > 30) labels.add(a, b, ImVec2(a + 2, y0 - 1), rgba(15, 15, 15), shownUtf8(name));
             ++stats_.rangeItems;
             lastX = b;
             ImVec2 mouse = ImGui::GetIO().MousePos;
@@ -509,7 +512,7 @@ void TimelineCanvas::drawTrace(int di, float top, float left, float right) {
                 const double ns = r.endNs[i] > r.startNs[i] ? double(r.endNs[i] - r.startNs[i]) : 0.0;
                 ImGui::BeginTooltip();
                 ImGui::PushTextWrapPos(600);
-                ImGui::TextUnformatted(name.c_str());
+                ImGui::TextUnformatted(shownUtf8(name, kTooltipTextBytes).c_str());
                 ImGui::PopTextWrapPos();
                 if (region)
                     ImGui::Text("%s, region (vramscope.region)", formatDuration(ns, 0).c_str());
@@ -555,7 +558,7 @@ void TimelineCanvas::drawTrace(int di, float top, float left, float right) {
             if (mouse.x >= a && mouse.x < b && mouse.y >= y0 && mouse.y < y1) {
                 ImGui::BeginTooltip();
                 ImGui::PushTextWrapPos(600);
-                ImGui::TextUnformatted(m.text(k.nameId[i]).c_str());
+                ImGui::TextUnformatted(shownUtf8(m.text(k.nameId[i]), kTooltipTextBytes).c_str());
                 ImGui::PopTextWrapPos();
                 ImGui::Text("%s on stream %u", formatDuration(double(k.durationNs[i]), 0).c_str(), k.streamId[i]);
                 ImGui::EndTooltip();

@@ -1,5 +1,6 @@
 #include "timeline_tooltips.h"
 
+#include "display_text.h"
 #include "format_text.h"
 #include "timeline_style.h"
 
@@ -27,7 +28,7 @@ void memoryTooltip(const TraceDocument& doc, uint64_t t) {
         ImGui::Separator();
         ImGui::TextUnformatted("largest live blocks:");
         for (uint32_t bi : top5) {
-            std::string where = m.callsiteText(m.blocks.callsiteId[bi]);
+            std::string where = shownUtf8(m.callsiteText(m.blocks.callsiteId[bi]));
             // Not every block is plain device memory: say which are host or managed.
             const uint8_t kind = m.blocks.memoryKind[bi];
             if (analysis::isHostMemory(kind) || kind == uint8_t(format::MemoryKind::Managed))

@@ -1,5 +1,6 @@
 #include "trace_document.h"
 
+#include "cli/path_bytes.h"
 #include "import/trace_source.h"
 #include "model/model_builder.h"
 
@@ -146,13 +147,13 @@ std::shared_ptr<TraceDocument> loadDocument(const QString& path, const std::func
     };
     std::string message;
     import::TraceSource source;  // PyTorch snapshots are imported to a temporary trace first
-    if (!source.open(path.toStdString(), &message)) {
-        if (error) *error = QString::fromStdString(message);
+    if (!source.open(cli::pathBytes(path), &message)) {
+        if (error) *error = cli::textFromBytes(message);
         return nullptr;
     }
     doc->importedFromSnapshot = source.imported();
     if (!model::loadModel(source.tracePath(), doc->model, options, &message)) {
-        if (error) *error = QString::fromStdString(message);
+        if (error) *error = cli::textFromBytes(message);
         return nullptr;
     }
     if (cancel && cancel->load()) return nullptr;
