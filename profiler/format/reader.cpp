@@ -314,9 +314,12 @@ bool TraceReader::scan(std::string*) {
     if (footer_.present) checkFooter();
     if (!footer_.present) {
         truncated_ = true;
-        problems_.push_back({TraceProblem::Kind::MissingFooter, size,
-                             "the trace has no footer: the recording did not finish cleanly (killed or still running); "
-                             "showing what was written"});
+        // A footer that is there but damaged was reported as such: the
+        // recording did finish, so "killed or still running" would mislead.
+        if (!afterFooter)
+            problems_.push_back({TraceProblem::Kind::MissingFooter, size,
+                                 "the trace has no footer: the recording did not finish cleanly (killed or still running); "
+                                 "showing what was written"});
     }
     return true;
 }

@@ -224,6 +224,31 @@ private slots:
         QVERIFY(mentionsFooter(reader.problems()));
     }
 
+    // A footer that is there but damaged (bytes flipped in its zstd frame):
+    // named as a damaged footer, never as a recording that did not finish.
+    void damagedFooterIsNotCalledAKilledRecording() {
+        const std::string good = path("damaged-footer-base.vtrace");
+        QVERIFY(testing::writeSmallTrace(good));
+        std::vector<uint8_t> bytes = testing::readBytes(good);
+        const uint64_t footerOffset = loadLe64(bytes.data() + bytes.size() - kTrailerBytes);
+        for (size_t i = footerOffset + kChunkHeaderBytes + 4; i < bytes.size() - kTrailerBytes; ++i) bytes[i] ^= 0x5A;
+        TraceReader reader;
+        std::string error;
+        QVERIFY(reader.openMemory(bytes, &error));
+        QVERIFY(!reader.footer().present);
+        QVERIFY(reader.truncated());  // not complete: the footer's figures are gone
+        bool damagedFooter = false;
+        for (const auto& p : reader.problems()) {
+            QVERIFY2(p.message.find("did not finish") == std::string::npos, p.message.c_str());
+            QVERIFY2(p.message.find("cut off") == std::string::npos, p.message.c_str());  // the trailer is whole
+            damagedFooter |= p.message.find("footer") != std::string::npos && p.message.find("damaged") != std::string::npos;
+        }
+        QVERIFY(damagedFooter);
+        TraceContents contents;
+        QVERIFY(loadTrace(reader, contents, {}, &error));
+        QCOMPARE(contents.events, kEvents);  // every chunk is intact
+    }
+
     void fileCutInsideItsHeaderSaysItIsTooShort_data() {
         QTest::addColumn<int>("size");
         for (int size : {1, 5, 8, 20, 31}) QTest::newRow(qPrintable(QString("%1 bytes").arg(size))) << size;
