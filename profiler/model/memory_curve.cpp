@@ -57,14 +57,19 @@ void MemoryCurve::merge(const std::vector<uint64_t>& timesNs, const std::vector<
 
 void MemoryCurve::refreshLevels() {
     // Level k's group g covers level k-1's entries [g·16, g·16 + 16): only
-    // groups from firstStale_ / 16^(k+1) on can differ. Levels exist while
-    // the level below has more than kFanout entries, as finish() always did.
+    // groups from firstStale_ / 16^(k+1) on can differ, except in a level the
+    // curve has just grown into, which is computed whole (and so is every
+    // level above it). Levels exist while the level below has more than
+    // kFanout entries, as finish() always did.
     size_t from = firstStale_;
     size_t below = values_.size();
     size_t k = 0;
     for (; below > kFanout; ++k) {
         const size_t groups = (below + kFanout - 1) / kFanout;
-        if (levels_.size() <= k) levels_.emplace_back();
+        if (levels_.size() <= k) {
+            levels_.emplace_back();
+            from = 0;
+        }
         Level& level = levels_[k];
         const std::vector<uint64_t>& lo = k == 0 ? values_ : levels_[k - 1].minBytes;
         const std::vector<uint64_t>& hi = k == 0 ? values_ : levels_[k - 1].maxBytes;

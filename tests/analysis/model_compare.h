@@ -208,8 +208,13 @@ inline std::string checkModelInvariants(const model::TraceModel& m, int probes =
                 hi = std::max(hi, vs[p]);
             }
             const auto bucket = curve->minMaxIn(t, t1);
-            if (bucket.minBytes != lo || bucket.maxBytes != hi)
-                return "a curve's pyramid disagrees with a scan at probe " + std::to_string(i);
+            if (bucket.minBytes != lo || bucket.maxBytes != hi) {
+                const char* name = curve == &m.allocated ? "allocated" : curve == &m.reserved ? "reserved" : "device used";
+                return std::string("the ") + name + " curve's pyramid disagrees with a scan at probe " + std::to_string(i) +
+                       " ([" + std::to_string(t) + ", " + std::to_string(t1) + "): min/max " +
+                       std::to_string(bucket.minBytes) + "/" + std::to_string(bucket.maxBytes) + ", scan " +
+                       std::to_string(lo) + "/" + std::to_string(hi) + ", " + std::to_string(ts.size()) + " points)";
+            }
         }
     }
     return {};

@@ -100,6 +100,52 @@ private slots:
 
     // The invariant: on every fixture, chunk by chunk, the model keeps its
     // promises after each append and ends equal to loadModel().
+    // A curve grown a few points at a time, its pyramid refreshed in
+    // between (as the live model does after every append), answers every
+    // window as the same curve built at once. A level the curve had just
+    // grown into was filled only from the stale group on: its first groups
+    // read 0/0, and the first 16 points vanished from a zoomed-out view.
+    void aCurveGrownInStepsAnswersAsOneBuiltAtOnce() {
+        model::MemoryCurve grown, whole;
+        std::vector<uint64_t> times, values;
+        uint64_t seed = 7;
+        // Refreshed at exactly 16 and 256 points (where a level is complete
+        // and the next one starts), then at random sizes.
+        const size_t firstSteps[] = {16, 1, 239, 1};
+        size_t stepIndex = 0;
+        for (size_t n = 0; n < 5000;) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            const size_t step = stepIndex < 4 ? firstSteps[stepIndex++] : 1 + seed % 23;
+            for (size_t i = 0; i < step; ++i, ++n) {
+                const uint64_t v = 1000 + (seed >> 40) % 100000 + (n < 16 ? 1000000 : 0);  // the first 16 are the peak
+                seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+                grown.append(n * 10, v);
+                times.push_back(n * 10);
+                values.push_back(v);
+            }
+            grown.refreshLevels();
+            if (n > 300 && n % 7 == 0) {  // a rewind, as a late record makes
+                const size_t keep = n - 40;
+                grown.truncate(keep);
+                times.resize(keep);
+                values.resize(keep);
+                n = keep;
+                grown.refreshLevels();
+            }
+        }
+        whole.assign(std::vector<uint64_t>(times), std::vector<uint64_t>(values));
+        QCOMPARE(grown.values(), whole.values());
+        const uint64_t end = times.back() + 10;
+        for (uint64_t t0 : {uint64_t(0), uint64_t(55), uint64_t(160), end / 3})
+            for (uint64_t t1 : {end / 2, end - 5, end}) {
+                const auto a = grown.minMaxIn(t0, t1), b = whole.minMaxIn(t0, t1);
+                QCOMPARE(a.minBytes, b.minBytes);
+                QCOMPARE(a.maxBytes, b.maxBytes);
+            }
+        QCOMPARE(grown.peak().bytes, whole.peak().bytes);
+        QVERIFY(grown.peak().bytes > 1000000);
+    }
+
     void everyFixtureGrownChunkByChunkEqualsLoadModel() {
         const QStringList files = fixtures();
         QVERIFY(files.size() >= 20);

@@ -246,7 +246,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         });
         live.append(chunk, piece == 0 ? c.events : 0);
         builder.add(chunk, piece == 0 ? c.events : 0);
-        if (!testing::checkModelInvariants(live.model(), 3).empty()) abort();
+        if (const std::string broken = testing::checkModelInvariants(live.model(), 3); !broken.empty()) {
+            std::fprintf(stderr, "live model breaks an invariant after piece %zu of %zu: %s\n", piece + 1, pieces,
+                         broken.c_str());
+            abort();
+        }
         if (piece == pieces / 2) (void)analysis::summarize(live.model());
     }
     live.addProblems(c.problems);
