@@ -10,6 +10,7 @@
 #include "timeline_canvas.h"
 
 #include "../format/hostile_trace.h"
+#include "format/reader.h"
 
 #include <QDockWidget>
 #include <QImage>
@@ -359,6 +360,38 @@ private slots:
         const Run r = gui({path("long.vtrace"), "--screenshot", path("long.png"), "--size", "1280x800"}, 60000);
         QVERIFY2(r.exitCode == 0, r.err.constData());
         QCOMPARE(QImage::fromData(readFile(path("long.png"))).size(), QSize(1280, 800));
+    }
+
+    // --- a footer that lies ------------------------------------------------------------
+
+    // A 401-byte trace whose footer claims 2^64 − 1 records of one type: the
+    // loader reserved from it, the app aborted with QUnhandledException (and
+    // left its Xvfb behind). It opens what the chunks hold and says the
+    // footer was ignored.
+    void aFooterClaimingHugeCountsOpensAndIsNamed() {
+        const std::vector<uint8_t> good = readBytes(path("t.vtrace"));
+        vramscope::format::TraceReader reader;
+        std::string error;
+        QVERIFY(reader.openMemory(good, &error));
+        for (uint64_t claim : {UINT64_MAX, uint64_t(1000000000)}) {
+            vramscope::testing::FooterFields f;
+            f.chunks = reader.chunks();
+            f.counts = {{uint64_t(vramscope::format::RecordType::TensorMemory), claim}};
+            f.totalEvents = claim;
+            const std::string lying = path("lying-footer.vtrace");
+            QVERIFY(writeBytes(lying, vramscope::testing::withFooter(good, f)));
+            const Run r = gui({lying, "--screenshot", path("lying.png"), "--size", "640x400"}, 60000);
+            QVERIFY2(r.exitCode == 0, r.err.constData());
+            QVERIFY(!QImage::fromData(readFile(path("lying.png"))).isNull());
+            MainWindow w;
+            w.setInteractive(false);
+            QVERIFY(load(w, QString::fromStdString(lying)));
+            QVERIFY(w.document(0));
+            QVERIFY2(w.document(0)->model.blocks.size() > 0, "the chunks' blocks are shown");
+            bool named = false;
+            for (const auto& p : w.document(0)->model.problems) named |= p.message.find("footer") != std::string::npos;
+            QVERIFY(named);
+        }
     }
 
     // --- file names that are not UTF-8 ----------------------------------------------
