@@ -11,6 +11,8 @@ namespace vramscope::exporting {
 using model::TraceModel;
 
 void writeJsonString(std::ostream& out, std::string_view text) {
+    const bool cut = text.size() > kMaxExportedTextBytes;
+    if (cut) text = text.substr(0, format::utf8PrefixBytes(text, kMaxExportedTextBytes));
     out << '"';
     for (size_t i = 0; i < text.size();) {
         // JSON is UTF-8: a byte that starts no well-formed sequence becomes U+FFFD.
@@ -43,6 +45,7 @@ void writeJsonString(std::ostream& out, std::string_view text) {
             }
         }
     }
+    if (cut) out << "\xE2\x80\xA6";  // …
     out << '"';
 }
 

@@ -26,9 +26,18 @@ struct ChromeTraceOptions {
 bool writeChromeTrace(const model::TraceModel& model, const analysis::IterationSet& iterations, std::ostream& out,
                       const ChromeTraceOptions& options = {});
 
+// The most of one text (a kernel name, a callsite) an export writes: 4 KiB,
+// then "…". Chrome's format repeats a name in every event, and one kernel
+// name of 48 MiB in a 2 KB trace asked for 48 GB of JSON from 1000
+// launches. Names a program really gives are far shorter (the longest
+// templated kernel names measured are under 1 KiB); the app's tooltips cut
+// at the same length.
+inline constexpr size_t kMaxExportedTextBytes = 4096;
+
 // JSON string escaping (quotes included): control characters as \u escapes,
 // a byte that starts no well-formed UTF-8 sequence as \ufffd, so the file is
-// valid JSON whatever bytes a name holds. Shared with the CSV writer's tests.
+// valid JSON whatever bytes a name holds; text beyond kMaxExportedTextBytes
+// is cut between characters and ends in "…". Shared with the CSV writer's tests.
 void writeJsonString(std::ostream& out, std::string_view text);
 
 }  // namespace vramscope::exporting

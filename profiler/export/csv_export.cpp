@@ -1,5 +1,7 @@
 #include "csv_export.h"
 
+#include "chrome_trace.h"
+
 #include "format/utf8.h"
 
 #include <cstdio>
@@ -15,8 +17,11 @@ namespace {
 // RFC 4180: quote fields holding commas, quotes or line breaks. CSV has no
 // escapes, and spreadsheet and pandas readers stop at a NUL or choke on bytes
 // that are not UTF-8: control characters other than tab and line breaks, and
-// bytes that start no well-formed UTF-8 sequence, become U+FFFD.
+// bytes that start no well-formed UTF-8 sequence, become U+FFFD. Like the
+// Chrome export, a field keeps at most kMaxExportedTextBytes, then "…".
 std::string csvField(std::string_view s) {
+    const bool cut = s.size() > kMaxExportedTextBytes;
+    if (cut) s = s.substr(0, format::utf8PrefixBytes(s, kMaxExportedTextBytes));
     std::string text;
     text.reserve(s.size());
     bool quote = false;
@@ -33,6 +38,7 @@ std::string csvField(std::string_view s) {
         text.append(s.substr(i, n));
         i += n;
     }
+    if (cut) text += "\xE2\x80\xA6";  // …
     return quote ? '"' + text + '"' : text;
 }
 

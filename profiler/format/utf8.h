@@ -37,4 +37,17 @@ inline size_t utf8SequenceAt(std::string_view text, size_t i, char32_t* codePoin
     return n;
 }
 
+// The length of text's longest prefix of at most maxBytes that does not cut
+// a well-formed sequence (a byte that starts none counts as one).
+inline size_t utf8PrefixBytes(std::string_view text, size_t maxBytes) {
+    if (text.size() <= maxBytes) return text.size();
+    size_t i = 0;
+    for (;;) {
+        const size_t n = utf8SequenceAt(text, i);
+        const size_t step = n ? n : 1;
+        if (i + step > maxBytes) return i;
+        i += step;
+    }
+}
+
 }  // namespace vramscope::format

@@ -27,6 +27,7 @@ private slots:
     void downsampledCountersKeepThePeak();
     void csvHasOneRowPerAllocation();
     void jsonStringsAreEscaped();
+    void longNamesAreCutBetweenCharacters();
     void userRegionsAreRangesBelowNvtx();
 };
 
@@ -112,6 +113,37 @@ void TestExport::jsonStringsAreEscaped() {
     std::ostringstream out;
     exporting::writeJsonString(out, std::string("a\"b\\c\n\x01 d", 9));
     QCOMPARE(QString::fromStdString(out.str()), QString("\"a\\\"b\\\\c\\n\\u0001 d\""));
+}
+
+// A 48 MiB kernel name launched 1000 times asked the Chrome export for
+// 48 GB (it ran past two minutes); each text is cut at 4 KiB, between
+// characters, and ends in "…", in JSON and in the CSVs alike.
+void TestExport::longNamesAreCutBetweenCharacters() {
+    std::string name = "k";  // then é (two bytes) from an odd offset: 4096 falls inside one
+    while (name.size() < (1u << 20)) name += "\xC3\xA9";
+    std::ostringstream json;
+    exporting::writeJsonString(json, name);
+    const std::string written = json.str();
+    QVERIFY(written.size() <= exporting::kMaxExportedTextBytes + 2 + 3);
+    QVERIFY(written.size() > exporting::kMaxExportedTextBytes - 4);
+    QVERIFY(QString::fromStdString(written).endsWith(QString::fromUtf8("\xC3\xA9\xE2\x80\xA6\"")));  // é…"
+    QVERIFY(!QString::fromStdString(written).contains(QChar(0xFFFD)));
+    const std::string shortName = "ampere_sgemm_128x64_nn";
+    std::ostringstream whole;
+    exporting::writeJsonString(whole, shortName);
+    QCOMPARE(whole.str(), '"' + shortName + '"');
+
+    analysis::KernelStats k;
+    k.nameId = 1;
+    k.name = name;
+    k.count = 1000;
+    k.totalNs = 1000000;
+    std::ostringstream csv;
+    QVERIFY(exporting::writeKernelsCsv({k}, analysis::KernelBoundness{}, csv));
+    const QStringList lines = QString::fromStdString(csv.str()).split('\n', Qt::SkipEmptyParts);
+    QCOMPARE(lines.size(), 2);
+    QVERIFY(lines[1].toUtf8().size() < qsizetype(exporting::kMaxExportedTextBytes + 200));
+    QVERIFY(lines[1].contains(QString::fromUtf8("\xC3\xA9\xE2\x80\xA6,")));
 }
 
 void TestExport::userRegionsAreRangesBelowNvtx() {
