@@ -482,11 +482,18 @@ void TimelineCanvas::drawTrace(int di, float top, float left, float right) {
         auto it = std::lower_bound(list.begin(), list.end(), ut0 > back ? ut0 - back : 0,
                                    [&](uint32_t i, uint64_t t) { return r.startNs[i] < t; });
         float lastX = -1e9f;
+        // How far right this row is painted already. Ranges of one row do not
+        // overlap in a real trace (nested ones have rows of their own), but
+        // start/end ranges may, and so may the ranges of a crafted trace, all
+        // clamped into the last row: 100k ranges across the whole view took
+        // a minute a frame when each was painted whole. A range is painted
+        // only where the row is still empty, so a row costs its width at most.
+        float paintedTo = -1e9f;
         RowLabels labels;
         while (it != list.end() && double(r.startNs[*it]) < t1) {
             uint32_t i = *it;
             float a = std::max(left, x(double(r.startNs[i]))), b = std::min(right, x(double(r.endNs[i])));
-            if (b < left) { ++it; continue; }
+            if (b < left || b <= paintedTo) { ++it; continue; }
             if (b - a < 1) {
                 // Sub-pixel: one mark for this column, then jump to the next column.
                 if (a - lastX >= 1) {
@@ -501,7 +508,8 @@ void TimelineCanvas::drawTrace(int di, float top, float left, float right) {
                 continue;
             }
             const std::string& name = m.text(r.nameId[i]);
-            raster_.fillRect(a, y0, b, y1, nameColor(hashText(name)) & 0xB0FFFFFF);
+            raster_.fillRect(std::max(a, paintedTo), y0, b, y1, nameColor(hashText(name)) & 0xB0FFFFFF);
+            paintedTo = b;
             labels.cover(a, b);
             if (b - a > 30) labels.add(a, b, ImVec2(a + 2, y0 - 1), rgba(15, 15, 15), shownUtf8(name));
             ++stats_.rangeItems;
@@ -539,10 +547,11 @@ void TimelineCanvas::drawTrace(int di, float top, float left, float right) {
         auto it = std::lower_bound(list.begin(), list.end(), ut0 > back ? ut0 - back : 0,
                                    [&](uint32_t i, uint64_t t) { return k.startNs[i] < t; });
         float lastX = -1e9f;
+        float paintedTo = -1e9f;  // as for ranges: overlapping kernels (a crafted trace) paint the row once
         while (it != list.end() && double(k.startNs[*it]) < t1) {
             uint32_t i = *it;
             float a = std::max(left, x(double(k.startNs[i]))), b = std::min(right, x(double(k.endNs(i))));
-            if (b < left) { ++it; continue; }
+            if (b < left || b <= paintedTo) { ++it; continue; }
             ImU32 color = boundColor(doc, k.nameId[i]);
             if (b - a < 1) {
                 if (a - lastX >= 1) { raster_.fillRect(a, y0, a + 1, y1, color); ++stats_.kernelItems; lastX = a; }
@@ -551,7 +560,8 @@ void TimelineCanvas::drawTrace(int di, float top, float left, float right) {
                 it = jump > it ? jump : it + 1;
                 continue;
             }
-            raster_.fillRect(a, y0, b, y1, color);
+            raster_.fillRect(std::max(a, paintedTo), y0, b, y1, color);
+            paintedTo = b;
             ++stats_.kernelItems;
             lastX = b;
             ImVec2 mouse = ImGui::GetIO().MousePos;

@@ -362,6 +362,43 @@ private slots:
         QCOMPARE(QImage::fromData(readFile(path("long.png"))).size(), QSize(1280, 800));
     }
 
+    // --- rows of overlapping items ------------------------------------------------------
+
+    // 20,000 start/end ranges (and kernels of one stream) that all cover the
+    // whole view: each was painted whole, over the others, so a frame cost
+    // 20,000 row widths (a crafted 237 KB trace of 100k such ranges took 70 s
+    // to its first screenshot). A row is now painted once across.
+    void overlappingItemsPaintEachRowOnce() {
+        using namespace vramscope::format;
+        {
+            TraceWriter w;
+            QVERIFY(w.open(path("overlap.vtrace")));
+            w.write(ProcessInfo{1000, 42, w.intern("host"), w.intern("python train.py"), -1, -1, 0});
+            const uint32_t name = w.intern("range"), gemm = w.intern("gemm");
+            for (uint32_t i = 0; i < 20000; ++i) {
+                Range r;
+                r.startNs = 2000 + i;
+                r.endNs = 50'000'000 - i;
+                r.kind = RangeKind::StartEnd;
+                r.nameId = name;
+                w.write(r);
+                w.write(Kernel{2000 + i, 50'000'000 - i, 0, 7, gemm});
+            }
+            w.write(TensorMemory{3000, TensorAction::Alloc, 0, 0x7f0000000000ull, 1 << 20, 7, 0});
+            QVERIFY(w.close());
+        }
+        MainWindow w;
+        w.setInteractive(false);
+        w.resize(1280, 800);
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        QVERIFY(load(w, QString::fromStdString(path("overlap.vtrace"))));
+        w.canvas()->renderFrameNow();
+        const auto& stats = w.canvas()->lastLaneStats();
+        QVERIFY2(stats.rangeItems >= 1 && stats.rangeItems <= 16, qPrintable(QString::number(stats.rangeItems)));
+        QVERIFY2(stats.kernelItems >= 1 && stats.kernelItems <= 16, qPrintable(QString::number(stats.kernelItems)));
+    }
+
     // --- a footer that lies ------------------------------------------------------------
 
     // A 401-byte trace whose footer claims 2^64 − 1 records of one type: the
