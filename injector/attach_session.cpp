@@ -226,6 +226,7 @@ void* attachMain(void* arg) {
     }
     session->server.run();
     sessionRunning.store(false, std::memory_order_release);
+    session->server.answerStops();  // after: whoever stopped it may attach again at once
     return nullptr;
 }
 

@@ -312,15 +312,16 @@ void LiveServer::run() {
             const size_t slot = firstClient + i;
             if (slot < fds.size() && (fds[slot].revents & (POLLIN | POLLHUP | POLLERR))) readCommand(c);
             if (c.mode == Client::Mode::StopWait && over && c.out.empty()) {
-                c.out = statusText() + "end\n";
+                stopClients_.push_back(c.fd);  // answered once the session is over (answerStops)
+                c.fd = -1;
                 c.closing = true;
-                c.mode = Client::Mode::Reply;
+                continue;
             }
             pump(c);
         }
         for (size_t i = clients.size(); i-- > 0;) {
-            if (clients[i].closing && clients[i].out.empty()) {
-                close(clients[i].fd);
+            if (clients[i].closing && (clients[i].out.empty() || clients[i].fd < 0)) {
+                if (clients[i].fd >= 0) close(clients[i].fd);
                 clients.erase(clients.begin() + long(i));
             }
         }
@@ -336,6 +337,27 @@ void LiveServer::run() {
     if (traceFd_ >= 0) close(traceFd_);
     unlink(socketPath_.c_str());
     unixFd_ = tcpFd_ = traceFd_ = -1;
+}
+
+void LiveServer::answerStops() {
+    const std::string text = statusText() + "end\n";
+    for (int fd : stopClients_) {
+        size_t sent = 0;
+        for (int waits = 0; sent < text.size() && waits < 10;) {
+            const ssize_t n = send(fd, text.data() + sent, text.size() - sent, MSG_NOSIGNAL);
+            if (n > 0) {
+                sent += size_t(n);
+            } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+                pollfd p{fd, POLLOUT, 0};
+                poll(&p, 1, kPollMs);
+                ++waits;
+            } else {
+                break;  // the client went away
+            }
+        }
+        close(fd);
+    }
+    stopClients_.clear();
 }
 
 }  // namespace vramscope::inject

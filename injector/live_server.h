@@ -22,6 +22,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace vramscope::inject {
 
@@ -47,7 +48,14 @@ public:
     bool open(const std::string& socketPath, bool tcp, Hooks hooks, std::string* error);
     // Serves until the capture is over and every client has what it asked
     // for; then closes and removes the socket. Call on a dedicated thread.
+    // The clients that asked to stop are answered by answerStops(), not here.
     void run();
+    // Sends each `stop` client its final status and "end", then closes it
+    // (at most about a second each). Called once run() returned and the
+    // session is marked over: a `vramscope attach --stop` that has its answer
+    // can attach again at once (it was refused as "already running" while the
+    // old session was still closing its socket).
+    void answerStops();
 
     int tcpPort() const { return tcpPort_; }
     const std::string& token() const { return token_; }
@@ -65,6 +73,7 @@ private:
     int unixFd_ = -1, tcpFd_ = -1, tcpPort_ = 0;
     std::string token_;
     int traceFd_ = -1;
+    std::vector<int> stopClients_;  // answered by answerStops()
     struct ClientList;
     ClientList* clients_ = nullptr;
 };
