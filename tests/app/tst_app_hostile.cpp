@@ -9,6 +9,7 @@
 #include "main_window.h"
 #include "timeline_canvas.h"
 
+#include "../cli/run_argv.h"
 #include "../format/hostile_trace.h"
 #include "format/reader.h"
 
@@ -36,68 +37,12 @@ using namespace vramscope::app;
 using vramscope::testing::readBytes;
 using vramscope::testing::writeBytes;
 
+using vramscope::testing::exists;
+using vramscope::testing::readFile;
+using vramscope::testing::Run;
+using vramscope::testing::runArgv;
+
 namespace {
-
-struct Run {
-    int exitCode = -1;  // -2: still running at the deadline (killed)
-    QByteArray out, err;
-};
-
-QByteArray readFile(const std::string& path) {
-    const std::vector<uint8_t> bytes = readBytes(path);
-    return QByteArray(reinterpret_cast<const char*>(bytes.data()), qsizetype(bytes.size()));
-}
-
-bool exists(const std::string& path) {
-    struct stat st {};
-    return ::lstat(path.c_str(), &st) == 0;
-}
-
-// Runs argv (bytes, as given) with stdin from /dev/null and kills it after
-// timeoutMs. fileSizeLimitBytes > 0 sets RLIMIT_FSIZE in the child (with
-// SIGXFSZ ignored): any write past that size fails with EFBIG, as on a full disk.
-Run runArgv(const std::vector<std::string>& argv, const std::string& scratch, int timeoutMs,
-            rlim_t fileSizeLimitBytes = 0) {
-    const std::string outPath = scratch + "/.run.out", errPath = scratch + "/.run.err";
-    std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    const pid_t pid = ::fork();
-    if (pid == 0) {  // only async-signal-safe calls until exec
-        const int in = ::open("/dev/null", O_RDONLY);
-        const int out = ::open(outPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        const int err = ::open(errPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (in < 0 || out < 0 || err < 0) ::_exit(126);
-        ::dup2(in, 0), ::dup2(out, 1), ::dup2(err, 2);
-        if (fileSizeLimitBytes) {
-            ::signal(SIGXFSZ, SIG_IGN);
-            const rlimit limit{fileSizeLimitBytes, fileSizeLimitBytes};
-            ::setrlimit(RLIMIT_FSIZE, &limit);
-        }
-        ::execv(args[0], args.data());
-        ::_exit(127);
-    }
-    Run r;
-    if (pid < 0) return r;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
-    int status = 0;
-    while (::waitpid(pid, &status, WNOHANG) == 0) {
-        if (std::chrono::steady_clock::now() > deadline) {
-            ::kill(pid, SIGKILL);
-            ::waitpid(pid, &status, 0);
-            r.exitCode = -2;
-            break;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    if (r.exitCode != -2) r.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = readFile(outPath);
-    r.err = readFile(errPath);
-    if (r.exitCode == -2) r.err += "still running after " + QByteArray::number(timeoutMs) + " ms";
-    ::unlink(outPath.c_str());
-    ::unlink(errPath.c_str());
-    return r;
-}
 
 // The app's own lines on stderr (Qt may add warnings of its own).
 QList<QByteArray> appErrors(const Run& r) {

@@ -7,6 +7,7 @@
 // and a file-size limit can make a write fail on demand.
 #include "format/codec.h"
 #include "format/writer.h"
+#include "run_argv.h"
 
 #include <QByteArray>
 #include <QJsonArray>
@@ -34,75 +35,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+using vramscope::testing::exists;
+using vramscope::testing::readFile;
+using vramscope::testing::Run;
+using vramscope::testing::runArgv;
+
 namespace {
-
-struct Run {
-    int exitCode = -1;  // -2: still running at the deadline (killed)
-    QByteArray out, err;
-};
-
-QByteArray readFile(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    const std::string s{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-    return QByteArray(s.data(), qsizetype(s.size()));
-}
 
 bool writeFile(const std::string& path, const QByteArray& bytes) {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out.write(bytes.constData(), bytes.size());
     return bool(out);
-}
-
-bool exists(const std::string& path) {
-    struct stat st {};
-    return ::lstat(path.c_str(), &st) == 0;
-}
-
-// Runs argv (bytes, as given) with stdin from /dev/null and kills it after
-// timeoutMs. fileSizeLimitBytes > 0 sets RLIMIT_FSIZE in the child (with
-// SIGXFSZ ignored): any write past that size fails with EFBIG, the same
-// failure as a full disk, on demand.
-Run runArgv(const std::vector<std::string>& argv, const std::string& scratch, int timeoutMs = 20000,
-            rlim_t fileSizeLimitBytes = 0) {
-    const std::string outPath = scratch + "/.run.out", errPath = scratch + "/.run.err";
-    std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    const pid_t pid = ::fork();
-    if (pid == 0) {  // only async-signal-safe calls until exec
-        const int in = ::open("/dev/null", O_RDONLY);
-        const int out = ::open(outPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        const int err = ::open(errPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (in < 0 || out < 0 || err < 0) ::_exit(126);
-        ::dup2(in, 0), ::dup2(out, 1), ::dup2(err, 2);
-        if (fileSizeLimitBytes) {
-            ::signal(SIGXFSZ, SIG_IGN);
-            const rlimit limit{fileSizeLimitBytes, fileSizeLimitBytes};
-            ::setrlimit(RLIMIT_FSIZE, &limit);
-        }
-        ::execv(args[0], args.data());
-        ::_exit(127);
-    }
-    Run r;
-    if (pid < 0) return r;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
-    int status = 0;
-    while (::waitpid(pid, &status, WNOHANG) == 0) {
-        if (std::chrono::steady_clock::now() > deadline) {
-            ::kill(pid, SIGKILL);
-            ::waitpid(pid, &status, 0);
-            r.exitCode = -2;
-            break;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    if (r.exitCode != -2) r.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = readFile(outPath);
-    r.err = readFile(errPath);
-    if (r.exitCode == -2) r.err += "still running after " + QByteArray::number(timeoutMs) + " ms";
-    ::unlink(outPath.c_str());
-    ::unlink(errPath.c_str());
-    return r;
 }
 
 // A usage or input error is one line on stderr that names what was wrong.
