@@ -19,11 +19,15 @@ namespace {
 // that are not UTF-8: control characters other than tab and line breaks, and
 // bytes that start no well-formed UTF-8 sequence, become U+FFFD. Like the
 // Chrome export, a field keeps at most kMaxExportedTextBytes, then "…".
+// A name that starts like a formula (=, +, -, @) gets a leading ' so that a
+// spreadsheet shows it as text instead of evaluating what the traced
+// program chose to call a kernel (=HYPERLINK(...), =cmd|...).
 std::string csvField(std::string_view s) {
     const bool cut = s.size() > kMaxExportedTextBytes;
     if (cut) s = s.substr(0, format::utf8PrefixBytes(s, kMaxExportedTextBytes));
     std::string text;
-    text.reserve(s.size());
+    text.reserve(s.size() + 1);
+    if (!s.empty() && (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@')) text += '\'';
     bool quote = false;
     for (size_t i = 0; i < s.size();) {
         const size_t n = format::utf8SequenceAt(s, i);

@@ -144,6 +144,19 @@ void TestExport::longNamesAreCutBetweenCharacters() {
     QCOMPARE(lines.size(), 2);
     QVERIFY(lines[1].toUtf8().size() < qsizetype(exporting::kMaxExportedTextBytes + 200));
     QVERIFY(lines[1].contains(QString::fromUtf8("\xC3\xA9\xE2\x80\xA6,")));
+
+    // A name a spreadsheet would run as a formula is written as text.
+    std::vector<analysis::KernelStats> formulas(3, k);
+    formulas[0].name = "=HYPERLINK(\"http://x\",\"k\")";
+    formulas[1].name = "@SUM(A1)";
+    formulas[2].name = "void gemm<-1>";
+    std::ostringstream guarded;
+    QVERIFY(exporting::writeKernelsCsv(formulas, analysis::KernelBoundness{}, guarded));
+    const QStringList rows = QString::fromStdString(guarded.str()).split('\n', Qt::SkipEmptyParts);
+    QCOMPARE(rows.size(), 4);
+    QVERIFY2(rows[1].startsWith("\"'=HYPERLINK(\"\"http://x\"\",\"\"k\"\")\","), qPrintable(rows[1]));
+    QVERIFY2(rows[2].startsWith("'@SUM(A1),"), qPrintable(rows[2]));
+    QVERIFY2(rows[3].startsWith("void gemm<-1>,"), qPrintable(rows[3]));
 }
 
 void TestExport::userRegionsAreRangesBelowNvtx() {
