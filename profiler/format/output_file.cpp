@@ -70,6 +70,20 @@ bool OutputFile::begin(const std::string& path, const std::vector<std::string>& 
             if (error) *error = path + ": is a folder; give a file name for the output";
             return false;
         }
+        if (S_ISFIFO(st.st_mode)) {
+            // Opening a FIFO to write waits for a reader, forever if none
+            // comes: ask without waiting, and hold the pipe open while the
+            // writer opens it by name (which then cannot wait either).
+            pipeFd_ = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+            if (pipeFd_ < 0) {
+                if (error)
+                    *error = path + (errno == ENXIO ? ": is a named pipe (FIFO) that no process is reading; start the "
+                                                      "reader first, or give a file name"
+                                                    : ": cannot be written: " + std::string(std::strerror(errno)));
+                refusedPath_ = errno == ENXIO;
+                return false;
+            }
+        }
         if (!S_ISREG(st.st_mode)) {  // a device or pipe: written in place
             refusedPath_ = false;
             return true;
@@ -105,6 +119,7 @@ bool OutputFile::begin(const std::string& path, const std::vector<std::string>& 
 }
 
 bool OutputFile::commit(std::string* error) {
+    closePipe();
     if (!temporary_) return true;
     // Data on disk before the name moves: a crash leaves the old file or the
     // complete new one.
@@ -131,8 +146,14 @@ std::string OutputFile::userText(std::string message) const {
 }
 
 void OutputFile::discard() {
+    closePipe();
     if (temporary_) ::unlink(writePath_.c_str());
     temporary_ = false;
+}
+
+void OutputFile::closePipe() {
+    if (pipeFd_ >= 0) ::close(pipeFd_);
+    pipeFd_ = -1;
 }
 
 }  // namespace vramscope::format

@@ -8,7 +8,8 @@
 //     over it only once complete, so a failed or interrupted write leaves the
 //     old file as it was (never truncated, never half written);
 //   - a device or pipe given as output (/dev/null, /dev/stdout, a FIFO) is
-//     written directly, since it cannot be replaced.
+//     written directly, since it cannot be replaced; a FIFO no process reads
+//     is refused rather than waited on.
 // Plain C++ (no Qt), so the CLI, the app and headless tools share it.
 #pragma once
 
@@ -50,6 +51,8 @@ public:
     std::string userText(std::string message) const;
 
 private:
+    void closePipe();
+    int pipeFd_ = -1;        // a FIFO output, held open from begin() to commit()/discard()
     std::string path_;       // as the user spelled it, for messages
     std::string finalPath_;  // path with symlinks resolved: what rename() replaces
     std::string writePath_;

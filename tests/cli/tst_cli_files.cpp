@@ -30,6 +30,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -299,6 +300,43 @@ private slots:
             QVERIFY2(oneLineNaming(r, "cannot be written") && r.err.contains("check the folder exists"), r.err.constData());
         }
         QVERIFY(!exists(path("missing")));
+    }
+
+    // An output FIFO no process reads: opening it to write waited for a
+    // reader forever. It is refused at once; with a reader, the data flows.
+    void anOutputPipeWithoutAReaderIsRefused() {
+        const std::string fifo = path("out.fifo");
+        QVERIFY(::mkfifo(fifo.c_str(), 0600) == 0);
+        for (const std::vector<std::string>& argv :
+             {std::vector<std::string>{"export", path("trace.vtrace"), "--format", "csv", "-o", fifo},
+              {"import", snapshot_, "-o", fifo},
+              {"synth", "-o", fifo, "--iterations", "2"}}) {
+            const Run r = cli(argv, 10000);
+            QVERIFY2(r.exitCode == 2, r.err.constData());
+            QVERIFY2(oneLineNaming(r, "no process is reading"), r.err.constData());
+        }
+        // The reader holds the pipe open before the export starts, and reads
+        // until the export's end of file.
+        const int readEnd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        QVERIFY(readEnd >= 0);
+        QByteArray received;
+        std::thread reader([&] {
+            char buffer[65536];
+            const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+            while (std::chrono::steady_clock::now() < deadline) {
+                pollfd p{readEnd, POLLIN, 0};
+                ::poll(&p, 1, 50);
+                const ssize_t n = ::read(readEnd, buffer, sizeof buffer);
+                if (n > 0) received.append(buffer, qsizetype(n));
+                else if (n == 0 && !received.isEmpty()) break;  // the writer closed
+            }
+            ::close(readEnd);
+        });
+        const Run r = cli({"export", path("trace.vtrace"), "--format", "csv", "-o", fifo}, 10000);
+        reader.join();
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        QVERIFY(received.startsWith("level,alloc_ns,"));
+        ::unlink(fifo.c_str());
     }
 
     void synthRefusesAFolderAsItsOutput() {
