@@ -37,7 +37,9 @@ using namespace vramscope::app;
 using vramscope::testing::readBytes;
 using vramscope::testing::writeBytes;
 
+using vramscope::testing::entries;
 using vramscope::testing::exists;
+using vramscope::testing::removeTree;
 using vramscope::testing::readFile;
 using vramscope::testing::Run;
 using vramscope::testing::runArgv;
@@ -57,28 +59,6 @@ bool oneErrorNaming(const Run& r, const QByteArray& what) {
     return lines.size() == 1 && lines.first().contains(what);
 }
 
-// The names in folder (bytes: QDir drops names that are not UTF-8), sorted.
-QStringList entries(const std::string& folder) {
-    QStringList names;
-    if (DIR* d = ::opendir(folder.c_str())) {
-        while (const dirent* e = ::readdir(d))
-            if (std::strcmp(e->d_name, ".") && std::strcmp(e->d_name, ".."))
-                names << QString::fromLatin1(e->d_name);  // one char per byte: lossless
-        ::closedir(d);
-    }
-    names.sort();
-    return names;
-}
-
-void removeTree(const std::string& folder) {
-    for (const QString& name : entries(folder)) {
-        const std::string p = folder + "/" + name.toLatin1().toStdString();
-        struct stat st {};
-        if (::lstat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) removeTree(p);
-        else ::unlink(p.c_str());
-    }
-    ::rmdir(folder.c_str());
-}
 
 constexpr size_t kLongNameBytes = 8u << 20;  // 8 MiB: the size that kept the window from painting for 34 s
 

@@ -2,19 +2,22 @@
 // (file names that are not UTF-8 reach it exactly), a deadline (a hang is
 // killed and reported, not waited on) and optionally a file-size limit that
 // makes any write past it fail as on a full disk. Shared by the suites of
-// hostile files for the CLI and the app.
+// hostile files for the CLI and the app, with the folder helpers they share.
 #pragma once
 
 #include <QByteArray>
+#include <QStringList>
 
 #include <chrono>
 #include <csignal>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -84,6 +87,30 @@ inline Run runArgv(const std::vector<std::string>& argv, const std::string& scra
     ::unlink(outPath.c_str());
     ::unlink(errPath.c_str());
     return r;
+}
+
+// The names in folder (bytes: QDir drops names that are not UTF-8), sorted,
+// one char per byte (lossless).
+inline QStringList entries(const std::string& folder) {
+    QStringList names;
+    if (DIR* d = ::opendir(folder.c_str())) {
+        while (const dirent* e = ::readdir(d))
+            if (std::strcmp(e->d_name, ".") && std::strcmp(e->d_name, "..")) names << QString::fromLatin1(e->d_name);
+        ::closedir(d);
+    }
+    names.sort();
+    return names;
+}
+
+// Removes folder and all in it, whatever bytes its names hold.
+inline void removeTree(const std::string& folder) {
+    for (const QString& name : entries(folder)) {
+        const std::string p = folder + "/" + name.toLatin1().toStdString();
+        struct stat st {};
+        if (::lstat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) removeTree(p);
+        else ::unlink(p.c_str());
+    }
+    ::rmdir(folder.c_str());
 }
 
 }  // namespace vramscope::testing

@@ -36,7 +36,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+using vramscope::testing::entries;
 using vramscope::testing::exists;
+using vramscope::testing::removeTree;
 using vramscope::testing::readFile;
 using vramscope::testing::Run;
 using vramscope::testing::runArgv;
@@ -60,29 +62,6 @@ bool isValidUtf8(const QByteArray& bytes) {
     return !decoder.hasError();
 }
 
-// The names in folder (bytes, not QDir: it drops names that are not UTF-8), sorted.
-QStringList entries(const std::string& folder) {
-    QStringList names;
-    if (DIR* d = ::opendir(folder.c_str())) {
-        while (const dirent* e = ::readdir(d))
-            if (std::strcmp(e->d_name, ".") && std::strcmp(e->d_name, ".."))
-                names << QString::fromLatin1(e->d_name);  // one char per byte: comparable, and lossless
-        ::closedir(d);
-    }
-    names.sort();
-    return names;
-}
-
-// Removes folder and all in it, whatever bytes its names hold.
-void removeTree(const std::string& folder) {
-    for (const QString& name : entries(folder)) {
-        const std::string p = folder + "/" + name.toLatin1().toStdString();
-        struct stat st {};
-        if (::lstat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) removeTree(p);
-        else ::unlink(p.c_str());
-    }
-    ::rmdir(folder.c_str());
-}
 
 const QByteArray kReplacement = "\xEF\xBF\xBD";  // U+FFFD in UTF-8
 
