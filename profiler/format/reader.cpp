@@ -22,6 +22,7 @@ namespace {
 struct DecodeScratch {
     ZSTD_DCtx* dctx = ZSTD_createDCtx();
     std::vector<uint8_t> raw;
+    std::vector<uint8_t> compressed;  // a chunk's payload read from the file
     ~DecodeScratch() { ZSTD_freeDCtx(dctx); }
 };
 DecodeScratch& scratch() {
@@ -215,53 +216,88 @@ bool TraceReader::open(const std::string& path, std::string* error) {
     off_t size = 0;
     const int fd = openRegularFile(path, error, &size);  // a FIFO or device is refused, never waited on
     if (fd < 0) return false;
-    std::vector<uint8_t> bytes(static_cast<size_t>(size));
-    size_t got = 0;
-    while (got < bytes.size()) {
-        ssize_t n = ::read(fd, bytes.data() + got, bytes.size() - got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        got += static_cast<size_t>(n);
-    }
-    ::close(fd);
-    bytes.resize(got);  // a file still being written may be shorter by now
-    return openMemory(std::move(bytes), error, path);
+    memory_.clear();
+    fd_ = std::shared_ptr<const int>(new int(fd), [](const int* p) {
+        ::close(*p);
+        delete p;
+    });
+    size_ = size > 0 ? static_cast<uint64_t>(size) : 0;
+    name_ = path;
+    return start(error);
 }
 
 bool TraceReader::openMemory(std::vector<uint8_t> bytes, std::string* error, const std::string& name) {
     name_ = name;
-    data_ = std::move(bytes);
+    memory_ = std::move(bytes);
+    fd_.reset();
+    size_ = memory_.size();
+    return start(error);
+}
+
+bool TraceReader::readAt(uint64_t offset, size_t n, uint8_t* dst) const {
+    if (offset > size_ || n > size_ - offset) return false;
+    if (!fd_) {
+        if (n) std::memcpy(dst, memory_.data() + offset, n);
+        return true;
+    }
+    size_t got = 0;
+    while (got < n) {
+        const ssize_t r = ::pread(*fd_, dst + got, n - got, static_cast<off_t>(offset + got));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return false;  // an error, or the file got shorter since it was opened
+        got += static_cast<size_t>(r);
+    }
+    return true;
+}
+
+bool TraceReader::start(std::string* error) {
     chunks_.clear();
     footer_ = FooterInfo{};
     problems_.clear();
     truncated_ = false;
     bytesLost_ = eventsLost_ = 0;
+    uint8_t head[kFileHeaderBytes] = {};
+    const size_t headBytes = static_cast<size_t>(std::min<uint64_t>(size_, kFileHeaderBytes));
+    if (!readAt(0, headBytes, head)) {
+        if (error) *error = name_ + ": cannot be read";
+        return false;
+    }
     FileHeaderInfo header;
-    if (!parseFileHeader(data_.data(), data_.size(), header, name_, error)) return false;
+    if (!parseFileHeader(head, headBytes, header, name_, error)) return false;
     major_ = header.major;
     minor_ = header.minor;
     createdUnixNs_ = header.createdUnixNs;
     return scan(error);
 }
 
+// The next intact chunk header at or after `from`, read a window at a time.
 size_t TraceReader::resync(size_t from) const {
-    const size_t size = data_.size();
-    for (size_t pos = from; pos + kChunkHeaderBytes <= size; ++pos) {
-        if (data_[pos] != 'V' || loadLe32(&data_[pos]) != kChunkMagic) continue;
-        ChunkHeader h;
-        if (h.load(&data_[pos])) return pos;
+    constexpr size_t kWindow = 1u << 20;
+    std::vector<uint8_t> window;
+    for (uint64_t base = from; base + kChunkHeaderBytes <= size_;) {
+        const size_t n = static_cast<size_t>(std::min<uint64_t>(kWindow, size_ - base));
+        window.resize(n);
+        if (!readAt(base, n, window.data())) return static_cast<size_t>(size_);
+        for (size_t i = 0; i + kChunkHeaderBytes <= n; ++i) {
+            if (window[i] != 'V' || loadLe32(&window[i]) != kChunkMagic) continue;
+            ChunkHeader h;
+            if (h.load(&window[i])) return static_cast<size_t>(base + i);
+        }
+        if (n < kWindow) break;
+        base += n - (kChunkHeaderBytes - 1);  // a header may straddle two windows
     }
-    return size;
+    return static_cast<size_t>(size_);
 }
 
 bool TraceReader::scan(std::string*) {
-    const size_t size = data_.size();
+    const size_t size = static_cast<size_t>(size_);
+    uint8_t bytes[kChunkHeaderBytes];
     size_t pos = kFileHeaderBytes;
     bool afterFooter = false;  // a footer chunk was read, intact or not: the trailer may follow
     while (pos < size) {
         if (afterFooter) {
             // Only the 16-byte trailer belongs after the footer.
-            if (size - pos >= kTrailerBytes && loadLe32(&data_[pos + 8]) == kTrailerMagic) {
+            if (size - pos >= kTrailerBytes && readAt(pos, kTrailerBytes, bytes) && loadLe32(&bytes[8]) == kTrailerMagic) {
                 pos += kTrailerBytes;
                 if (pos < size)
                     problems_.push_back({TraceProblem::Kind::TrailingBytes, pos,
@@ -283,7 +319,16 @@ bool TraceReader::scan(std::string*) {
             break;
         }
         ChunkHeader h;
-        if (!loadChunkHeader(&data_[pos], h)) {
+        if (!readAt(pos, kChunkHeaderBytes, bytes)) {
+            // The file got shorter since it was opened: as if cut here.
+            truncated_ = true;
+            bytesLost_ += size - pos;
+            problems_.push_back({TraceProblem::Kind::Truncated, pos,
+                                 "the file could not be read from offset " + offsetText(pos) + " on; " +
+                                     std::to_string(size - pos) + " bytes lost"});
+            break;
+        }
+        if (!loadChunkHeader(bytes, h)) {
             size_t next = resync(pos + 1);
             problems_.push_back({TraceProblem::Kind::CorruptHeader, pos,
                                  "damaged chunk header at offset " + offsetText(pos) + "; skipped " +
@@ -306,7 +351,12 @@ bool TraceReader::scan(std::string*) {
         if (h.kind == ChunkKind::Events) {
             chunks_.push_back({pos, h.compressedBytes, h.rawBytes, h.eventCount, h.firstNs, h.lastNs});
         } else {
-            readFooter(&data_[pos + kChunkHeaderBytes], h.compressedBytes, h.rawBytes, pos);
+            std::vector<uint8_t> payload(h.compressedBytes);  // ≤ 64 MiB: loadChunkHeader bounds it
+            if (readAt(pos + kChunkHeaderBytes, payload.size(), payload.data()))
+                readFooter(payload.data(), h.compressedBytes, h.rawBytes, pos);
+            else
+                problems_.push_back({TraceProblem::Kind::CorruptChunk, pos,
+                                     "the footer at offset " + offsetText(pos) + " could not be read; ignoring it"});
             afterFooter = true;
         }
         pos = static_cast<size_t>(end);
@@ -417,7 +467,7 @@ void TraceReader::checkFooter() {
 
 uint64_t TraceReader::footerCountHint(RecordType type) const {
     if (!footer_.present || !footer_.matchesChunks) return 0;
-    return std::min<uint64_t>(footer_.countsByType[static_cast<uint8_t>(type)], data_.size());
+    return std::min<uint64_t>(footer_.countsByType[static_cast<uint8_t>(type)], size_);
 }
 
 bool footerCountsProblem(const TraceReader& reader, const uint64_t decodedCounts[256], TraceProblem* problem) {
@@ -475,7 +525,20 @@ bool TraceReader::decodeChunk(size_t index, DecodedChunk& out, std::string* erro
     }
     const ChunkIndexEntry& c = chunks_[index];
     std::string why;
-    if (decodeChunkPayload(c, &data_[c.offset + kChunkHeaderBytes], out, &why)) return true;
+    const uint8_t* payload = nullptr;
+    if (!fd_) {
+        payload = memory_.data() + c.offset + kChunkHeaderBytes;
+    } else {
+        std::vector<uint8_t>& buffer = scratch().compressed;
+        buffer.resize(c.compressedBytes);
+        if (readAt(c.offset + kChunkHeaderBytes, c.compressedBytes, buffer.data())) payload = buffer.data();
+        else why = "it could not be read: the file changed or shrank since it was opened";
+    }
+    if (payload && decodeChunkPayload(c, payload, out, &why)) return true;
+    if (!payload) {
+        out.clear();
+        out.events = 0;
+    }
     if (error)
         *error = name_ + ": chunk " + std::to_string(index) + " at offset " + offsetText(c.offset) + " is corrupt (" +
                  why + "); its " + std::to_string(c.eventCount) + " events were skipped";

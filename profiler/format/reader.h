@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <tuple>
 #include <unordered_map>
@@ -93,18 +94,24 @@ bool decodeFooter(const uint8_t* payload, uint32_t compressedBytes, uint32_t raw
 // "1204113 (0x125f91)": how messages name an offset.
 std::string offsetText(uint64_t offset);
 
+// A file is never read into memory as a whole: the scan reads chunk headers
+// and decodeChunk() reads one chunk's payload (pread), so a reader of a
+// 4 GB trace holds its chunk index, not its bytes. pread rather than mmap:
+// a file cut shorter while it is read (a recording overwritten) then gives
+// a short read, reported as a damaged chunk, not a SIGBUS.
 class TraceReader {
 public:
-    // Reads and scans a file. False (with a sentence in *error) only when the
+    // Opens and scans a file. False (with a sentence in *error) only when the
     // file cannot be read at all, is not a vramscope trace, or has another
-    // major version. A damaged trace opens and lists its problems().
+    // major version. A damaged trace opens and lists its problems(). The
+    // file's size is taken at open: bytes a recording appends later are not read.
     bool open(const std::string& path, std::string* error);
     bool openMemory(std::vector<uint8_t> bytes, std::string* error, const std::string& name = "trace");
 
     uint32_t versionMajor() const { return major_; }
     uint32_t versionMinor() const { return minor_; }
     uint64_t createdUnixNs() const { return createdUnixNs_; }
-    uint64_t fileBytes() const { return data_.size(); }
+    uint64_t fileBytes() const { return size_; }
     const std::string& name() const { return name_; }
 
     // The event chunks found by scanning the file (not trusting the footer).
@@ -112,8 +119,12 @@ public:
     const FooterInfo& footer() const { return footer_; }
 
     // Decodes one chunk. Safe to call from several threads at once.
-    // On corruption returns false with a sentence naming the chunk's offset.
+    // On corruption (or a read error) returns false with a sentence naming
+    // the chunk's offset.
     bool decodeChunk(size_t index, DecodedChunk& out, std::string* error) const;
+    // Reads n bytes at offset into dst: false when fewer are there. Safe from
+    // several threads at once.
+    bool readAt(uint64_t offset, size_t n, uint8_t* dst) const;
 
     // How many records of `type` the footer says the file holds, to size
     // columns before decoding: 0 unless the footer matches the chunk headers,
@@ -134,9 +145,12 @@ private:
     void checkFooter();
     uint64_t footerOffset_ = 0;
     size_t resync(size_t from) const;
+    bool start(std::string* error);
 
     std::string name_;
-    std::vector<uint8_t> data_;
+    std::vector<uint8_t> memory_;  // openMemory's bytes; empty for a file
+    std::shared_ptr<const int> fd_;  // the open file (closed with the last reader copy)
+    uint64_t size_ = 0;
     uint32_t major_ = 0, minor_ = 0;
     uint64_t createdUnixNs_ = 0;
     std::vector<ChunkIndexEntry> chunks_;

@@ -13,7 +13,10 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <cstring>
+
 #include <sys/resource.h>
+#include <unistd.h>
 
 using namespace vramscope;
 using namespace vramscope::format;
@@ -283,6 +286,97 @@ private slots:
         std::string error;
         QVERIFY(!reader.open(other, &error));
         QVERIFY2(error.find("not a vramscope trace") != std::string::npos, error.c_str());
+    }
+
+    // The reader reads chunks from the file when they are decoded (it never
+    // holds the file): a trace cut shorter after it was opened — a recording
+    // overwritten under the viewer — gives damaged chunks, never a crash.
+    void fileCutAfterItWasOpenedGivesDamagedChunks() {
+        const std::string p = path("shrinks.vtrace");
+        {
+            TraceWriter w;
+            QVERIFY(w.open(p));
+            for (uint32_t i = 0; i < 400; ++i) {
+                Kernel k;
+                k.startNs = 1000 + i * 100ull;
+                k.endNs = k.startNs + 50;
+                k.nameId = w.intern("kernel_" + std::to_string(i % 7));
+                w.write(k);
+                if (i % 20 == 19) QVERIFY(w.flush());  // many small chunks
+            }
+            QVERIFY(w.close());
+        }
+        TraceReader reader;
+        std::string error;
+        QVERIFY2(reader.open(p, &error), error.c_str());
+        const size_t chunks = reader.chunks().size();
+        QVERIFY(chunks > 10);
+        const uint64_t cut = reader.chunks()[chunks / 2].offset + 10;
+        QCOMPARE(::truncate(p.c_str(), static_cast<off_t>(cut)), 0);
+        size_t good = 0, bad = 0;
+        for (size_t i = 0; i < chunks; ++i) {
+            DecodedChunk d;
+            std::string why;
+            if (reader.decodeChunk(i, d, &why)) {
+                ++good;
+                QVERIFY(d.events > 0);
+            } else {
+                ++bad;
+                QVERIFY2(why.find("could not be read") != std::string::npos, why.c_str());
+                QCOMPARE(d.events, uint64_t(0));
+            }
+        }
+        QCOMPARE(good, chunks / 2);
+        QCOMPARE(bad, chunks - chunks / 2);
+        // Opened again, the file is what is left: cut inside a chunk.
+        TraceReader again;
+        QVERIFY2(again.open(p, &error), error.c_str());
+        QVERIFY(again.truncated());
+        QCOMPARE(again.chunks().size(), chunks / 2);
+    }
+
+    // After a damaged chunk header the reader looks for the next intact one a
+    // window (1 MiB) at a time; a header lying across two windows is found.
+    void resynchronisesOnAHeaderAcrossTheReadWindow() {
+        const std::string good = path("resync-good.vtrace");
+        QVERIFY(testing::writeSmallTrace(good));
+        const std::vector<uint8_t> bytes = testing::readBytes(good);
+        TraceReader whole;
+        std::string error;
+        QVERIFY(whole.openMemory(bytes, &error));
+        // A damaged 40-byte header right after the file header, then filler
+        // so that the real first chunk starts 20 bytes before the end of the
+        // first window the search reads (which starts one byte after it).
+        constexpr size_t kWindow = 1u << 20;
+        std::vector<uint8_t> crafted(bytes.begin(), bytes.begin() + kFileHeaderBytes);
+        std::vector<uint8_t> damaged(kChunkHeaderBytes, 0x5A);
+        std::memcpy(damaged.data(), "VCHK", 4);
+        crafted.insert(crafted.end(), damaged.begin(), damaged.end());
+        const size_t from = kFileHeaderBytes + 1;
+        crafted.resize(from + kWindow - 20, 0);
+        const size_t skipped = crafted.size() - kFileHeaderBytes;
+        crafted.insert(crafted.end(), bytes.begin() + kFileHeaderBytes, bytes.end());
+        const std::string p = path("resync.vtrace");
+        QVERIFY(testing::writeBytes(p, crafted));
+        TraceReader reader;
+        QVERIFY2(reader.open(p, &error), error.c_str());
+        QCOMPARE(reader.chunks().size(), whole.chunks().size());
+        bool named = false;
+        for (const auto& problem : reader.problems())
+            if (problem.kind == TraceProblem::Kind::CorruptHeader) {
+                named = true;
+                QCOMPARE(problem.offset, uint64_t(kFileHeaderBytes));
+                QVERIFY2(problem.message.find("skipped " + std::to_string(skipped) + " bytes") != std::string::npos,
+                         problem.message.c_str());
+            }
+        QVERIFY(named);
+        uint64_t events = 0;
+        for (size_t i = 0; i < reader.chunks().size(); ++i) {
+            DecodedChunk d;
+            QVERIFY2(reader.decodeChunk(i, d, &error), error.c_str());
+            events += d.events;
+        }
+        QCOMPARE(events, kEvents);
     }
 };
 
