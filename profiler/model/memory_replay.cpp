@@ -104,6 +104,30 @@ void reopen(const AddressMap& open, BlockColumns& blocks, std::vector<uint32_t>*
     });
 }
 
+// Keeps only the blocks the maps point at (in their order) and renumbers the
+// maps' values to match.
+void keepOpen(std::initializer_list<AddressMap*> maps, BlockColumns& blocks) {
+    std::vector<uint32_t> open;
+    for (AddressMap* map : maps) map->forEach([&](uint64_t, uint32_t block) { open.push_back(block); });
+    std::sort(open.begin(), open.end());
+    open.erase(std::unique(open.begin(), open.end()), open.end());
+    BlockColumns kept;
+    for (uint32_t block : open) {
+        if (block >= blocks.size()) continue;
+        kept.allocNs.push_back(blocks.allocNs[block]);
+        kept.freeNs.push_back(blocks.freeNs[block]);
+        kept.bytes.push_back(blocks.bytes[block]);
+        kept.address.push_back(blocks.address[block]);
+        kept.callsiteId.push_back(blocks.callsiteId[block]);
+        kept.memoryKind.push_back(blocks.memoryKind[block]);
+    }
+    for (AddressMap* map : maps)
+        map->remap([&](uint32_t block) {
+            return static_cast<uint32_t>(std::lower_bound(open.begin(), open.end(), block) - open.begin());
+        });
+    blocks = std::move(kept);
+}
+
 }  // namespace
 
 // ---- tensor level -------------------------------------------------------------
@@ -163,6 +187,14 @@ void TensorReplay::rewind(const State& state, const Marks& marks) {
     out_.pointBlocks->resize(std::min(out_.pointBlocks->size(), marks.points));
     out_.segments->truncate(marks.segmentPoints);
     state_ = state;
+}
+
+void TensorReplay::dropClosed() {
+    keepOpen({&state_.open}, *out_.blocks);
+    out_.allocated->clear();
+    out_.pointBlocks->clear();
+    out_.segments->clear();
+    if (out_.freed) out_.freed->clear();
 }
 
 // ---- driver level ---------------------------------------------------------------
@@ -239,6 +271,14 @@ void DriverReplay::rewind(const State& state, const Marks& marks) {
     out_.pointBlocks->resize(std::min(out_.pointBlocks->size(), marks.allocatedPoints));
     out_.reserved->truncate(marks.reservedPoints);
     state_ = state;
+}
+
+void DriverReplay::dropClosed() {
+    keepOpen({&state_.open, &state_.vmmOpen}, *out_.blocks);
+    out_.allocated->clear();
+    out_.pointBlocks->clear();
+    out_.reserved->clear();
+    if (out_.freed) out_.freed->clear();
 }
 
 }  // namespace vramscope::model

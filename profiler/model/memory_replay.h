@@ -56,6 +56,11 @@ public:
         for (size_t i = 0; i < keys_.size(); ++i)
             if (keys_[i] != kEmpty) f(keys_[i], values_[i]);
     }
+    // Replaces every value v by f(v), keys unchanged.
+    template <class F> void remap(F&& f) {
+        for (size_t i = 0; i < keys_.size(); ++i)
+            if (keys_[i] != kEmpty) values_[i] = f(values_[i]);
+    }
     size_t size() const { return count_; }
 
 private:
@@ -96,6 +101,11 @@ public:
     // Puts the outputs back to what they were when state() and marks() were
     // (state, marks): later blocks, points and frees undone.
     void rewind(const State& state, const Marks& marks);
+    // For a replay that streams (model/trace_index.h): forgets the blocks
+    // already freed and every output point (the caller has read them), and
+    // keeps the open blocks, renumbered in allocation order, so the replay
+    // goes on holding only what is live.
+    void dropClosed();
 
 private:
     void close(uint32_t block, uint64_t timeNs);
@@ -130,6 +140,8 @@ public:
     const State& state() const { return state_; }
     Marks marks() const;
     void rewind(const State& state, const Marks& marks);
+    // As TensorReplay::dropClosed().
+    void dropClosed();
 
 private:
     void close(uint32_t block, uint64_t timeNs);
