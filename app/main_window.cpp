@@ -303,12 +303,19 @@ void MainWindow::openTrace(const QString& path, int slot) {
         if (!loadWatcher_.isRunning()) timer->deleteLater();
     });
     timer->start(50);
-    loadWatcher_.setFuture(QtConcurrent::run([this, path] {
+    previewActive_ = false;
+    loadPending_ = true;
+    loadWatcher_.setFuture(QtConcurrent::run([this, path, slot] {
         QString error;
         std::shared_ptr<TraceDocument> doc;
         // Whatever loading throws stays in this thread: an exception left in
         // the future would be rethrown by result() and end the app.
         try {
+            // The whole run first, from the trace's index (its cache: a few
+            // milliseconds; else one bounded pass), while the details load.
+            if (slot == 0)
+                if (auto preview = previewDocument(path, &cancelLoad_))
+                    QMetaObject::invokeMethod(this, [this, preview] { showPreview(preview); }, Qt::QueuedConnection);
             doc = loadDocument(path, [this](double f) { loadProgressPermille_ = int(f * 1000); }, &cancelLoad_, &error);
         } catch (const std::bad_alloc&) {
             error = tr("%1: out of memory while loading it (the file asks for more than this machine has; is it "
@@ -334,10 +341,35 @@ void MainWindow::showLiveSetAt(int slot, quint64 t) {
                                .arg(QString::fromStdString(formatDuration(double(t - docs_[slot]->firstNs())))));
 }
 
+void MainWindow::showPreview(std::shared_ptr<TraceDocument> preview) {
+    // Not in compare mode: the second trace is aligned with the first's analysis.
+    // (The load may have finished meanwhile: its result is queued behind this.)
+    if (!loadPending_ || loadingSlot_ != 0 || cancelLoad_ || previewActive_ || docs_[1]) return;
+    beforePreview_ = docs_[0];
+    previewActive_ = true;
+    docs_[0] = std::move(preview);
+    liveSetPicked_ = false;
+    showDocuments();
+    statusBar()->showMessage(tr("%1: the whole run (%2 events) from its index; loading the details…")
+                                 .arg(docs_[0]->displayName)
+                                 .arg(docs_[0]->model.events));
+    emit previewShown();
+}
+
 void MainWindow::onLoaded() {
+    loadPending_ = false;
     progress_->hide();
     cancel_->hide();
     auto doc = loadWatcher_.result();
+    if (previewActive_) {
+        // The preview leaves: the full document, or (failed) what was there before.
+        previewActive_ = false;
+        if (!doc) {
+            docs_[0] = std::move(beforePreview_);
+            showDocuments();
+        }
+        beforePreview_.reset();
+    }
     if (!doc) {
         statusBar()->showMessage(tr("Could not open %1").arg(QFileInfo(loadingPath_).fileName()), 8000);
         if (!cancelLoad_) reportError(tr("Could not open trace"), loadError_);

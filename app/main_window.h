@@ -73,6 +73,8 @@ public:
 
 signals:
     void loadFinished(bool ok);
+    // The whole run drawn from the trace's index while its details load.
+    void previewShown();
     void liveEnded(bool complete);
     // attachToProcess() ended: attached (and connected) or not.
     void attachFinished(bool ok);
@@ -97,6 +99,7 @@ private:
     void showAbout();
     void showKernelDetails(int slot, quint32 kernelIndex);
     void onLoaded();
+    void showPreview(std::shared_ptr<TraceDocument> preview);
     // The Live Set at Cursor dock for trace slot's time t.
     void showLiveSetAt(int slot, quint64 t);
 
@@ -126,6 +129,9 @@ private:
     QPushButton* cancel_ = nullptr;
 
     QFutureWatcher<std::shared_ptr<TraceDocument>> loadWatcher_;
+    std::shared_ptr<const TraceDocument> beforePreview_;  // the document a preview replaced, back if loading fails
+    bool previewActive_ = false;
+    bool loadPending_ = false;  // from openTrace() until onLoaded()
     std::atomic<bool> cancelLoad_{false};
     std::atomic<int> loadProgressPermille_{0};
     QString loadingPath_, loadError_;

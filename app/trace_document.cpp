@@ -169,4 +169,61 @@ std::shared_ptr<TraceDocument> loadDocument(const QString& path, const std::func
     return doc;
 }
 
+namespace {
+
+// A curve whose buckets show the index's min and max: the min from a
+// bucket's start, the max from its middle.
+void curveFromIndex(const model::TraceIndex& x, const model::IndexCurve& c, model::MemoryCurve& out) {
+    std::vector<uint64_t> times, values;
+    if (!c.present || c.minBytes.size() != x.buckets) return;
+    times.reserve(2 * size_t(x.buckets));
+    values.reserve(2 * size_t(x.buckets));
+    for (uint32_t b = 0; b < x.buckets; ++b) {
+        const uint64_t start = x.bucketStartNs(b);
+        times.push_back(start);
+        values.push_back(c.minBytes[b]);
+        times.push_back(start + x.bucketNs / 2);
+        values.push_back(c.maxBytes[b]);
+    }
+    out.assign(std::move(times), std::move(values));
+}
+
+}  // namespace
+
+std::shared_ptr<TraceDocument> previewDocument(const QString& path, const std::atomic<bool>* cancel) {
+    model::TraceIndex index;
+    model::IndexOptions options;
+    options.progress = [&](size_t, size_t) { return !(cancel && cancel->load()); };
+    std::string error;
+    if (!model::openTraceIndex(cli::pathBytes(path), index, options, nullptr, &error)) return nullptr;
+    auto doc = std::make_shared<TraceDocument>();
+    doc->path = path;
+    doc->displayName = QFileInfo(path).fileName();
+    doc->preview = true;
+    model::TraceModel& m = doc->model;
+    m.name = cli::pathBytes(path);
+    m.firstNs = index.firstNs;
+    m.lastNs = index.lastNs;
+    m.events = index.events;
+    m.tensorEvents = index.tensorEvents;
+    m.driverEvents = index.driverEvents;
+    m.droppedEvents = index.droppedEvents;
+    m.allocationLevel = index.allocationLevel;
+    curveFromIndex(index, index.allocated, m.allocated);
+    curveFromIndex(index, index.reserved, m.reserved);
+    curveFromIndex(index, index.deviceUsed, m.deviceUsed);
+    const auto& steps = index.stepStartsNs;
+    for (size_t i = 0; i < steps.size(); ++i) {
+        PhaseSpan s;
+        s.startNs = steps[i];
+        s.endNs = i + 1 < steps.size() ? steps[i + 1] : index.lastNs;
+        s.kind = PhaseSpanKind::Step;
+        s.iteration = static_cast<uint32_t>(i);
+        doc->phases.push_back(s);
+        doc->iterationStartsNs.push_back(steps[i]);
+    }
+    m.buildIndexes();
+    return doc;
+}
+
 }  // namespace vramscope::app

@@ -6,6 +6,7 @@
 #include "analysis/categories.h"
 #include "analysis/kernel_boundness.h"
 #include "analysis/summary.h"
+#include "model/trace_index.h"
 #include "model/trace_model.h"
 
 #include <QString>
@@ -48,6 +49,11 @@ struct TraceDocument {
     size_t firstRegionRow = SIZE_MAX;  // SIZE_MAX: no regions
     QString warning;  // truncation/corruption, shown once after loading
 
+    // A preview (previewDocument()): the whole run drawn from the trace's
+    // index while the full model loads; memory curves at the index's
+    // resolution, steps, no kernels or analysis yet.
+    bool preview = false;
+
     // A live document (live_session.h) grows while a job runs: the model and
     // the indexes above follow every append; the analysis below is redone
     // now and then and covers the trace up to analyzedUntilNs.
@@ -73,6 +79,13 @@ struct TraceDocument {
 // file cannot be read (the reader's own sentence) or loading was cancelled.
 std::shared_ptr<TraceDocument> loadDocument(const QString& path, const std::function<void(double)>& progress,
                                             const std::atomic<bool>* cancel, QString* error);
+
+// The trace's index (model/trace_index.h: its cache, or one streaming pass
+// in bounded memory), as a document the timeline can draw at once: memory
+// curves with each bucket's min and max, one step span per step. Returns
+// nullptr when path is no .vtrace (a snapshot) or cannot be read, or when
+// cancelled; loadDocument() then says why.
+std::shared_ptr<TraceDocument> previewDocument(const QString& path, const std::atomic<bool>* cancel);
 
 // Brings streams and range rows up to date after the model grew: kernels
 // from firstKernel on and ranges from firstRange on are new or moved

@@ -16,11 +16,11 @@
 #   FUZZ_SEEDS    folder with corpus/, corpus_cli/, corpus_footer/, cli.dict and optionally
 #                 snapshots/ (default: BIN_DIR/seeds if present, else tests/fuzz of this checkout)
 #   FUZZ_WORK     where corpora, logs and artifacts go (default: a new fuzz-10m.XXXX here)
-#   FUZZ_TARGETS  which targets (default: reader pickle analysis chunk_stream cli footer model)
+#   FUZZ_TARGETS  which targets (default: reader pickle analysis chunk_stream cli footer model index)
 #   FUZZ_MAX_SECONDS  stop each target after this many seconds even if its executions are
 #                 not done (a machine lent for a few minutes); the lines then say how many ran
 # On another machine: copy build-fuzz/tests/fuzz/fuzz_* and this script, and
-# tests/fuzz/{corpus,corpus_cli,corpus_footer,cli.dict} plus tests/data/snapshots
+# tests/fuzz/{corpus,corpus_cli,corpus_footer,corpus_index,cli.dict} plus tests/data/snapshots
 # as seeds/{…,snapshots}; the binaries need libzstd (and Qt 6 Core for fuzz_cli) there.
 # Exit status: 0 when every target ran its executions without a finding.
 set -uo pipefail
@@ -57,6 +57,7 @@ target_args() {
         ;;
     footer) opts+=(-max_len=1024) wanted=("$seeds/corpus_footer/plans") ;;
     model) opts+=(-max_len=65536) wanted=("$seeds/corpus" "$seeds/corpus_footer/traces") ;;
+    index) opts+=(-max_len=65536) wanted=("$seeds/corpus_index") ;;
     esac
     local d
     for d in "${wanted[@]}"; do [[ -d $d ]] && seed_dirs+=("$d"); done
@@ -92,7 +93,7 @@ run_worker() {
 }
 
 status=0
-for name in ${FUZZ_TARGETS:-reader pickle analysis chunk_stream cli footer model}; do
+for name in ${FUZZ_TARGETS:-reader pickle analysis chunk_stream cli footer model index}; do
     exe=$bin/fuzz_$name
     [[ -x $exe ]] || exe=$bin/tests/fuzz/fuzz_$name
     if [[ ! -x $exe ]]; then

@@ -420,17 +420,24 @@ bool decodeTraceIndex(const uint8_t* bytes, size_t size, TraceIndex& out, uint64
 }
 
 std::vector<std::string> indexCachePaths(const std::string& tracePath) {
-    std::vector<std::string> paths{tracePath + ".vidx"};
-    std::string base;
-    if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg == '/') base = xdg;
-    else if (const char* home = std::getenv("HOME"); home && *home == '/') base = std::string(home) + "/.cache";
-    if (!base.empty()) {
+    // VRAMSCOPE_INDEX_CACHE: "off" keeps no cache; an absolute folder holds
+    // every cache instead of the two places below (tests, read-only data).
+    const char* setting = std::getenv("VRAMSCOPE_INDEX_CACHE");
+    if (setting && (std::strcmp(setting, "off") == 0 || std::strcmp(setting, "0") == 0)) return {};
+    const bool ownFolder = setting && *setting == '/';
+    std::vector<std::string> paths;
+    if (!ownFolder) paths.push_back(tracePath + ".vidx");
+    std::string folder;
+    if (ownFolder) folder = setting;
+    else if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg == '/') folder = std::string(xdg) + "/vramscope";
+    else if (const char* home = std::getenv("HOME"); home && *home == '/') folder = std::string(home) + "/.cache/vramscope";
+    if (!folder.empty()) {
         char resolved[PATH_MAX];
         const std::string absolute = ::realpath(tracePath.c_str(), resolved) ? std::string(resolved) : tracePath;
         char name[32];
         std::snprintf(name, sizeof name, "%016llx.vidx",
                       static_cast<unsigned long long>(fnv1a64(absolute.data(), absolute.size())));
-        paths.push_back(base + "/vramscope/" + name);
+        paths.push_back(folder + "/" + name);
     }
     return paths;
 }
@@ -548,7 +555,7 @@ bool openTraceIndex(const std::string& tracePath, TraceIndex& out, const IndexOp
     std::string firstError;
     for (const std::string& cache : caches) {
         std::string why;
-        if (cache != caches.front()) {
+        if (cache != tracePath + ".vidx") {
             // The fallback folder, made on first use (its parent may be missing too).
             const std::string folder = cache.substr(0, cache.rfind('/'));
             ::mkdir(folder.substr(0, folder.rfind('/')).c_str(), 0700);
@@ -560,7 +567,7 @@ bool openTraceIndex(const std::string& tracePath, TraceIndex& out, const IndexOp
         }
         if (firstError.empty()) firstError = why;
     }
-    if (h.cacheIssue.empty()) h.cacheIssue = "the index could not be saved (" + firstError + ")";
+    if (h.cacheIssue.empty() && !caches.empty()) h.cacheIssue = "the index could not be saved (" + firstError + ")";
     return true;
 }
 

@@ -75,8 +75,10 @@ bool buildTraceIndex(const format::TraceReader& reader, TraceIndex& out, const I
 // ---- the cache beside the trace -------------------------------------------------
 // FILE.vidx next to FILE; where that folder cannot be written,
 // $XDG_CACHE_HOME/vramscope (or ~/.cache/vramscope) under a name made from
-// FILE's absolute path. The cache names the trace it indexes by size,
-// modification time, inode and device: a trace rewritten since gets a new index.
+// FILE's absolute path. VRAMSCOPE_INDEX_CACHE=off keeps no cache, and an
+// absolute folder there holds every cache instead. The cache names the trace
+// it indexes by size, modification time, inode and device: a trace rewritten
+// since gets a new index.
 
 // Where the cache of tracePath is looked for, in order.
 std::vector<std::string> indexCachePaths(const std::string& tracePath);

@@ -124,6 +124,7 @@ private slots:
         QVERIFY(dir_.isValid());
         // The fallback cache folder goes to this test's folder, not the user's.
         qputenv("XDG_CACHE_HOME", (dir_.path() + "/xdg").toUtf8());
+        qunsetenv("VRAMSCOPE_INDEX_CACHE");
     }
 
     void indexMatchesAFullDecode_data() {
@@ -241,6 +242,29 @@ private slots:
         QVERIFY2(openTraceIndex(p, x, {}, &how, &error), error.c_str());
         QCOMPARE(int(how.source), int(IndexSource::Cache));
         QVERIFY2(how.cachePath.find("/xdg/vramscope/") != std::string::npos, how.cachePath.c_str());
+    }
+
+    // VRAMSCOPE_INDEX_CACHE: "off" keeps none; a folder holds them all.
+    void cacheSettingIsObeyed() {
+        const std::string p = path("setting.vtrace");
+        writeBytes(p, readBytes(testing::synthTrace("synth-300", testing::synthOptions(300))));
+        TraceIndex x;
+        IndexOpen how;
+        std::string error;
+        qputenv("VRAMSCOPE_INDEX_CACHE", "off");
+        QVERIFY(indexCachePaths(p).empty());
+        QVERIFY2(openTraceIndex(p, x, {}, &how, &error), error.c_str());
+        QVERIFY(how.cachePath.empty());
+        QVERIFY(!QFile::exists(QString::fromStdString(p + ".vidx")));
+        const QString folder = dir_.path() + "/own-cache";
+        QVERIFY(QDir().mkpath(folder));
+        qputenv("VRAMSCOPE_INDEX_CACHE", folder.toUtf8());
+        QVERIFY2(openTraceIndex(p, x, {}, &how, &error), error.c_str());
+        QVERIFY2(QString::fromStdString(how.cachePath).startsWith(folder + "/"), how.cachePath.c_str());
+        QVERIFY(!QFile::exists(QString::fromStdString(p + ".vidx")));
+        QVERIFY2(openTraceIndex(p, x, {}, &how, &error), error.c_str());
+        QCOMPARE(int(how.source), int(IndexSource::Cache));
+        qunsetenv("VRAMSCOPE_INDEX_CACHE");
     }
 
     // The cache is outside data too: every cut and every flipped byte of a

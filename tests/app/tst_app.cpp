@@ -10,6 +10,7 @@
 
 #include <imgui.h>
 
+#include <QDir>
 #include <QDockWidget>
 #include <QFileInfo>
 #include <QJsonDocument>
@@ -62,6 +63,7 @@ private slots:
     void initTestCase() {
         QVERIFY(dir_.isValid());
         QCoreApplication::setOrganizationName("vramscope-tests");  // keep the user's settings out
+        qputenv("VRAMSCOPE_INDEX_CACHE", dir_.path().toUtf8());  // no index cache beside the fixtures
         vramscope::synth::SynthOptions o;
         o.iterations = 12;
         o.leakBytesPerIteration = 64 << 20;
@@ -91,6 +93,41 @@ private slots:
             ++withStack;
         }
         QVERIFY(withStack > 10);
+    }
+
+    // Opening a trace shows the whole run from its index before the details
+    // are decoded: the memory lane with the run's peak, one span per step.
+    // Then the full document replaces it, with the same peak.
+    void previewShowsTheWholeRunBeforeTheDetails() {
+        MainWindow w;
+        QVERIFY(showWindow(w, 1400, 900));
+        QSignalSpy previews(&w, &MainWindow::previewShown);
+        QSignalSpy loads(&w, &MainWindow::loadFinished);
+        std::shared_ptr<const TraceDocument> preview;
+        uint64_t previewPeak = 0;
+        int previewPhases = 0, previewKernels = -1;
+        connect(&w, &MainWindow::previewShown, this, [&] {
+            preview = w.document(0);
+            w.canvas()->renderFrameNow();
+            previewPeak = w.canvas()->lastLaneStats().peakAllocatedInView;
+            previewPhases = w.canvas()->lastLaneStats().phaseItems;
+            previewKernels = w.canvas()->lastLaneStats().kernelItems;
+        });
+        w.openTrace(path("leak.vtrace"));
+        QVERIFY(loads.wait(60000));
+        QCOMPARE(previews.size(), 1);
+        QVERIFY(preview && preview->preview);
+        QCOMPARE(preview->iterationStartsNs.size(), size_t(12));
+        QCOMPARE(previewPhases, 12);
+        QCOMPARE(previewKernels, 0);
+        auto doc = w.document(0);
+        QVERIFY(doc && !doc->preview);
+        QCOMPARE(preview->model.events, doc->model.events);
+        QCOMPARE(previewPeak, doc->model.allocated.peak().bytes);
+        w.canvas()->renderFrameNow();
+        QCOMPARE(w.canvas()->lastLaneStats().peakAllocatedInView, previewPeak);
+        // The index went to the cache: the next open reads it.
+        QVERIFY(!QDir(dir_.path()).entryList({"*.vidx"}).isEmpty());
     }
 
     void opensAFixtureAndShowsItsNumbers() {

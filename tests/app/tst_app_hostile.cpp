@@ -132,6 +132,7 @@ private slots:
     void initTestCase() {
         QVERIFY(dir_.isValid());
         QCoreApplication::setOrganizationName("vramscope-tests");  // keep the user's settings out
+        qputenv("VRAMSCOPE_INDEX_CACHE", dir_.path().toUtf8());  // no index cache beside the fixtures
         QVERIFY(vramscope::testing::writeSmallTrace(path("t.vtrace")));
         traceBytes_ = readFile(path("t.vtrace"));
         QVERIFY(traceBytes_.size() > 100);

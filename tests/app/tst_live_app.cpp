@@ -133,6 +133,7 @@ private slots:
     void initTestCase() {
         QVERIFY(dir_.isValid());
         QCoreApplication::setOrganizationName("vramscope-tests");
+        qputenv("VRAMSCOPE_INDEX_CACHE", dir_.path().toUtf8());  // no index cache beside the fixtures
         synth::SynthOptions o;
         o.iterations = 24;
         o.leakBytesPerIteration = 8 << 20;
