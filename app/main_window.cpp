@@ -313,9 +313,29 @@ void MainWindow::openTrace(const QString& path, int slot) {
         try {
             // The whole run first, from the trace's index (its cache: a few
             // milliseconds; else one bounded pass), while the details load.
-            if (slot == 0)
-                if (auto preview = previewDocument(path, &cancelLoad_))
-                    QMetaObject::invokeMethod(this, [this, preview] { showPreview(preview); }, Qt::QueuedConnection);
+            // Details that would not fit in memory are not loaded: the first
+            // trace stays the preview, named as such; a second is refused.
+            auto preview = previewDocument(path, &cancelLoad_);
+            const uint64_t need = preview ? documentBytesFor(preview->model.events) : 0;
+            const uint64_t available = availableMemoryBytes();
+            const bool fits = !preview || available == 0 || need <= available;
+            if (preview && !fits) {
+                const QString size = tr("%1 holds %2 events: its details need about %3 of memory, and %4 is available.")
+                                         .arg(preview->displayName)
+                                         .arg(preview->model.events)
+                                         .arg(QString::fromStdString(formatBytes(double(need))))
+                                         .arg(QString::fromStdString(formatBytes(double(available))));
+                if (slot != 0) {
+                    loadError_ = size + tr(" Open it alone to see the whole run from its index.");
+                    return std::shared_ptr<TraceDocument>();
+                }
+                preview->warning = size + tr(" Showing the whole run from its index (memory over time, steps); kernels, "
+                                             "NVTX ranges and the analysis need the details. `vramscope summary` on a "
+                                             "machine with more memory gives the analysis.");
+            }
+            if (preview && slot == 0)
+                QMetaObject::invokeMethod(this, [this, preview] { showPreview(preview); }, Qt::QueuedConnection);
+            if (!fits) return std::shared_ptr<TraceDocument>(preview);
             doc = loadDocument(path, [this](double f) { loadProgressPermille_ = int(f * 1000); }, &cancelLoad_, &error);
         } catch (const std::bad_alloc&) {
             error = tr("%1: out of memory while loading it (the file asks for more than this machine has; is it "
@@ -378,6 +398,7 @@ void MainWindow::onLoaded() {
     }
     const auto previous = docs_[loadingSlot_];
     docs_[loadingSlot_] = doc;
+    if (doc->preview) docs_[1].reset();  // details too large to load: no analysis to compare against
     liveSetPicked_ = false;
     // The views' own work on the new trace (the comparison, the tables) runs
     // here on the GUI thread: what it throws must not leave this handler.
@@ -397,10 +418,13 @@ void MainWindow::onLoaded() {
                                  .arg(doc->model.events)
                                  .arg(QString::fromStdString(formatDuration(double(doc->lastNs() - doc->firstNs())))));
     if (!doc->warning.isEmpty()) {
-        QString text = tr("%1 is damaged or incomplete; showing what was recorded.\n\n%2")
-                           .arg(doc->displayName, shownText(doc->warning, kTooltipTextBytes));
+        QString text = doc->preview ? shownText(doc->warning, kTooltipTextBytes)
+                                    : tr("%1 is damaged or incomplete; showing what was recorded.\n\n%2")
+                                          .arg(doc->displayName, shownText(doc->warning, kTooltipTextBytes));
         if (interactive_) {
-            auto* box = new QMessageBox(QMessageBox::Warning, tr("Trace incomplete"), text, QMessageBox::Ok, this);
+            auto* box = new QMessageBox(QMessageBox::Warning, doc->preview ? tr("Trace too long for its details")
+                                                                           : tr("Trace incomplete"),
+                                        text, QMessageBox::Ok, this);
             box->setAttribute(Qt::WA_DeleteOnClose);
             box->open();  // not modal: the trace is usable meanwhile
         } else {

@@ -4,6 +4,7 @@
 #include "import/trace_source.h"
 #include "model/model_builder.h"
 
+#include <QFile>
 #include <QFileInfo>
 
 #include <algorithm>
@@ -189,6 +190,18 @@ void curveFromIndex(const model::TraceIndex& x, const model::IndexCurve& c, mode
 }
 
 }  // namespace
+
+uint64_t documentBytesFor(uint64_t events) { return events > UINT64_MAX / 50 ? UINT64_MAX : events * 50; }
+
+uint64_t availableMemoryBytes() {
+    if (const QByteArray test = qgetenv("VRAMSCOPE_TEST_MEMORY_AVAILABLE"); !test.isEmpty())
+        return test.toULongLong();
+    QFile meminfo("/proc/meminfo");
+    if (!meminfo.open(QIODevice::ReadOnly)) return 0;
+    for (const QByteArray& line : meminfo.readAll().split('\n'))
+        if (line.startsWith("MemAvailable:")) return line.mid(13).trimmed().split(' ').value(0).toULongLong() << 10;
+    return 0;
+}
 
 std::shared_ptr<TraceDocument> previewDocument(const QString& path, const std::atomic<bool>* cancel) {
     model::TraceIndex index;

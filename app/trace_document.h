@@ -87,6 +87,14 @@ std::shared_ptr<TraceDocument> loadDocument(const QString& path, const std::func
 // cancelled; loadDocument() then says why.
 std::shared_ptr<TraceDocument> previewDocument(const QString& path, const std::atomic<bool>* cancel);
 
+// Memory the full document of a trace of `events` events needs: 50 bytes an
+// event (measured 44 B/event of model and analysis on a 100M-event synth
+// trace, docs/benchmarks.md, plus the loader's working set).
+uint64_t documentBytesFor(uint64_t events);
+// Memory the system can still give this process (MemAvailable), 0 when
+// unknown. VRAMSCOPE_TEST_MEMORY_AVAILABLE (bytes) overrides it (tests).
+uint64_t availableMemoryBytes();
+
 // Brings streams and range rows up to date after the model grew: kernels
 // from firstKernel on and ranges from firstRange on are new or moved
 // (model::LiveModel::Changes). From 0 on an empty document it builds them,

@@ -564,10 +564,10 @@ SynthSize synthSize(const SynthOptions& o) {
 }
 
 bool writeSynthTrace(const std::string& path, const SynthOptions& options, SynthResult* result, std::string* error) {
-    if (const double events = synthSize(options).events; events > double(kMaxSynthEvents)) {
+    if (const double events = synthSize(options).events; events > double(options.maxEvents)) {
         if (error)
             *error = "the trace would hold about " + std::to_string(uint64_t(events)) + " events; a synthetic trace holds at most " +
-                     std::to_string(kMaxSynthEvents);
+                     std::to_string(options.maxEvents);
         return false;
     }
     WriterOptions writerOptions;

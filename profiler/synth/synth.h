@@ -15,6 +15,13 @@
 
 namespace vramscope::synth {
 
+// The most events a synthetic trace holds: ten times the largest trace the
+// benchmarks use (10 million events, docs/benchmarks.md), about 350 MB on
+// disk. Beyond it a typing slip (an extra zero in --iterations) would fill a
+// disk for nothing; the counter samples alone grow with the batch and the
+// sequence length, so the bound is on the whole, not on one option.
+inline constexpr uint64_t kMaxSynthEvents = 100'000'000;
+
 struct SynthOptions {
     uint32_t iterations = 20;
     uint64_t seed = 1;
@@ -25,6 +32,9 @@ struct SynthOptions {
     uint32_t sequenceLength = 1024;
     uint32_t hidden = 768;
     bool phaseMarkers = true;            // false: a plain CUDA program, no markers
+    // The most events the trace may hold (kMaxSynthEvents by default); the
+    // long-trace benchmarks raise it to write their billion-event file.
+    uint64_t maxEvents = kMaxSynthEvents;
 };
 
 struct SynthResult {
@@ -45,15 +55,9 @@ struct SynthSize {
 };
 SynthSize synthSize(const SynthOptions& options);
 
-// The most events a synthetic trace holds: ten times the largest trace the
-// benchmarks use (10 million events, docs/benchmarks.md), about 350 MB on
-// disk. Beyond it a typing slip (an extra zero in --iterations) would fill a
-// disk for nothing; the counter samples alone grow with the batch and the
-// sequence length, so the bound is on the whole, not on one option.
-inline constexpr uint64_t kMaxSynthEvents = 100'000'000;
 
 // Writes the trace to path. False with *error set if the file cannot be
-// written, or when it would hold more than kMaxSynthEvents (nothing is written).
+// written, or when it would hold more than options.maxEvents (nothing is written).
 bool writeSynthTrace(const std::string& path, const SynthOptions& options, SynthResult* result, std::string* error);
 
 }  // namespace vramscope::synth

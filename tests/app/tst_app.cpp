@@ -130,6 +130,35 @@ private slots:
         QVERIFY(!QDir(dir_.path()).entryList({"*.vidx"}).isEmpty());
     }
 
+    // A trace whose details would not fit in the memory left opens as its
+    // preview (the whole run from the index) and says why, instead of being
+    // loaded until the system kills the app; as a second trace it is refused.
+    void traceTooLongForMemoryStaysThePreview() {
+        MainWindow w;
+        QVERIFY(showWindow(w, 1200, 800));
+        QVERIFY(load(w, fixture_));
+        qputenv("VRAMSCOPE_TEST_MEMORY_AVAILABLE", "1000");
+        QSignalSpy loads(&w, &MainWindow::loadFinished);
+        w.openTrace(fixture_, 1);
+        QVERIFY(loads.wait(60000));
+        QCOMPARE(loads.takeFirst().at(0).toBool(), false);
+        QVERIFY(!w.document(1));
+        w.openTrace(path("leak.vtrace"));
+        QVERIFY(loads.wait(60000));
+        qunsetenv("VRAMSCOPE_TEST_MEMORY_AVAILABLE");
+        QCOMPARE(loads.takeFirst().at(0).toBool(), true);
+        auto doc = w.document(0);
+        QVERIFY(doc && doc->preview);
+        QVERIFY2(doc->warning.contains("need about") && doc->warning.contains("from its index"), qPrintable(doc->warning));
+        QCOMPARE(doc->iterationStartsNs.size(), size_t(12));
+        w.canvas()->renderFrameNow();
+        QVERIFY(w.canvas()->lastLaneStats().memoryColumns > 500);
+        QVERIFY(w.canvas()->lastLaneStats().peakAllocatedInView > 0);
+        // With the memory there, the same file loads in full.
+        QVERIFY(load(w, path("leak.vtrace")));
+        QVERIFY(!w.document(0)->preview);
+    }
+
     void opensAFixtureAndShowsItsNumbers() {
         MainWindow w;
         QVERIFY(showWindow(w, 1400, 900));
