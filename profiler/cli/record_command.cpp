@@ -5,6 +5,7 @@
 
 #include <format/input_file.h>
 #include <format/output_file.h>
+#include <format/chunk_pipeline.h>
 #include <format/reader.h>
 
 #include <algorithm>
@@ -19,6 +20,7 @@
 #include <cstring>
 #include <dirent.h>
 #include <map>
+#include <vector>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -210,71 +212,91 @@ std::string findInjector(const RecordOptions& o, std::string* searched) {
     return {};
 }
 
+// One pass over the chunks as they decode (format/chunk_pipeline.h): what is
+// held is the live allocations, the pools and the strings, never the
+// records, so the summary of a day-long recording needs no more memory than
+// that of a minute.
 bool summarizeTrace(const std::string& path, std::string* text, std::string* error) {
     using namespace vramscope::format;
     TraceReader reader;
     if (!reader.open(path, error)) return false;
-    TraceContents t;
-    LoadOptions lo;
-    if (!loadTrace(reader, t, lo, error)) return false;
     uint64_t first = UINT64_MAX, last = 0;
     auto span = [&](uint64_t a, uint64_t b) { first = std::min(first, a); last = std::max(last, b); };
-    for (const auto& k : t.get<Kernel>()) span(k.startNs, k.endNs);
-    for (const auto& m : t.get<DriverMemory>()) span(m.timestampNs, m.timestampNs);
-    for (const auto& m : t.get<MemInfo>()) span(m.timestampNs, m.timestampNs);
-    for (const auto& r : t.get<Range>()) span(r.startNs, r.endNs);
+    uint64_t events = 0, kernels = 0, copies = 0, ranges = 0, failures = 0, dropped = 0, peakUsed = 0;
+    std::map<uint32_t, std::string> strings;
+    std::vector<uint32_t> notes;
     // Driver-level reserved memory: plain allocations + VMM physical memory +
-    // stream-ordered pools (their reserved size where CUPTI reported it).
+    // stream-ordered pools (their reserved size where CUPTI reported it: a
+    // pool's size applies from its time on, even when it arrives in a later chunk).
     std::map<uint64_t, uint64_t> live, poolReserved;
-    int64_t device = 0, vmm = 0, poolAllocs = 0, peak = 0;
-    uint64_t allocations = 0;
-    bool havePoolSizes = !t.get<PoolReserved>().empty();
-    auto& mem = t.get<DriverMemory>();
-    auto& pools = t.get<PoolReserved>();
+    std::vector<PoolReserved> pools;  // not yet applied, in file order
     size_t pi = 0;
-    int64_t poolTotal = 0;
-    for (const auto& m : mem) {
-        while (pi < pools.size() && pools[pi].timestampNs <= m.timestampNs) {
-            poolTotal += int64_t(pools[pi].reservedBytes) - int64_t(poolReserved[pools[pi].poolAddress]);
-            poolReserved[pools[pi].poolAddress] = pools[pi].reservedBytes;
-            ++pi;
+    int64_t device = 0, vmm = 0, poolAllocs = 0, poolTotal = 0, peak = 0;
+    uint64_t allocations = 0;
+    decodeChunksInOrder(reader, 0, [&](size_t, const DecodedChunk& t, bool ok, const std::string&) {
+        if (!ok) return true;  // a damaged chunk: its events are not counted
+        events += t.events;
+        kernels += t.get<Kernel>().size();
+        copies += t.get<Memcpy>().size();
+        ranges += t.get<Range>().size();
+        failures += t.get<AllocFailure>().size();
+        for (const auto& d : t.get<StringDef>()) strings[d.id] = d.text;
+        for (const auto& n : t.get<Note>()) notes.push_back(n.textId);
+        for (const auto& d : t.get<Dropped>()) dropped = d.count > UINT64_MAX - dropped ? UINT64_MAX : dropped + d.count;
+        for (const auto& k : t.get<Kernel>()) span(k.startNs, k.endNs);
+        for (const auto& m : t.get<DriverMemory>()) span(m.timestampNs, m.timestampNs);
+        for (const auto& m : t.get<MemInfo>()) {
+            span(m.timestampNs, m.timestampNs);
+            peakUsed = std::max(peakUsed, m.usedBytes);
         }
-        bool isPool = m.kind == MemoryKind::Pool;
-        const bool opens = m.op == DriverMemoryOp::Alloc || m.op == DriverMemoryOp::Existing;
-        if (opens && (m.kind == MemoryKind::Device || isPool)) {
-            allocations += m.op == DriverMemoryOp::Alloc;
-            live[m.address] = m.bytes;
-            (isPool ? poolAllocs : device) += int64_t(m.bytes);
-        } else if (m.op == DriverMemoryOp::Free) {
-            auto it = live.find(m.address);
-            if (it != live.end()) {
-                (isPool ? poolAllocs : device) -= int64_t(it->second);
-                live.erase(it);
+        for (const auto& r : t.get<Range>()) span(r.startNs, r.endNs);
+        pools.erase(pools.begin(), pools.begin() + static_cast<ptrdiff_t>(pi));
+        pi = 0;
+        pools.insert(pools.end(), t.get<PoolReserved>().begin(), t.get<PoolReserved>().end());
+        for (const auto& m : t.get<DriverMemory>()) {
+            while (pi < pools.size() && pools[pi].timestampNs <= m.timestampNs) {
+                poolTotal += int64_t(pools[pi].reservedBytes) - int64_t(poolReserved[pools[pi].poolAddress]);
+                poolReserved[pools[pi].poolAddress] = pools[pi].reservedBytes;
+                ++pi;
             }
-        } else if (m.op == DriverMemoryOp::VmmCreate) {
-            ++allocations;
-            vmm += int64_t(m.bytes);
-        } else if (m.op == DriverMemoryOp::VmmRelease) {
-            vmm -= int64_t(m.bytes);
+            bool isPool = m.kind == MemoryKind::Pool;
+            const bool opens = m.op == DriverMemoryOp::Alloc || m.op == DriverMemoryOp::Existing;
+            if (opens && (m.kind == MemoryKind::Device || isPool)) {
+                allocations += m.op == DriverMemoryOp::Alloc;
+                live[m.address] = m.bytes;
+                (isPool ? poolAllocs : device) += int64_t(m.bytes);
+            } else if (m.op == DriverMemoryOp::Free) {
+                auto it = live.find(m.address);
+                if (it != live.end()) {
+                    (isPool ? poolAllocs : device) -= int64_t(it->second);
+                    live.erase(it);
+                }
+            } else if (m.op == DriverMemoryOp::VmmCreate) {
+                ++allocations;
+                vmm += int64_t(m.bytes);
+            } else if (m.op == DriverMemoryOp::VmmRelease) {
+                vmm -= int64_t(m.bytes);
+            }
+            // Without pool sizes poolTotal stays 0: the pools count what is allocated from them.
+            peak = std::max(peak, device + vmm + std::max(poolTotal, poolAllocs));
         }
-        peak = std::max(peak, device + vmm + (havePoolSizes ? std::max(poolTotal, poolAllocs) : poolAllocs));
-    }
-    uint64_t peakUsed = 0;
-    for (const auto& m : t.get<MemInfo>()) peakUsed = std::max(peakUsed, m.usedBytes);
+        return true;
+    });
     char buf[1024];
     double seconds = last > first ? double(last - first) / 1e9 : 0.0;
     std::snprintf(buf, sizeof buf,
-                  "  %.3f s, %" PRIu64 " events: %zu kernels, %" PRIu64 " allocations, %zu copies, %zu NVTX ranges\n"
+                  "  %.3f s, %" PRIu64 " events: %" PRIu64 " kernels, %" PRIu64 " allocations, %" PRIu64
+                  " copies, %" PRIu64 " NVTX ranges\n"
                   "  peak reserved %s (driver allocations)%s%s\n",
-                  seconds, t.events, t.get<Kernel>().size(), allocations, t.get<Memcpy>().size(), t.get<Range>().size(),
-                  humanBytes(double(peak)).c_str(), peakUsed ? ", peak device memory used " : "",
-                  peakUsed ? humanBytes(double(peakUsed)).c_str() : "");
+                  seconds, events, kernels, allocations, copies, ranges, humanBytes(double(peak)).c_str(),
+                  peakUsed ? ", peak device memory used " : "", peakUsed ? humanBytes(double(peakUsed)).c_str() : "");
     *text = buf;
-    if (!t.get<AllocFailure>().empty())
-        *text += "  " + std::to_string(t.get<AllocFailure>().size()) + " failed allocation(s) (out of memory)\n";
-    for (const auto& n : t.get<Note>())
-        *text += "  note: " + t.text(n.textId) + "\n";
-    if (t.droppedEvents) *text += "  " + std::to_string(t.droppedEvents) + " events were dropped during capture\n";
+    if (failures) *text += "  " + std::to_string(failures) + " failed allocation(s) (out of memory)\n";
+    for (uint32_t id : notes) {
+        auto it = strings.find(id);
+        *text += "  note: " + (it == strings.end() ? std::string() : it->second) + "\n";
+    }
+    if (dropped) *text += "  " + std::to_string(dropped) + " events were dropped during capture\n";
     if (reader.truncated()) *text += "  the trace is cut off (no footer): the process was killed\n";
     return true;
 }
