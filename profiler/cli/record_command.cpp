@@ -7,6 +7,7 @@
 #include <format/output_file.h>
 #include <format/chunk_pipeline.h>
 #include <format/reader.h>
+#include <format/saturating.h>
 
 #include <algorithm>
 #include <atomic>
@@ -242,7 +243,7 @@ bool summarizeTrace(const std::string& path, std::string* text, std::string* err
         failures += t.get<AllocFailure>().size();
         for (const auto& d : t.get<StringDef>()) strings[d.id] = d.text;
         for (const auto& n : t.get<Note>()) notes.push_back(n.textId);
-        for (const auto& d : t.get<Dropped>()) dropped = d.count > UINT64_MAX - dropped ? UINT64_MAX : dropped + d.count;
+        for (const auto& d : t.get<Dropped>()) dropped = saturatingAdd(dropped, d.count);
         for (const auto& k : t.get<Kernel>()) span(k.startNs, k.endNs);
         for (const auto& m : t.get<DriverMemory>()) span(m.timestampNs, m.timestampNs);
         for (const auto& m : t.get<MemInfo>()) {
