@@ -5,6 +5,7 @@
 // traces included; its cache must be used when valid, rebuilt when the trace
 // changed, and refused when damaged.
 #include "synth_fixture.h"
+#include "../format/hostile_trace.h"
 
 #include "model/model_builder.h"
 #include "model/trace_index.h"
@@ -17,8 +18,6 @@
 #include <zstd.h>
 
 #include <cstring>
-#include <fstream>
-#include <iterator>
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -28,15 +27,8 @@ using namespace vramscope::model;
 
 namespace {
 
-std::vector<uint8_t> readBytes(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
-
-void writeBytes(const std::string& path, const std::vector<uint8_t>& bytes) {
-    std::ofstream f(path, std::ios::binary | std::ios::trunc);
-    f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-}
+using testing::readBytes;
+using testing::writeBytes;
 
 TraceIndex indexOf(const std::string& path, uint32_t buckets, unsigned threads = 2) {
     format::TraceReader reader;
